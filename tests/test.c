@@ -1,0 +1,149 @@
+/* The test runner: one binary with every test, reaching llm.h internals.
+
+     build/test [FILTER...]     runs the tests whose name contains any FILTER (all if none)
+
+   The last line is "N passed, N failed, N skipped". A test that needs a missing file or
+   tool says "skipped: <why>"; under CI=true a missing ../shared file is a failure. */
+#define _POSIX_C_SOURCE 200809L /* popen, for tests that run the llm command */
+#define LLM_IMPLEMENTATION
+#include "../llm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- runner --------------------------------------------------------------------------- */
+
+static int t_failed_now, t_skipped_now; /* state of the running test */
+static int t_n_pass, t_n_fail, t_n_skip;
+static const char *t_name;
+static int t_argc;
+static char **t_argv;
+
+/* Records a failure with its figures; the test goes on (use T_REQUIRE to stop). */
+#define T_CHECK(cond, ...)                                                                     \
+    do {                                                                                       \
+        if (!(cond)) {                                                                         \
+            t_failed_now++;                                                                    \
+            if (t_failed_now <= 20) {                                                          \
+                printf("  FAIL %s (%s:%d): ", t_name, __FILE__, __LINE__);                     \
+                printf(__VA_ARGS__);                                                           \
+                printf("\n");                                                                  \
+            }                                                                                  \
+        }                                                                                      \
+    } while (0)
+#define T_REQUIRE(cond, ...)                                                                   \
+    do {                                                                                       \
+        if (!(cond)) {                                                                         \
+            T_CHECK(0, __VA_ARGS__);                                                           \
+            return;                                                                            \
+        }                                                                                      \
+    } while (0)
+#define T_SKIP(...)                                                                            \
+    do {                                                                                       \
+        printf("  %s skipped: ", t_name);                                                      \
+        printf(__VA_ARGS__);                                                                   \
+        printf("\n");                                                                          \
+        t_skipped_now = 1;                                                                     \
+        return;                                                                                \
+    } while (0)
+
+static int t_selected(const char *name) {
+    int i;
+    if (t_argc <= 1) return 1;
+    for (i = 1; i < t_argc; i++)
+        if (strstr(name, t_argv[i])) return 1;
+    return 0;
+}
+
+static void t_run(const char *name, void (*fn)(void)) {
+    if (!t_selected(name)) return;
+    t_name = name;
+    t_failed_now = t_skipped_now = 0;
+    fn();
+    if (t_failed_now) {
+        t_n_fail++;
+        printf("FAIL %s (%d checks failed)\n", name, t_failed_now);
+    } else if (t_skipped_now) {
+        t_n_skip++;
+    } else {
+        t_n_pass++;
+        printf("ok   %s\n", name);
+    }
+    fflush(stdout);
+}
+#define T_RUN(fn) t_run(#fn, fn)
+
+/* Path of a file under ../shared (relative to the project root, where tests run), or NULL
+   after marking the test skipped (failed under CI=true) when it is missing. */
+static const char *t_shared(const char *rel) {
+    static char path[8][1024];
+    static int slot;
+    char *p = path[slot++ & 7];
+    FILE *f;
+    snprintf(p, 1024, "../shared/%s", rel);
+    f = fopen(p, "rb");
+    if (f) {
+        fclose(f);
+        return p;
+    }
+    if (getenv("CI") && strcmp(getenv("CI"), "true") == 0) {
+        t_failed_now++;
+        printf("  FAIL %s: missing %s (CI=true)\n", t_name, p);
+    } else {
+        printf("  %s skipped: missing %s\n", t_name, p);
+        t_skipped_now = 1;
+    }
+    return NULL;
+}
+
+/* Reads a whole file; *size gets its length. Caller frees. NULL if unreadable. */
+static unsigned char *t_read_file(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf;
+    long n;
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = (unsigned char *)malloc(n > 0 ? (size_t)n : 1);
+    if (buf && n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf) *size = (size_t)n;
+    return buf;
+}
+
+/* Loads a model from ../shared (a missing file skips, see t_shared); NULL on failure. */
+static llm_model *t_load_model(const char *rel) {
+    char err[256];
+    const char *path = t_shared(rel);
+    llm_model *m;
+    if (!path) return NULL;
+    m = llm_model_load(path, NULL, err, sizeof err);
+    T_CHECK(m != NULL, "load %s: %s", rel, err);
+    return m;
+}
+
+/* ---- test files, by subject ---------------------------------------------------------- */
+
+#include "test_json.c"      /* a tiny JSON reader for the reference files */
+#include "test_gguf.c"      /* GGUF reader: valid files, every value type, malformed files */
+#include "test_kernels.c"   /* type table, dequantization, mat-vec against refs, per ISA */
+#include "test_tokenizer.c" /* SentencePiece vectors, round trips, pieces */
+#include "test_model.c"     /* logits against refs, greedy ids, batch/thread identity */
+#include "test_sampling.c"  /* samplers, RNG, generation */
+
+int main(int argc, char **argv) {
+    t_argc = argc;
+    t_argv = argv;
+    tests_gguf();
+    tests_kernels();
+    tests_tokenizer();
+    tests_model();
+    tests_sampling();
+    printf("%d passed, %d failed, %d skipped\n", t_n_pass, t_n_fail, t_n_skip);
+    return t_n_fail ? 1 : 0;
+}

@@ -1,0 +1,416 @@
+/* The type table, half-precision conversions, dequantization against ggml's fingerprints, and
+   every dot-product kernel against llama.cpp's mat-vec outputs (refs/README.md §2.2), once per
+   instruction set this machine has. */
+
+/* ---- SHA-256 (FIPS 180-4), for the dequantization fingerprints ---- */
+typedef struct t_sha256 {
+    uint32_t h[8];
+    uint8_t buf[64];
+    uint64_t len;
+} t_sha256;
+
+static const uint32_t t_sha_k[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01,
+    0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc,
+    0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
+    0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08,
+    0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+    0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+static uint32_t t_ror(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+
+static void t_sha256_block(t_sha256 *s, const uint8_t *p) {
+    uint32_t w[64], a, b, c, d, e, f, g, h, t1, t2;
+    int i;
+    for (i = 0; i < 16; i++) w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (i = 16; i < 64; i++)
+        w[i] = w[i - 16] + (t_ror(w[i - 15], 7) ^ t_ror(w[i - 15], 18) ^ (w[i - 15] >> 3)) + w[i - 7] +
+               (t_ror(w[i - 2], 17) ^ t_ror(w[i - 2], 19) ^ (w[i - 2] >> 10));
+    a = s->h[0]; b = s->h[1]; c = s->h[2]; d = s->h[3]; e = s->h[4]; f = s->h[5]; g = s->h[6]; h = s->h[7];
+    for (i = 0; i < 64; i++) {
+        t1 = h + (t_ror(e, 6) ^ t_ror(e, 11) ^ t_ror(e, 25)) + ((e & f) ^ (~e & g)) + t_sha_k[i] + w[i];
+        t2 = (t_ror(a, 2) ^ t_ror(a, 13) ^ t_ror(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+        h = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+    }
+    s->h[0] += a; s->h[1] += b; s->h[2] += c; s->h[3] += d; s->h[4] += e; s->h[5] += f; s->h[6] += g; s->h[7] += h;
+}
+
+static void t_sha256_init(t_sha256 *s) {
+    static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(s->h, h0, sizeof h0);
+    s->len = 0;
+}
+static void t_sha256_update(t_sha256 *s, const void *data, size_t n) {
+    const uint8_t *p = (const uint8_t *)data;
+    while (n--) {
+        s->buf[s->len++ % 64] = *p++;
+        if (s->len % 64 == 0) t_sha256_block(s, s->buf);
+    }
+}
+static void t_sha256_hex(t_sha256 *s, char out[65]) {
+    uint64_t bits = s->len * 8;
+    uint8_t pad = 0x80, z = 0, lenb[8];
+    int i;
+    t_sha256_update(s, &pad, 1);
+    while (s->len % 64 != 56) t_sha256_update(s, &z, 1);
+    for (i = 0; i < 8; i++) lenb[i] = (uint8_t)(bits >> (56 - 8 * i));
+    t_sha256_update(s, lenb, 8);
+    for (i = 0; i < 8; i++) sprintf(out + 8 * i, "%08x", s->h[i]);
+}
+
+static void test_sha256_vector(void) {
+    t_sha256 s;
+    char hex[65];
+    t_sha256_init(&s);
+    t_sha256_update(&s, "abc", 3);
+    t_sha256_hex(&s, hex);
+    T_CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0, "sha256(abc) = %s", hex);
+}
+
+/* ---- the type table ---- */
+
+static void test_type_table(void) {
+    int i;
+    for (i = 0; i < LLM_TYPE_COUNT; i++) {
+        const llm__type_traits *t = &llm__types[i];
+        T_CHECK(t->id == i, "row %d holds id %d", i, t->id);
+        if (t->name) {
+            T_CHECK(t->blck > 0 && t->size > 0, "%s: block %d, size %d", t->name, t->blck, t->size);
+            T_CHECK(llm_type_from_name(t->name) == i, "%s: name lookup", t->name);
+        }
+        if (t->vec_dot) {
+            T_CHECK(t->to_float && t->quantize && llm__types[t->vec_dot_type].from_float, "%s: incomplete row", t->name);
+        }
+    }
+    T_CHECK(llm_type_from_name("Q8_0") == LLM_TYPE_Q8_0 && llm_type_from_name("nope") == -1, "names");
+    T_CHECK(llm_type_row_size(LLM_TYPE_Q8_0, 64) == 68 && llm_type_row_size(LLM_TYPE_Q8_0, 33) == 0, "row sizes");
+    T_CHECK(llm_type_supported(LLM_TYPE_F16) && !llm_type_supported(LLM_TYPE_Q4_K), "supported set");
+}
+
+/* ---- half precision ---- */
+
+#if defined(LLM__AVX2)
+LLM__TARGET_AVX2 static uint16_t t_f16c(float f) { return (uint16_t)_cvtss_sh(f, 0); }
+#endif
+
+static void test_fp16_conversion(void) {
+    uint32_t h, u, bad = 0;
+    for (h = 0; h < 65536; h++) { /* every half survives a round trip (NaNs stay NaN) */
+        float f = llm__fp16_to_fp32((uint16_t)h);
+        uint16_t back = llm__fp32_to_fp16(f);
+        if (f != f ? (back & 0x7fff) <= 0x7c00 : back != h) bad++;
+    }
+    T_CHECK(bad == 0, "%u halves do not round-trip", bad);
+    /* rounding to nearest even at the halfway points, subnormals and overflow */
+    T_CHECK(llm__fp32_to_fp16(1.0f + 1.0f / 2048) == 0x3c00, "1 + 2^-11 rounds to even (down)");
+    T_CHECK(llm__fp32_to_fp16(1.0f + 3.0f / 2048) == 0x3c02, "1 + 3*2^-11 rounds to even (up)");
+    T_CHECK(llm__fp32_to_fp16(65520.0f) == 0x7c00 && llm__fp32_to_fp16(65519.0f) == 0x7bff, "overflow edge");
+    T_CHECK(llm__fp32_to_fp16(5.9604644775390625e-8f) == 1 && llm__fp32_to_fp16(2.98023223876953125e-8f) == 0, "smallest subnormal");
+    T_CHECK(llm__fp32_to_bf16(1.0f + 1.0f / 256) == 0x3f80 && llm__fp32_to_bf16(1.0f + 3.0f / 256) == 0x3f82, "bf16 ties to even");
+#if defined(LLM__AVX2)
+    if (llm_cpu_features() & LLM_CPU_AVX2) { /* the F16C instruction agrees on 2^24 patterns */
+        for (u = 0, bad = 0; u < (1u << 24); u++) {
+            uint32_t bits = u * 257u + (u >> 3);
+            float f = llm__f32_from_bits(bits);
+            if (f == f && llm__fp32_to_fp16(f) != t_f16c(f)) bad++;
+        }
+        T_CHECK(bad == 0, "%u floats convert differently from F16C", bad);
+    }
+#else
+    (void)u;
+#endif
+}
+
+/* ---- dequantization: bit-exact with ggml (sha256 of every tensor's float32s) ---- */
+
+static void t_check_dequant(const char *stem) {
+    char rel[256], line[512];
+    const char *path, *mpath;
+    FILE *f;
+    llm_model *m;
+    int checked = 0;
+    char err[256];
+    snprintf(rel, sizeof rel, "refs/quants/%s.dequant.tsv", stem);
+    if (!(path = t_shared(rel))) return;
+    snprintf(rel, sizeof rel, "models/synth/%s.gguf", stem);
+    if (!(mpath = t_shared(rel))) return;
+    m = llm_model_load(mpath, NULL, err, sizeof err);
+    T_REQUIRE(m, "%s: %s", stem, err);
+    f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f)) {
+        char name[128], type[16], shape[64], sha[80], hex[65];
+        double max_abs;
+        int i;
+        llm_tensor_info ti;
+        if (line[0] == '#' || sscanf(line, "%127s %15s %63s %79s %lf", name, type, shape, sha, &max_abs) != 5) continue;
+        i = llm_model_tensor_find(m, name);
+        T_CHECK(i >= 0, "%s: tensor %s missing", stem, name);
+        if (i < 0) continue;
+        llm_model_tensor_info(m, i, &ti);
+        T_CHECK(strcmp(llm_type_name(ti.type), type) == 0, "%s: %s type %s, reference %s", stem, name, llm_type_name(ti.type), type);
+        {
+            int64_t rows = ti.ne[1] * ti.ne[2] * ti.ne[3], k;
+            float *buf = (float *)malloc((size_t)(rows * ti.ne[0]) * sizeof(float));
+            double mx = 0;
+            t_sha256 s;
+            T_CHECK(llm_model_tensor_dequantize(m, i, 0, rows, buf) == LLM_OK, "%s: dequantize %s", stem, name);
+            for (k = 0; k < rows * ti.ne[0]; k++) mx = fabs(buf[k]) > mx ? fabs(buf[k]) : mx;
+            t_sha256_init(&s);
+            t_sha256_update(&s, buf, (size_t)(rows * ti.ne[0]) * sizeof(float)); /* little-endian hosts */
+            t_sha256_hex(&s, hex);
+            T_CHECK(strcmp(hex, sha) == 0, "%s: %s dequantizes differently (max_abs %.9g, reference %.9g)", stem, name, mx, max_abs);
+            free(buf);
+            checked++;
+        }
+    }
+    if (f) fclose(f);
+    T_CHECK(checked > 0, "%s: no tensors checked", stem);
+    llm_model_free(m);
+}
+
+static void test_dequant_bit_exact(void) {
+    t_check_dequant("synth-q-F32");
+    t_check_dequant("synth-q-F16");
+    t_check_dequant("synth-q-BF16");
+    t_check_dequant("synth-q-Q8_0");
+}
+
+/* ---- mat-vec against the reference, per instruction set ---- */
+
+/* The instruction sets this machine can run, as cpu_features masks, with names. */
+static int t_isas(unsigned *masks, const char **names) {
+    unsigned f = llm_cpu_features();
+    int n = 0;
+    masks[n] = LLM_CPU_SCALAR;
+    names[n++] = "scalar";
+    if (f & LLM_CPU_AVX2) {
+        masks[n] = LLM_CPU_AVX2;
+        names[n++] = "avx2";
+    }
+    if (f & LLM_CPU_NEON) {
+        masks[n] = LLM_CPU_NEON;
+        names[n++] = "neon";
+    }
+    if ((f & LLM_CPU_NEON) && (f & LLM_CPU_DOTPROD)) {
+        masks[n] = LLM_CPU_NEON | LLM_CPU_DOTPROD;
+        names[n++] = "neon+dotprod";
+    }
+    return n;
+}
+
+/* y = W x with kernels k, x converted to W's vec_dot type first (as the forward pass does). */
+static void t_matvec(const llm__kernels *k, const llm__tensor *w, const float *x, float *y) {
+    int vdt = llm__types[w->type].vec_dot_type, r, n = (int)w->ne[0];
+    size_t rb = llm__type_row_bytes(w->type, n);
+    uint8_t *xq = (uint8_t *)malloc(llm__type_row_bytes(vdt, n));
+    llm__types[vdt].from_float(x, xq, n);
+    for (r = 0; r < (int)w->ne[1]; r++) k->vec_dot[w->type](n, &y[r], w->data + (size_t)r * rb, xq);
+    free(xq);
+}
+
+static double t_max_err(const float *a, const float *b, int n, double *max_ref) {
+    double e = 0, mr = 0;
+    int i;
+    for (i = 0; i < n; i++) {
+        if (fabs((double)a[i] - b[i]) > e) e = fabs((double)a[i] - b[i]);
+        if (fabs(b[i]) > mr) mr = fabs(b[i]);
+    }
+    *max_ref = mr;
+    return e;
+}
+
+static void t_check_matvec(const char *dir, const char *stem) {
+    char rel[256], *json;
+    const char *jpath, *bpath, *tensors, *obj;
+    float *bin, *y;
+    size_t jsize, bsize;
+    llm_model *m;
+    unsigned masks[4];
+    const char *names[4];
+    int n_isa = t_isas(masks, names), isa, i, checked = 0;
+    double worst[4] = {0, 0, 0, 0};
+    snprintf(rel, sizeof rel, "refs/%s/%s.matvec.json", dir, stem);
+    if (!(jpath = t_shared(rel))) return;
+    snprintf(rel, sizeof rel, "refs/%s/%s.matvec.bin", dir, stem);
+    if (!(bpath = t_shared(rel))) return;
+    json = (char *)t_read_file(jpath, &jsize);
+    bin = (float *)t_read_file(bpath, &bsize);
+    T_REQUIRE(json && bin, "read %s", stem);
+    json = (char *)realloc(json, jsize + 1);
+    json[jsize] = 0;
+    tj_str(tj_get(json, "model"), rel, sizeof rel);
+    m = t_load_model(rel);
+    if (!m) {
+        free(json);
+        free(bin);
+        return;
+    }
+    tensors = tj_get(json, "tensors");
+    y = (float *)malloc(sizeof(float) * 1000000);
+    for (i = 0; (obj = tj_at(tensors, i)) != NULL; i++) {
+        char name[128];
+        const llm__tensor *w;
+        int ne1, col;
+        tj_str(tj_get(obj, "name"), name, sizeof name);
+        w = llm__model_tensor(m, name);
+        T_CHECK(w != NULL, "%s: tensor %s missing", stem, name);
+        if (!w || !llm_type_supported(w->type)) continue;
+        ne1 = (int)tj_num(tj_get(obj, "ne1"));
+        for (isa = 0; isa < n_isa; isa++) {
+            llm__kernels k;
+            double e, mr;
+            llm__kernels_init(&k, masks[isa]);
+            /* y = W x_0 and y_tie = W x_4 (mat-vec) */
+            t_matvec(&k, w, bin + (size_t)tj_num(tj_get(obj, "x_offset")), y);
+            e = t_max_err(y, bin + (size_t)tj_num(tj_get(obj, "y_offset")), ne1, &mr);
+            T_CHECK(e <= 2e-6 * mr, "%s %s %s: y off by %.3g of max|y|", stem, names[isa], name, e / mr);
+            if (e / mr > worst[isa]) worst[isa] = e / mr;
+            t_matvec(&k, w, bin + (size_t)tj_num(tj_get(obj, "x_tie_offset")), y);
+            e = t_max_err(y, bin + (size_t)tj_num(tj_get(obj, "y_tie_offset")), ne1, &mr);
+            T_CHECK(e <= 2e-6 * mr, "%s %s %s: y_tie off by %.3g of max|y|", stem, names[isa], name, e / mr);
+            if (e / mr > worst[isa]) worst[isa] = e / mr;
+            /* y_batch: row j is W x_j */
+            for (col = 0; col < 4; col++) {
+                t_matvec(&k, w, bin + (size_t)tj_num(tj_get(obj, "x_offset")) + (size_t)col * w->ne[0], y);
+                e = t_max_err(y, bin + (size_t)tj_num(tj_get(obj, "y_batch_offset")) + (size_t)col * ne1, ne1, &mr);
+                T_CHECK(e <= 2e-6 * mr, "%s %s %s: y_batch row %d off by %.3g of max|y|", stem, names[isa], name, col, e / mr);
+                if (e / mr > worst[isa]) worst[isa] = e / mr;
+            }
+        }
+        checked++;
+    }
+    T_CHECK(checked > 0, "%s: no tensor checked", stem);
+    printf("       %-26s %2d tensors", stem, checked);
+    for (isa = 0; isa < n_isa; isa++) printf("  %s %.2e", names[isa], worst[isa]);
+    printf("  (worst error / max|y|)\n");
+    free(y);
+    free(json);
+    free(bin);
+    llm_model_free(m);
+}
+
+static void test_matvec_refs(void) {
+    t_check_matvec("real", "stories260K");
+    t_check_matvec("real", "TinyStories-656K-F16");
+    t_check_matvec("real", "TinyStories-656K-Q8_0");
+    t_check_matvec("real", "TinyStories-656K-Q8_0-alt");
+    t_check_matvec("quants", "synth-q-F32");
+    t_check_matvec("quants", "synth-q-F16");
+    t_check_matvec("quants", "synth-q-BF16");
+    t_check_matvec("quants", "synth-q-Q8_0");
+}
+
+/* ---- every SIMD kernel against the scalar reference on random rows ---- */
+
+static uint64_t t_rng = 88172645463325252ull;
+static float t_randn(void) { /* sum of uniforms: roughly normal, deterministic */
+    float s = 0;
+    int i;
+    for (i = 0; i < 4; i++) {
+        t_rng ^= t_rng << 13;
+        t_rng ^= t_rng >> 7;
+        t_rng ^= t_rng << 17;
+        s += (float)(t_rng >> 40) / 16777216.0f - 0.5f;
+    }
+    return s;
+}
+
+static void test_simd_vs_scalar(void) {
+    static const int types[] = {LLM_TYPE_F32, LLM_TYPE_F16, LLM_TYPE_BF16, LLM_TYPE_Q8_0};
+    static const int lens[] = {32, 64, 96, 160, 256, 1024, 4096};
+    unsigned masks[4];
+    const char *names[4];
+    int n_isa = t_isas(masks, names), isa, ti, li, rep, i;
+    llm__kernels ref;
+    llm__kernels_init(&ref, LLM_CPU_SCALAR);
+    for (isa = 1; isa < n_isa; isa++) {
+        llm__kernels k;
+        llm__kernels_init(&k, masks[isa]);
+        T_CHECK(k.features & masks[isa], "%s not enabled", names[isa]);
+        for (ti = 0; ti < 4; ti++)
+            for (li = 0; li < 7; li++)
+                for (rep = 0; rep < 8; rep++) {
+                    int t = types[ti], n = lens[li] + (llm__types[t].blck == 1 ? rep : 0), vdt = llm__types[t].vec_dot_type;
+                    float *w = (float *)malloc(sizeof(float) * n), *x = (float *)malloc(sizeof(float) * n), a, b;
+                    uint8_t *wq = (uint8_t *)malloc(llm__type_row_bytes(t, n)), *xq = (uint8_t *)malloc(llm__type_row_bytes(vdt, n));
+                    double mag = 0;
+                    for (i = 0; i < n; i++) {
+                        w[i] = t_randn();
+                        x[i] = t_randn() * (rep + 1);
+                        mag += fabs(w[i] * x[i]);
+                    }
+                    llm__types[t].quantize(w, wq, n);
+                    llm__types[vdt].from_float(x, xq, n);
+                    ref.vec_dot[t](n, &a, wq, xq);
+                    k.vec_dot[t](n, &b, wq, xq);
+                    T_CHECK(fabs((double)a - b) <= 1e-6 * mag, "%s %s n=%d: %.9g vs scalar %.9g", names[isa], llm_type_name(t), n, b, a);
+                    free(w);
+                    free(x);
+                    free(wq);
+                    free(xq);
+                }
+    }
+    if (n_isa == 1) printf("       only the scalar path exists on this machine\n");
+}
+
+/* The Q8_0 activation form: ggml's CPU rule (127/amax, ties to even), not its _ref quantizer
+   (roundf: ties away from zero). With amax = 127 the scale is exactly 1, so x = k + 1/2 is a
+   tie and must go to the even neighbour. */
+static void test_q8_0_activation_rounding(void) {
+    float x[32];
+    uint8_t q[LLM__Q8_0_BYTES];
+    int i;
+    x[0] = 127.0f;
+    for (i = 1; i < 32; i++) x[i] = (float)(i - 16) + 0.5f; /* -14.5 .. 15.5 */
+    llm__q8_0_from_float(x, q, 32);
+    T_CHECK((int8_t)q[2] == 127, "amax element");
+    for (i = 1; i < 32; i++) {
+        int lo = (int)floorf(x[i]), want = (lo % 2 == 0) ? lo : lo + 1;
+        T_CHECK((int8_t)q[2 + i] == want, "%.1f -> %d, want %d (ties to even)", x[i], (int8_t)q[2 + i], want);
+    }
+    llm__q8_0_quantize(x, q, 32); /* the weight quantizer keeps ggml's roundf rule */
+    T_CHECK((int8_t)q[2 + 17] == 2 && (int8_t)q[2 + 16] == 1, "roundf ties away: %d %d", (int8_t)q[2 + 17], (int8_t)q[2 + 16]);
+}
+
+/* The AArch64 builds (NEON, and NEON with dotprod) run the kernel and model tests under
+   qemu-aarch64-static; the Makefile builds them when the cross compiler exists. */
+#if !defined(__aarch64__)
+static void t_run_qemu(const char *bin) {
+    char cmd[512], line[256], last[256] = "";
+    FILE *p;
+    int rc;
+    if (!fopen(bin, "rb")) T_SKIP("%s not built (needs gcc-aarch64-linux-gnu)", bin);
+    if (system("command -v qemu-aarch64-static >/dev/null 2>&1") != 0) T_SKIP("qemu-aarch64-static not installed");
+    snprintf(cmd, sizeof cmd,
+             "qemu-aarch64-static %s test_sha256 test_type_table test_fp16 test_q8_0 test_dequant test_matvec test_simd "
+             "test_refs_real test_bit_identity test_rng test_tok_vectors 2>&1",
+             bin);
+    p = popen(cmd, "r");
+    T_REQUIRE(p, "popen");
+    while (fgets(line, sizeof line, p)) {
+        if (strstr(line, "FAIL") || strstr(line, "neon")) printf("       [%s] %s", bin, line);
+        snprintf(last, sizeof last, "%s", line);
+    }
+    rc = pclose(p);
+    printf("       [%s] %s", bin, last);
+    T_CHECK(rc == 0 && strstr(last, " 0 failed"), "%s under qemu: %s", bin, last);
+}
+
+static void test_neon_qemu(void) { t_run_qemu("build/test-aarch64"); }
+static void test_neon_dotprod_qemu(void) { t_run_qemu("build/test-aarch64-dotprod"); }
+#endif
+
+static void tests_kernels(void) {
+    T_RUN(test_sha256_vector);
+    T_RUN(test_type_table);
+    T_RUN(test_fp16_conversion);
+    T_RUN(test_q8_0_activation_rounding);
+    T_RUN(test_dequant_bit_exact);
+    T_RUN(test_matvec_refs);
+    T_RUN(test_simd_vs_scalar);
+#if !defined(__aarch64__)
+    T_RUN(test_neon_qemu);
+    T_RUN(test_neon_dotprod_qemu);
+#endif
+}

@@ -1,0 +1,261 @@
+/* Shared helpers of the `llm` command; see common.h. */
+#include "common.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- errors ---------------------------------------------------------------------------- */
+
+void cli_fail(const char *fmt, ...) {
+    va_list ap;
+    fflush(stdout);
+    fputs("llm: error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+void cli_usage_error(const cli_args *a, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "llm %s: ", a->argv[0]);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n\n%s", a->usage);
+    exit(2);
+}
+
+void *cli_alloc(size_t size) {
+    void *p = malloc(size ? size : 1);
+    if (!p) cli_fail("out of memory (%zu bytes)", size);
+    return p;
+}
+
+/* ---- options --------------------------------------------------------------------------- */
+
+cli_args cli_begin(int argc, char **argv, const char *usage) {
+    cli_args a;
+    a.argc = argc;
+    a.argv = argv;
+    a.i = 0;
+    a.usage = usage;
+    a.value = NULL;
+    return a;
+}
+
+int cli_next(cli_args *a) {
+    const char *s;
+    if (++a->i >= a->argc) return 0;
+    s = a->argv[a->i];
+    if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
+        fputs(a->usage, stdout);
+        exit(0);
+    }
+    return 1;
+}
+
+int cli_flag(cli_args *a, const char *short_name, const char *long_name) {
+    const char *s = a->argv[a->i];
+    return (short_name && strcmp(s, short_name) == 0) || (long_name && strcmp(s, long_name) == 0);
+}
+
+int cli_value(cli_args *a, const char *short_name, const char *long_name, const char **value) {
+    const char *s = a->argv[a->i];
+    size_t n = long_name ? strlen(long_name) : 0;
+    if (long_name && strncmp(s, long_name, n) == 0 && s[n] == '=') {
+        *value = s + n + 1;
+        return 1;
+    }
+    if (!cli_flag(a, short_name, long_name)) return 0;
+    if (a->i + 1 >= a->argc) cli_usage_error(a, "option %s needs a value", s);
+    *value = a->argv[++a->i];
+    return 1;
+}
+
+int cli_positional(cli_args *a, const char **value) {
+    const char *s = a->argv[a->i];
+    if (s[0] == '-' && s[1] != 0) return 0;
+    *value = s;
+    return 1;
+}
+
+void cli_unknown(cli_args *a) {
+    const char *s = a->argv[a->i];
+    if (s[0] == '-' && s[1] != 0) cli_usage_error(a, "unknown option '%s'", s);
+    cli_usage_error(a, "unexpected argument '%s'", s);
+}
+
+/* The option the value being parsed belongs to: the current argument, or the one before
+   it when the value was given separately. */
+static const char *cli__option_name(const cli_args *a, const char *value) {
+    const char *cur = a->argv[a->i];
+    if (cur == value && a->i > 0) return a->argv[a->i - 1];
+    return cur;
+}
+
+long cli_int(const cli_args *a, const char *s, long min, long max) {
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (end == s || *end || errno) cli_usage_error(a, "%s: '%s' is not an integer", cli__option_name(a, s), s);
+    if (v < min || v > max)
+        cli_usage_error(a, "%s: %ld is out of range [%ld, %ld]", cli__option_name(a, s), v, min, max);
+    return v;
+}
+
+double cli_float(const cli_args *a, const char *s, double min, double max) {
+    char *end;
+    double v;
+    errno = 0;
+    v = strtod(s, &end);
+    if (end == s || *end || errno || v != v) cli_usage_error(a, "%s: '%s' is not a number", cli__option_name(a, s), s);
+    if (v < min || v > max) cli_usage_error(a, "%s: %g is out of range [%g, %g]", cli__option_name(a, s), v, min, max);
+    return v;
+}
+
+uint64_t cli_size(const cli_args *a, const char *s, uint64_t min, uint64_t max) {
+    char *end;
+    unsigned long long v;
+    uint64_t mul = 1;
+    if (!isdigit((unsigned char)s[0])) cli_usage_error(a, "%s: '%s' is not a size", cli__option_name(a, s), s);
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    switch (toupper((unsigned char)*end)) {
+    case 'K': mul = 1ull << 10; end++; break;
+    case 'M': mul = 1ull << 20; end++; break;
+    case 'G': mul = 1ull << 30; end++; break;
+    default: break;
+    }
+    if (*end == 'i' || *end == 'B') end += *end == 'i' && end[1] == 'B' ? 2 : 1; /* 4KiB, 4KB */
+    if (*end || errno || v > UINT64_MAX / mul) cli_usage_error(a, "%s: '%s' is not a size", cli__option_name(a, s), s);
+    v *= mul;
+    if (v < min || v > max)
+        cli_usage_error(a, "%s: %llu is out of range [%llu, %llu]", cli__option_name(a, s), v,
+                        (unsigned long long)min, (unsigned long long)max);
+    return (uint64_t)v;
+}
+
+llm_kv_type cli_kv_type(const cli_args *a, const char *s) {
+    if (strcmp(s, "f32") == 0 || strcmp(s, "F32") == 0) return LLM_KV_F32;
+    if (strcmp(s, "f16") == 0 || strcmp(s, "F16") == 0) return LLM_KV_F16;
+    cli_usage_error(a, "%s: '%s' is not a KV cache type (f32, f16)", cli__option_name(a, s), s);
+    return LLM_KV_DEFAULT;
+}
+
+/* ---- files and models ------------------------------------------------------------------ */
+
+char *cli_read_file(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    size_t n = 0, cap = 1 << 16, got;
+    if (!f) cli_fail("cannot open '%s': %s", path, strerror(errno));
+    buf = (char *)cli_alloc(cap);
+    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (cap - n - 1 == 0) {
+            if (cap > SIZE_MAX / 2) cli_fail("'%s' is too large", path);
+            cap *= 2;
+            buf = (char *)realloc(buf, cap);
+            if (!buf) cli_fail("out of memory reading '%s'", path);
+        }
+    }
+    if (ferror(f)) cli_fail("cannot read '%s': %s", path, strerror(errno));
+    fclose(f);
+    buf[n] = 0;
+    if (size) *size = n;
+    return buf;
+}
+
+llm_model *cli_load_model(const char *path, int vocab_only) {
+    char err[512];
+    llm_model_params p = llm_model_default_params();
+    llm_model *m;
+    p.vocab_only = vocab_only;
+    err[0] = 0;
+    m = llm_model_load(path, &p, err, sizeof err);
+    if (!m) cli_fail("%s", err[0] ? err : "cannot load the model");
+    return m;
+}
+
+double cli_now_ms(void) {
+    struct timespec ts;
+    if (timespec_get(&ts, TIME_UTC) != TIME_UTC) return 0;
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+/* ---- formatting ------------------------------------------------------------------------ */
+
+const char *cli_fmt_bytes(uint64_t n, char *buf, size_t size) {
+    static const char *const unit[] = {"KiB", "MiB", "GiB", "TiB"};
+    double v = (double)n;
+    int u = -1;
+    while (v >= 1024 && u < 3) {
+        v /= 1024;
+        u++;
+    }
+    if (u < 0) snprintf(buf, size, "%llu B", (unsigned long long)n);
+    else snprintf(buf, size, "%.2f %s", v, unit[u]);
+    return buf;
+}
+
+/* Length of the valid UTF-8 sequence starting at s (at most n bytes), or 0. */
+static size_t cli__utf8_len(const unsigned char *s, size_t n) {
+    size_t len, i;
+    uint32_t cp;
+    if (s[0] < 0x80) return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF) len = 2, cp = s[0] & 0x1F;
+    else if (s[0] >= 0xE0 && s[0] <= 0xEF) len = 3, cp = s[0] & 0x0F;
+    else if (s[0] >= 0xF0 && s[0] <= 0xF4) len = 4, cp = s[0] & 0x07;
+    else return 0;
+    if (len > n) return 0;
+    for (i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
+    if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
+    return len;
+}
+
+void cli_json_string(FILE *f, const char *s, size_t len) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, n;
+    fputc('"', f);
+    while (i < len) {
+        unsigned char ch = p[i];
+        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch), n = 1;
+        else if (ch == '\n') fputs("\\n", f), n = 1;
+        else if (ch == '\t') fputs("\\t", f), n = 1;
+        else if (ch == '\r') fputs("\\r", f), n = 1;
+        else if (ch < 0x20 || ch == 0x7F) fprintf(f, "\\u%04x", ch), n = 1;
+        else if ((n = cli__utf8_len(p + i, len - i)) > 0) fwrite(p + i, 1, n, f);
+        else fputs("\\ufffd", f), n = 1;
+        i += n;
+    }
+    fputc('"', f);
+}
+
+void cli_escaped(FILE *f, const char *s, size_t len) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, n;
+    while (i < len) {
+        unsigned char ch = p[i];
+        if (ch == '\\') fputs("\\\\", f), n = 1;
+        else if (ch == '\n') fputs("\\n", f), n = 1;
+        else if (ch == '\t') fputs("\\t", f), n = 1;
+        else if (ch == '\r') fputs("\\r", f), n = 1;
+        else if (ch < 0x20 || ch == 0x7F) fprintf(f, "\\x%02X", ch), n = 1;
+        else if ((n = cli__utf8_len(p + i, len - i)) > 0) fwrite(p + i, 1, n, f);
+        else fprintf(f, "\\x%02X", ch), n = 1;
+        i += n;
+    }
+}

@@ -1,0 +1,82 @@
+/* Shared helpers of the `llm` command: option parsing, errors, files, formatting.
+
+   A subcommand parses its arguments with a cli_args cursor:
+
+       cli_args a = cli_begin(argc, argv, usage);  (-h or --help prints usage, exits 0)
+       while (cli_next(&a)) {
+           if (cli_value(&a, "-m", "--model", &s)) model = s;
+           else if (cli_flag(&a, NULL, "--pieces")) pieces = 1;
+           else cli_unknown(&a);                   (usage error: exit 2)
+       }
+
+   Options take their value as the next argument or, for long names, after '='. */
+#ifndef LLM_TOOL_COMMON_H
+#define LLM_TOOL_COMMON_H
+
+#include "../../llm.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct cli_args {
+    int argc;
+    char **argv;          /* argv[0] is the subcommand's name */
+    int i;                /* index of the argument being looked at */
+    const char *usage;    /* usage text of the subcommand */
+    const char *value;    /* value of the last option matched by cli_value */
+} cli_args;
+
+cli_args cli_begin(int argc, char **argv, const char *usage);
+/* Moves to the next argument; 0 when there is none. Handles -h/--help. */
+int cli_next(cli_args *a);
+/* 1 if the current argument is the flag short_name or long_name (either may be NULL). */
+int cli_flag(cli_args *a, const char *short_name, const char *long_name);
+/* 1 if the current argument is the option; *value gets its value (usage error if missing). */
+int cli_value(cli_args *a, const char *short_name, const char *long_name, const char **value);
+/* 1 if the current argument is not an option ("-" alone counts as one); *value gets it. */
+int cli_positional(cli_args *a, const char **value);
+/* Usage error for the current argument. */
+void cli_unknown(cli_args *a);
+
+/* Number parsers for option values; a bad value is a usage error naming the option. */
+long cli_int(const cli_args *a, const char *s, long min, long max);
+double cli_float(const cli_args *a, const char *s, double min, double max);
+/* A count with an optional K, M or G suffix (powers of 1024): "4K" is 4096. */
+uint64_t cli_size(const cli_args *a, const char *s, uint64_t min, uint64_t max);
+/* "f32" or "f16" (either case). */
+llm_kv_type cli_kv_type(const cli_args *a, const char *s);
+
+/* Prints "llm: error: ..." on stderr and exits with status 1. */
+void cli_fail(const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 1, 2), noreturn))
+#endif
+    ;
+/* Prints "llm CMD: ..." and the usage text on stderr and exits with status 2. */
+void cli_usage_error(const cli_args *a, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3), noreturn))
+#endif
+    ;
+
+/* malloc that fails the command instead of returning NULL. */
+void *cli_alloc(size_t size);
+/* Reads a whole file, NUL-terminated; *size (may be NULL) gets its length. Fails the
+   command if the file cannot be read. Caller frees. */
+char *cli_read_file(const char *path, size_t *size);
+
+/* Loads a model, failing the command with the loader's message. */
+llm_model *cli_load_model(const char *path, int vocab_only);
+
+/* Milliseconds since an arbitrary start. */
+double cli_now_ms(void);
+
+/* "1.50 MiB" into buf. */
+const char *cli_fmt_bytes(uint64_t n, char *buf, size_t size);
+/* Writes s as a JSON string literal (quoted, escaped; invalid UTF-8 bytes become U+FFFD). */
+void cli_json_string(FILE *f, const char *s, size_t len);
+/* Writes len bytes of s with C escapes for control characters, backslash and bytes that
+   are not part of valid UTF-8, so that the text stays on one line. */
+void cli_escaped(FILE *f, const char *s, size_t len);
+
+#endif

@@ -1,0 +1,50 @@
+/* llm - run GGUF language models from the command line: dispatches to a subcommand.
+   Exit status: 0 success, 1 failure (one line "llm: error: ..."), 2 usage error. */
+#include "common.h"
+
+#include <string.h>
+
+int cmd_run(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_logits(int argc, char **argv);
+
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"run", cmd_run, "generate text from a prompt"},
+    {"info", cmd_info, "show a model's metadata, hyper-parameters, tensors and memory needs"},
+    {"tokenize", cmd_tokenize, "print the token ids of a text"},
+    {"logits", cmd_logits, "decode a sequence in one batch and print or save every position's logits"},
+};
+
+static void usage(FILE *f) {
+    size_t i;
+    fprintf(f, "usage: llm COMMAND [options]     (llm COMMAND -h for its options)\n\ncommands:\n");
+    for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n  --version  print the version\n  -h, --help print this help\n");
+}
+
+int main(int argc, char **argv) {
+    size_t i;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("llm %d.%d.%d\n", LLM_VERSION_MAJOR, LLM_VERSION_MINOR, LLM_VERSION_PATCH);
+        return 0;
+    }
+    for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "llm: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
