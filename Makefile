@@ -3,7 +3,7 @@
 #   make test              compile checks, every build, then the test suite (build/test)
 #   make test FILTER=gguf  only the tests whose name contains gguf
 #   make clean
-# No -march: the kernels are chosen at run time (AVX2 on x86, NEON on AArch64).
+# No -march: AVX2 kernels are chosen at run time on x86-64; NEON is baseline on AArch64.
 
 ifeq ($(origin CC),default)
 CC = gcc

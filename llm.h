@@ -729,6 +729,43 @@ static int llm__gguf_find(const llm__gguf *g, const char *key) {
 }
 
 static size_t llm__type_row_bytes(int type, int64_t n); /* >>types */
+static int llm__type_block(int type);
+
+/* FNV-1a over a NUL-terminated string. */
+static uint32_t llm__hash_str(const char *s) {
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* A set of names for duplicate detection in linear time: slots hold index + 1. */
+typedef struct llm__nameset {
+    uint32_t *slot;
+    uint32_t mask;
+} llm__nameset;
+
+static int llm__nameset_init(llm__nameset *s, const llm_allocator *a, uint64_t n) {
+    uint32_t cap = 16;
+    while (cap < 2 * n) cap *= 2; /* n <= LLM_MAX_* keeps this in range */
+    s->mask = cap - 1;
+    s->slot = (uint32_t *)llm__alloc_array(a, cap, sizeof(uint32_t));
+    return s->slot != NULL;
+}
+
+/* Adds names[i] (names is an array of structs whose first member is the name pointer).
+   Returns 0 if an equal name was already there. */
+static int llm__nameset_add(llm__nameset *s, const char *name, uint32_t i, const char *(*name_of)(const void *, uint32_t),
+                            const void *arr) {
+    uint32_t k = llm__hash_str(name) & s->mask;
+    while (s->slot[k]) {
+        if (strcmp(name_of(arr, s->slot[k] - 1), name) == 0) return 0;
+        k = (k + 1) & s->mask;
+    }
+    s->slot[k] = i + 1;
+    return 1;
+}
+static const char *llm__kv_name(const void *arr, uint32_t i) { return ((const llm__gguf_kv *)arr)[i].key; }
+static const char *llm__tensor_name(const void *arr, uint32_t i) { return ((const llm__tensor *)arr)[i].name; }
 
 /* Parses the header, metadata and tensor table of size bytes at data (borrowed) into g.
    Returns LLM_OK or an error code with a message in err. */
@@ -739,6 +776,8 @@ static int llm__gguf_parse(llm__gguf *g, const uint8_t *data, size_t size, const
     uint32_t version;
     size_t header_end, data_start;
     int ai;
+    llm__nameset names;
+    names.slot = NULL;
     memset(g, 0, sizeof *g);
     r.p = data;
     r.end = data + size;
@@ -776,7 +815,7 @@ static int llm__gguf_parse(llm__gguf *g, const uint8_t *data, size_t size, const
     }
     g->kv = (llm__gguf_kv *)llm__alloc_array(a, (size_t)g->n_kv, sizeof *g->kv);
     g->tensors = (llm__tensor *)llm__alloc_array(a, (size_t)g->n_tensors, sizeof *g->tensors);
-    if (!g->kv || !g->tensors) {
+    if (!g->kv || !g->tensors || !llm__nameset_init(&names, a, g->n_kv)) {
         llm__gguf_free(g, a);
         return llm__errf(err, err_size, LLM_ERR_NOMEM, "out of memory reading the GGUF header");
     }
@@ -792,11 +831,10 @@ static int llm__gguf_parse(llm__gguf *g, const uint8_t *data, size_t size, const
             llm__errf(err, err_size, LLM_ERR_FORMAT, "metadata key %llu contains a NUL byte", (unsigned long long)i);
             goto fail;
         }
-        for (j = 0; j < i; j++)
-            if (strcmp(g->kv[j].key, kv->key) == 0) {
-                llm__errf(err, err_size, LLM_ERR_FORMAT, "duplicate metadata key '%s'", kv->key);
-                goto fail;
-            }
+        if (!llm__nameset_add(&names, kv->key, (uint32_t)i, llm__kv_name, g->kv)) {
+            llm__errf(err, err_size, LLM_ERR_FORMAT, "duplicate metadata key '%s'", kv->key);
+            goto fail;
+        }
         kv->type = llm__rd_u32(&r);
         if (r.failed) goto truncated;
         if (kv->type >= LLM__GGUF_TYPE_COUNT) {
@@ -851,12 +889,14 @@ static int llm__gguf_parse(llm__gguf *g, const uint8_t *data, size_t size, const
         g->alignment = al;
     }
 
+    llm__free(a, names.slot);
+    names.slot = NULL;
+    if (!llm__nameset_init(&names, a, g->n_tensors)) goto nomem;
     for (i = 0; i < g->n_tensors; i++) {
         llm__tensor *t = &g->tensors[i];
         const char *name = llm__rd_str(&r, &len);
         uint32_t n_dims, type;
         int d;
-        uint64_t j;
         if (!name) goto truncated;
         t->name = llm__strndup(a, name, (size_t)len);
         if (!t->name) goto nomem;
@@ -865,11 +905,10 @@ static int llm__gguf_parse(llm__gguf *g, const uint8_t *data, size_t size, const
                       (unsigned long long)i);
             goto fail;
         }
-        for (j = 0; j < i; j++)
-            if (strcmp(g->tensors[j].name, t->name) == 0) {
-                llm__errf(err, err_size, LLM_ERR_FORMAT, "duplicate tensor name '%s'", t->name);
-                goto fail;
-            }
+        if (!llm__nameset_add(&names, t->name, (uint32_t)i, llm__tensor_name, g->tensors)) {
+            llm__errf(err, err_size, LLM_ERR_FORMAT, "duplicate tensor name '%s'", t->name);
+            goto fail;
+        }
         n_dims = llm__rd_u32(&r);
         if (r.failed) goto truncated;
         if (n_dims < 1 || n_dims > 4) {
@@ -900,6 +939,10 @@ static int llm__gguf_parse(llm__gguf *g, const uint8_t *data, size_t size, const
         {
             /* bytes = row bytes * rows, all overflow-checked */
             size_t row = llm__type_row_bytes(t->type, t->ne[0]), rows = 1, bytes;
+            if (row == 0 && t->ne[0] % llm__type_block(t->type) == 0) {
+                llm__errf(err, err_size, LLM_ERR_FORMAT, "tensor '%s' is too large", t->name);
+                goto fail;
+            }
             if (row == 0) {
                 llm__errf(err, err_size, LLM_ERR_FORMAT,
                           "tensor '%s': row length %lld is not a multiple of the %s block size", t->name,
@@ -936,6 +979,7 @@ static int llm__gguf_parse(llm__gguf *g, const uint8_t *data, size_t size, const
         }
         t->data = g->data + t->offset;
     }
+    llm__free(a, names.slot);
     return LLM_OK;
 
 truncated:
@@ -944,9 +988,11 @@ truncated:
     goto fail;
 nomem:
     llm__errf(err, err_size, LLM_ERR_NOMEM, "out of memory reading GGUF metadata");
+    llm__free(a, names.slot);
     llm__gguf_free(g, a);
     return LLM_ERR_NOMEM;
 fail:
+    llm__free(a, names.slot);
     llm__gguf_free(g, a);
     return LLM_ERR_FORMAT;
 }
@@ -1140,6 +1186,47 @@ static void llm__q8_0_from_float(const float *src, void *dst, int64_t n) {
     }
 }
 
+/* Q8_K: the activation form of the 256-element types: {f32 d; int8 q[256]; int16 bsums[16]}
+   (292 bytes), bsums[i] the sum of q[16i .. 16i+15]. x = d * q. */
+#define LLM__Q8_K_BYTES 292
+
+static void llm__q8_K_to_float(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = (const uint8_t *)src;
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 256; i++, b += LLM__Q8_K_BYTES) {
+        float d = llm__lef32(b);
+        for (j = 0; j < 256; j++) dst[i * 256 + j] = d * (float)(int8_t)b[4 + j];
+    }
+}
+
+/* ggml's quantize_row_q8_K (the reference function is what its CPU backend uses): the scale
+   comes from the first element of largest magnitude, keeping its sign, iscale = -127/max, q
+   rounded half to even and capped at 127; d = 1/iscale stays float. */
+static void llm__q8_K_from_float(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst;
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 256; i++, b += LLM__Q8_K_BYTES) {
+        const float *x = src + i * 256;
+        float amax = 0.0f, max = 0.0f, iscale, d;
+        for (j = 0; j < 256; j++)
+            if (fabsf(x[j]) > amax) {
+                amax = fabsf(x[j]);
+                max = x[j];
+            }
+        iscale = amax != 0.0f ? -127.0f / max : 0.0f;
+        for (j = 0; j < 256; j++) b[4 + j] = (uint8_t)llm__to_i8(llm__round_even(iscale * x[j]));
+        for (j = 0; j < 16; j++) {
+            int k, s = 0;
+            for (k = 0; k < 16; k++) s += (int8_t)b[4 + 16 * j + k];
+            llm__put16(b + 4 + 256 + 2 * j, (uint16_t)(int16_t)s);
+        }
+        d = amax != 0.0f ? 1.0f / iscale : 0.0f;
+        memcpy(b, &d, 4); /* little-endian hosts; the GGUF files are little-endian too */
+    }
+}
+
 /* ---- the type table: one row per GGUF type id, positional, each starting with its id ---- */
 
 typedef struct llm__type_traits {
@@ -1176,7 +1263,7 @@ static const llm__type_traits llm__types[LLM_TYPE_COUNT] = {
     {12, "q4_K", 256, 144, NULL, NULL, NULL, 0, NULL},
     {13, "q5_K", 256, 176, NULL, NULL, NULL, 0, NULL},
     {14, "q6_K", 256, 210, NULL, NULL, NULL, 0, NULL},
-    {15, "q8_K", 256, 292, NULL, NULL, NULL, 0, NULL},
+    {15, "q8_K", 256, 292, llm__q8_K_to_float, llm__q8_K_from_float, llm__q8_K_from_float, LLM_TYPE_Q8_K, NULL},
     {16, "iq2_xxs", 256, 66, NULL, NULL, NULL, 0, NULL},
     {17, "iq2_xs", 256, 74, NULL, NULL, NULL, 0, NULL},
     {18, "iq3_xxs", 256, 98, NULL, NULL, NULL, 0, NULL},
@@ -1214,6 +1301,12 @@ static size_t llm__type_row_bytes(int type, int64_t n) {
     if (!t || n <= 0 || n % t->blck != 0 || (uint64_t)(n / t->blck) > SIZE_MAX) return 0;
     if (!llm__mul_size((size_t)(n / t->blck), (size_t)t->size, &bytes)) return 0;
     return bytes;
+}
+
+/* Elements per block of a known type, 1 otherwise. */
+static int llm__type_block(int type) {
+    const llm__type_traits *t = llm__type(type);
+    return t ? t->blck : 1;
 }
 
 LLMDEF const char *llm_type_name(int type) {
@@ -1872,6 +1965,13 @@ static int llm__model_vector(llm_model *m, const char *name, int64_t n, float **
     return LLM_OK;
 }
 
+/* 1 if "<arch>.<suffix>" is present. */
+static int llm__model_has(const llm_model *m, const char *suffix) {
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", m->arch, suffix);
+    return llm__gguf_find(&m->gguf, key) >= 0;
+}
+
 /* Reads "<arch>.<suffix>" as u32 into *out; missing keys keep *out unless required. */
 static int llm__model_hparam(llm_model *m, const char *suffix, int required, int *out, char *err, size_t err_size) {
     char key[128];
@@ -2026,6 +2126,10 @@ static int llm__model_load_hparams(llm_model *m, char *err, size_t err_size) {
         (r = llm__model_fparam(m, "attention.layer_norm_rms_epsilon", 1, &m->rms_eps, err, err_size)) != LLM_OK ||
         (r = llm__model_fparam(m, "rope.freq_base", 0, &m->rope_freq_base, err, err_size)) != LLM_OK)
         return r;
+    if (m->n_head_kv == 0 && llm__model_has(m, "attention.head_count_kv"))
+        return llm__errf(err, err_size, LLM_ERR_FORMAT, "%s.attention.head_count_kv is 0", m->arch);
+    if (m->n_rot == 0 && llm__model_has(m, "rope.dimension_count"))
+        return llm__errf(err, err_size, LLM_ERR_FORMAT, "%s.rope.dimension_count is 0", m->arch);
     if (m->n_head_kv == 0) m->n_head_kv = m->n_head;
     if (m->n_embd < 1 || m->n_embd > (1 << 20) || m->n_layer < 1 || m->n_layer > 4096 || m->n_head < 1 ||
         m->n_head > 4096 || m->n_ff < 1 || m->n_ff > (1 << 22) || m->n_ctx_train < 1)
@@ -2039,7 +2143,7 @@ static int llm__model_load_hparams(llm_model *m, char *err, size_t err_size) {
     if (m->n_rot == 0) m->n_rot = m->head_dim;
     if (m->n_rot < 2 || m->n_rot > m->head_dim || m->n_rot % 2 != 0)
         return llm__errf(err, err_size, LLM_ERR_FORMAT, "rope dimension %d does not fit head size %d", m->n_rot, m->head_dim);
-    if (!(m->rms_eps >= 0.0f && m->rms_eps < 1.0f) || !(m->rope_freq_base > 0.0f))
+    if (!(m->rms_eps >= 0.0f && m->rms_eps < 1.0f) || !(m->rope_freq_base > 0.0f && m->rope_freq_base < 1e30f))
         return llm__errf(err, err_size, LLM_ERR_FORMAT, "rms epsilon or rope base out of range");
     if (vocab_size && vocab_size != m->vocab.n_vocab)
         return llm__errf(err, err_size, LLM_ERR_FORMAT, "%s.vocab_size %d differs from the %d tokens", m->arch, vocab_size,
