@@ -1895,12 +1895,47 @@ typedef struct llm__vocab {
     uint8_t *is_eog;          /* [n_vocab] */
 } llm__vocab;
 
-/* One transformer block's weights. Norm weights are copied to float at load. */
+/* What distinguishes the architectures. Everything else (biases, QK-norm, fused QKV or
+   gate+up, mixture of experts, rope factors, sliding windows, soft-caps) is read from the
+   file: a tensor or key that is present switches its step on. */
+typedef struct llm__arch {
+    const char *name;
+    int rope_neox;   /* rotate halves (i, i + n_rot/2), not adjacent pairs (2i, 2i+1) */
+    int embd_scale;  /* token embeddings times sqrt(n_embd) */
+    int geglu;       /* gelu(gate) * up with ggml's F16 GELU table; else silu(gate) * up */
+    int q_prescale;  /* q times 1/sqrt(head_dim) after rope, and unscaled scores */
+    int tied;        /* the output matrix is always token_embd */
+    int swa_period;  /* sliding-window layer pattern when the file names none (0: none) */
+} llm__arch;
+
+static const llm__arch llm__archs[] = {
+    {"llama", 0, 0, 0, 0, 0, 0},
+    {"qwen2", 1, 0, 0, 0, 0, 0},
+    {"qwen3", 1, 0, 0, 0, 0, 0},
+    {"qwen2moe", 1, 0, 0, 0, 0, 0},
+    {"qwen3moe", 1, 0, 0, 0, 0, 0},
+    {"phi3", 1, 0, 0, 1, 0, 0},
+    {"gemma", 1, 1, 1, 1, 1, 0},
+    {"gemma2", 1, 1, 1, 1, 1, 2},
+    {"gemma3", 1, 1, 1, 1, 1, 6},
+};
+
+/* One transformer block's weights: matrices stay in the file; vectors (norms, biases) are
+   copied to float at load. Matrices have rows of ne0 = their input size. */
 typedef struct llm__layer {
-    float *attn_norm, *ffn_norm;        /* [n_embd] */
-    const llm__tensor *wq, *wk, *wv, *wo; /* [n_embd][n_embd], [n_kv_dim][n_embd] x2, [n_embd][n_embd]: rows of ne0 */
-    const llm__tensor *w_gate, *w_up;   /* [n_ff][n_embd] */
-    const llm__tensor *w_down;          /* [n_embd][n_ff] */
+    float *attn_norm, *ffn_norm;          /* [n_embd] */
+    float *post_attn_norm, *post_ffn_norm; /* [n_embd] or NULL (gemma2, gemma3) */
+    float *q_norm, *k_norm;               /* [head_dim] or NULL (qwen3, gemma3) */
+    float *bq, *bk, *bv;                  /* [n_q], [n_kv] or NULL (qwen2) */
+    const llm__tensor *wq, *wk, *wv;      /* [n_q][n_embd], [n_kv][n_embd] x2, or NULL when fused */
+    const llm__tensor *wqkv;              /* [n_q + 2 n_kv][n_embd] (phi3) or NULL */
+    const llm__tensor *wo;                /* [n_embd][n_q] */
+    const llm__tensor *w_gate, *w_up;     /* [n_ff][n_embd]; w_up is [2 n_ff][n_embd] when w_gate is NULL */
+    const llm__tensor *w_down;            /* [n_embd][n_ff] */
+    const llm__tensor *w_router;          /* [n_expert][n_embd] or NULL */
+    llm__tensor *x_gate, *x_up, *x_down;  /* [n_expert] 2-D views of the 3-D expert tensors */
+    int swa;                              /* 1: attends to the last n_swa positions only */
+    float rope_base;
 } llm__layer;
 
 struct llm_model {
@@ -1913,10 +1948,13 @@ struct llm_model {
     int mapped;
     llm__gguf gguf;
     char arch[32];
+    const llm__arch *ar; /* NULL for vocab-only models of other architectures */
     int vocab_only;
     /* hyper-parameters */
-    int n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, n_ff, n_rot, head_dim;
-    float rope_freq_base, rope_freq_scale, rms_eps;
+    int n_ctx_train, n_embd, n_layer, n_head, n_head_kv, n_ff, n_rot, head_dim, n_q, n_kv;
+    int n_expert, n_expert_used, n_ff_exp, n_swa, n_ctx_orig;
+    float rope_freq_base, rope_freq_base_swa, rope_freq_scale, rope_attn_factor, rms_eps;
+    float attn_softcap, final_softcap; /* 0: off */
     uint64_t n_params, size_bytes;
     llm__vocab vocab;
     char *vocab_text;    /* all token strings, NUL-separated */
@@ -1924,6 +1962,9 @@ struct llm_model {
     const llm__tensor *tok_embd; /* [n_vocab][n_embd] */
     const llm__tensor *output;   /* [n_vocab][n_embd]; tok_embd when tied */
     float *output_norm;          /* [n_embd] */
+    float *rope_freqs;           /* [n_rot/2] frequency divisors (llama3) or NULL */
+    float *rope_long, *rope_short; /* [n_rot/2] (phi3 LongRoPE) or NULL */
+    uint16_t *gelu_f16;          /* [65536] GELU of every F16 value, as F16 (geglu archs) */
     llm__layer *layers;          /* [n_layer] */
 };
 
@@ -1934,35 +1975,45 @@ static const llm__tensor *llm__model_tensor(const llm_model *m, const char *name
     return NULL;
 }
 
-/* Finds a weight and checks its shape (ne0, ne1; ne1 = 0 for a vector) and type. */
-static int llm__model_weight(llm_model *m, const char *name, int64_t ne0, int64_t ne1, int optional,
-                             const llm__tensor **out, char *err, size_t err_size) {
+/* Finds a weight and checks its shape ([ne0, ne1, ne2]; 0 means 1) and type. */
+static int llm__model_weight3(llm_model *m, const char *name, int64_t ne0, int64_t ne1, int64_t ne2, int optional,
+                              const llm__tensor **out, char *err, size_t err_size) {
     const llm__tensor *t = llm__model_tensor(m, name);
     *out = t;
     if (!t) {
         if (optional) return LLM_OK;
         return llm__errf(err, err_size, LLM_ERR_FORMAT, "tensor '%s' is missing", name);
     }
-    if (t->ne[0] != ne0 || t->ne[1] != (ne1 ? ne1 : 1) || t->ne[2] != 1 || t->ne[3] != 1)
+    if (t->ne[0] != ne0 || t->ne[1] != (ne1 ? ne1 : 1) || t->ne[2] != (ne2 ? ne2 : 1) || t->ne[3] != 1)
         return llm__errf(err, err_size, LLM_ERR_FORMAT,
-                         "tensor '%s' has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]", name,
+                         "tensor '%s' has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld, %lld]", name,
                          (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2], (long long)t->ne[3],
-                         (long long)ne0, (long long)(ne1 ? ne1 : 1));
+                         (long long)ne0, (long long)(ne1 ? ne1 : 1), (long long)(ne2 ? ne2 : 1));
     if (!llm_type_supported(t->type))
         return llm__errf(err, err_size, LLM_ERR_UNSUPPORTED, "tensor '%s' has type %s, which this build cannot compute",
                          name, llm_type_name(t->type));
     return LLM_OK;
 }
 
-/* A float copy of a 1-D weight (norms). */
-static int llm__model_vector(llm_model *m, const char *name, int64_t n, float **out, char *err, size_t err_size) {
+static int llm__model_weight(llm_model *m, const char *name, int64_t ne0, int64_t ne1, int optional, const llm__tensor **out,
+                             char *err, size_t err_size) {
+    return llm__model_weight3(m, name, ne0, ne1, 0, optional, out, err, err_size);
+}
+
+/* A float copy of a 1-D weight (norms, biases); *out stays NULL for a missing optional one. */
+static int llm__model_vector_opt(llm_model *m, const char *name, int64_t n, int optional, float **out, char *err, size_t err_size) {
     const llm__tensor *t;
-    int r = llm__model_weight(m, name, n, 0, 0, &t, err, err_size);
-    if (r != LLM_OK) return r;
+    int r = llm__model_weight(m, name, n, 0, optional, &t, err, err_size);
+    *out = NULL;
+    if (r != LLM_OK || !t) return r;
     *out = (float *)llm__alloc_array(&m->alloc, (size_t)n, sizeof(float));
     if (!*out) return llm__errf(err, err_size, LLM_ERR_NOMEM, "out of memory");
     llm__types[t->type].to_float(t->data, *out, n);
     return LLM_OK;
+}
+
+static int llm__model_vector(llm_model *m, const char *name, int64_t n, float **out, char *err, size_t err_size) {
+    return llm__model_vector_opt(m, name, n, 0, out, err, err_size);
 }
 
 /* 1 if "<arch>.<suffix>" is present. */
@@ -2109,42 +2160,66 @@ static int llm__model_load_vocab(llm_model *m, uint32_t max_vocab, char *err, si
 static int llm__model_load_hparams(llm_model *m, char *err, size_t err_size) {
     const char *s;
     size_t len;
-    int r, vocab_size = 0;
+    int r, vocab_size = 0, key_len = 0, val_len = 0, swa_period = m->ar->swa_period;
     char key[128];
-    m->n_head_kv = 0;
-    m->n_rot = 0;
     m->rope_freq_base = 10000.0f;
     m->rope_freq_scale = 1.0f;
+    m->rope_attn_factor = 1.0f;
     if ((r = llm__model_hparam(m, "context_length", 1, &m->n_ctx_train, err, err_size)) != LLM_OK ||
         (r = llm__model_hparam(m, "embedding_length", 1, &m->n_embd, err, err_size)) != LLM_OK ||
         (r = llm__model_hparam(m, "block_count", 1, &m->n_layer, err, err_size)) != LLM_OK ||
-        (r = llm__model_hparam(m, "feed_forward_length", 1, &m->n_ff, err, err_size)) != LLM_OK ||
+        (r = llm__model_hparam(m, "feed_forward_length", 0, &m->n_ff, err, err_size)) != LLM_OK ||
         (r = llm__model_hparam(m, "attention.head_count", 1, &m->n_head, err, err_size)) != LLM_OK ||
         (r = llm__model_hparam(m, "attention.head_count_kv", 0, &m->n_head_kv, err, err_size)) != LLM_OK ||
+        (r = llm__model_hparam(m, "attention.key_length", 0, &key_len, err, err_size)) != LLM_OK ||
+        (r = llm__model_hparam(m, "attention.value_length", 0, &val_len, err, err_size)) != LLM_OK ||
         (r = llm__model_hparam(m, "rope.dimension_count", 0, &m->n_rot, err, err_size)) != LLM_OK ||
         (r = llm__model_hparam(m, "vocab_size", 0, &vocab_size, err, err_size)) != LLM_OK ||
+        (r = llm__model_hparam(m, "expert_count", 0, &m->n_expert, err, err_size)) != LLM_OK ||
+        (r = llm__model_hparam(m, "expert_used_count", 0, &m->n_expert_used, err, err_size)) != LLM_OK ||
+        (r = llm__model_hparam(m, "expert_feed_forward_length", 0, &m->n_ff_exp, err, err_size)) != LLM_OK ||
+        (r = llm__model_hparam(m, "attention.sliding_window", 0, &m->n_swa, err, err_size)) != LLM_OK ||
+        (r = llm__model_hparam(m, "attention.sliding_window_pattern", 0, &swa_period, err, err_size)) != LLM_OK ||
+        (r = llm__model_hparam(m, "rope.scaling.original_context_length", 0, &m->n_ctx_orig, err, err_size)) != LLM_OK ||
         (r = llm__model_fparam(m, "attention.layer_norm_rms_epsilon", 1, &m->rms_eps, err, err_size)) != LLM_OK ||
-        (r = llm__model_fparam(m, "rope.freq_base", 0, &m->rope_freq_base, err, err_size)) != LLM_OK)
+        (r = llm__model_fparam(m, "rope.freq_base", 0, &m->rope_freq_base, err, err_size)) != LLM_OK ||
+        (r = llm__model_fparam(m, "rope.scaling.attn_factor", 0, &m->rope_attn_factor, err, err_size)) != LLM_OK ||
+        (r = llm__model_fparam(m, "attn_logit_softcapping", 0, &m->attn_softcap, err, err_size)) != LLM_OK ||
+        (r = llm__model_fparam(m, "final_logit_softcapping", 0, &m->final_softcap, err, err_size)) != LLM_OK)
         return r;
+    m->rope_freq_base_swa = m->rope_freq_base;
+    if ((r = llm__model_fparam(m, "rope.freq_base_swa", 0, &m->rope_freq_base_swa, err, err_size)) != LLM_OK) return r;
     if (m->n_head_kv == 0 && llm__model_has(m, "attention.head_count_kv"))
         return llm__errf(err, err_size, LLM_ERR_FORMAT, "%s.attention.head_count_kv is 0", m->arch);
     if (m->n_rot == 0 && llm__model_has(m, "rope.dimension_count"))
         return llm__errf(err, err_size, LLM_ERR_FORMAT, "%s.rope.dimension_count is 0", m->arch);
     if (m->n_head_kv == 0) m->n_head_kv = m->n_head;
     if (m->n_embd < 1 || m->n_embd > (1 << 20) || m->n_layer < 1 || m->n_layer > 4096 || m->n_head < 1 ||
-        m->n_head > 4096 || m->n_ff < 1 || m->n_ff > (1 << 22) || m->n_ctx_train < 1)
+        m->n_head > 4096 || m->n_ff < 0 || m->n_ff > (1 << 22) || m->n_ctx_train < 1 || key_len > 4096 || m->n_expert > 1024 ||
+        m->n_expert_used > m->n_expert || m->n_ff_exp > (1 << 22) || m->n_swa < 0)
         return llm__errf(err, err_size, LLM_ERR_FORMAT,
-                         "hyper-parameters out of range (n_embd %d, n_layer %d, n_head %d, n_ff %d, n_ctx %d)", m->n_embd,
-                         m->n_layer, m->n_head, m->n_ff, m->n_ctx_train);
-    if (m->n_embd % m->n_head != 0 || m->n_head_kv < 1 || m->n_head % m->n_head_kv != 0)
+                         "hyper-parameters out of range (n_embd %d, n_layer %d, n_head %d, n_ff %d, n_ctx %d, experts %d/%d)",
+                         m->n_embd, m->n_layer, m->n_head, m->n_ff, m->n_ctx_train, m->n_expert_used, m->n_expert);
+    if (m->n_head_kv < 1 || m->n_head % m->n_head_kv != 0 || (!key_len && m->n_embd % m->n_head != 0))
         return llm__errf(err, err_size, LLM_ERR_FORMAT, "n_embd %d, n_head %d and n_head_kv %d do not divide evenly", m->n_embd,
                          m->n_head, m->n_head_kv);
-    m->head_dim = m->n_embd / m->n_head;
+    if (val_len && val_len != (key_len ? key_len : m->n_embd / m->n_head))
+        return llm__errf(err, err_size, LLM_ERR_UNSUPPORTED, "value heads of another size than key heads are not supported");
+    m->head_dim = key_len ? key_len : m->n_embd / m->n_head;
+    m->n_q = m->n_head * m->head_dim;
+    m->n_kv = m->n_head_kv * m->head_dim;
     if (m->n_rot == 0) m->n_rot = m->head_dim;
     if (m->n_rot < 2 || m->n_rot > m->head_dim || m->n_rot % 2 != 0)
         return llm__errf(err, err_size, LLM_ERR_FORMAT, "rope dimension %d does not fit head size %d", m->n_rot, m->head_dim);
-    if (!(m->rms_eps >= 0.0f && m->rms_eps < 1.0f) || !(m->rope_freq_base > 0.0f && m->rope_freq_base < 1e30f))
-        return llm__errf(err, err_size, LLM_ERR_FORMAT, "rms epsilon or rope base out of range");
+    if (!(m->rms_eps >= 0.0f && m->rms_eps < 1.0f) || !(m->rope_freq_base > 0.0f && m->rope_freq_base < 1e30f) ||
+        !(m->rope_freq_base_swa > 0.0f && m->rope_freq_base_swa < 1e30f) || !(m->rope_attn_factor > 0.0f && m->rope_attn_factor < 1e3f) ||
+        !(m->attn_softcap >= 0.0f && m->attn_softcap < 1e30f) || !(m->final_softcap >= 0.0f && m->final_softcap < 1e30f))
+        return llm__errf(err, err_size, LLM_ERR_FORMAT, "rms epsilon, rope or soft-cap parameters out of range");
+    if (m->n_expert > 0 && (m->n_expert_used < 1 || m->n_expert_used > m->n_expert))
+        return llm__errf(err, err_size, LLM_ERR_FORMAT, "expert_used_count %d outside 1..%d", m->n_expert_used, m->n_expert);
+    if (m->n_expert > 0 && m->n_ff_exp == 0) m->n_ff_exp = m->n_ff; /* Mixtral: feed_forward_length is the expert width */
+    if (m->n_expert == 0 && m->n_ff < 1) return llm__errf(err, err_size, LLM_ERR_FORMAT, "%s.feed_forward_length is missing", m->arch);
+    if (swa_period < 0 || swa_period > 4096) return llm__errf(err, err_size, LLM_ERR_FORMAT, "sliding_window_pattern out of range");
     if (vocab_size && vocab_size != m->vocab.n_vocab)
         return llm__errf(err, err_size, LLM_ERR_FORMAT, "%s.vocab_size %d differs from the %d tokens", m->arch, vocab_size,
                          m->vocab.n_vocab);
@@ -2157,47 +2232,115 @@ static int llm__model_load_hparams(llm_model *m, char *err, size_t err_size) {
         if (!(factor >= 1.0f && factor <= 1024.0f)) return llm__errf(err, err_size, LLM_ERR_FORMAT, "rope scaling factor out of range");
         m->rope_freq_scale = 1.0f / factor;
     }
+    m->layers = (llm__layer *)llm__alloc_array(&m->alloc, (size_t)m->n_layer, sizeof(llm__layer));
+    if (!m->layers) return llm__errf(err, err_size, LLM_ERR_NOMEM, "out of memory");
     {
-        uint32_t kl = 0, vl = 0;
-        snprintf(key, sizeof key, "%s.attention.key_length", m->arch);
-        llm__gguf_get_u32(&m->gguf, key, &kl);
-        snprintf(key, sizeof key, "%s.attention.value_length", m->arch);
-        llm__gguf_get_u32(&m->gguf, key, &vl);
-        if ((kl && (int)kl != m->head_dim) || (vl && (int)vl != m->head_dim))
-            return llm__errf(err, err_size, LLM_ERR_UNSUPPORTED, "head sizes other than n_embd / n_head are not supported yet");
+        int l;
+        /* llama.cpp's rule: with period p, layer l slides when l % p < p - 1 (p = 1: all layers) */
+        for (l = 0; l < m->n_layer; l++) {
+            llm__layer *L = &m->layers[l];
+            L->swa = m->n_swa > 0 && swa_period > 0 && (swa_period == 1 || l % swa_period < swa_period - 1);
+            L->rope_base = L->swa ? m->rope_freq_base_swa : m->rope_freq_base;
+        }
     }
     return LLM_OK;
 }
 
-/* Finds and checks every weight of a llama-family model. */
+/* ggml's GELU (tanh form) of every F16 value, rounded to F16: the table its CPU backend reads
+   (refs/README.md §1), so gemma's FFN agrees with the reference. */
+static float llm__gelu_tanh(float x) {
+    return 0.5f * x * (1.0f + tanhf(0.79788456080286535587989211986876f * x * (1.0f + 0.044715f * x * x)));
+}
+
+static int llm__model_build_gelu(llm_model *m, char *err, size_t err_size) {
+    uint32_t i;
+    m->gelu_f16 = (uint16_t *)llm__alloc_array(&m->alloc, 65536, sizeof(uint16_t));
+    if (!m->gelu_f16) return llm__errf(err, err_size, LLM_ERR_NOMEM, "out of memory");
+    for (i = 0; i < 65536; i++) m->gelu_f16[i] = llm__fp32_to_fp16(llm__gelu_tanh(llm__fp16_to_fp32((uint16_t)i)));
+    return LLM_OK;
+}
+
+/* 2-D views of a 3-D expert tensor [ne0, ne1, n_expert]: expert e starts ne1 rows after e-1. */
+static int llm__model_experts(llm_model *m, const llm__tensor *t, llm__tensor **out, char *err, size_t err_size) {
+    size_t rb = llm__type_row_bytes(t->type, t->ne[0]);
+    int e;
+    *out = (llm__tensor *)llm__alloc_array(&m->alloc, (size_t)m->n_expert, sizeof(llm__tensor));
+    if (!*out) return llm__errf(err, err_size, LLM_ERR_NOMEM, "out of memory");
+    for (e = 0; e < m->n_expert; e++) {
+        llm__tensor *v = &(*out)[e];
+        *v = *t;
+        v->name = NULL;
+        v->n_dims = 2;
+        v->ne[2] = 1;
+        v->nbytes = rb * (size_t)t->ne[1];
+        v->data = t->data + (size_t)e * v->nbytes;
+    }
+    return LLM_OK;
+}
+
+/* Finds and checks every weight. Optional tensors switch on their step of the forward pass. */
 static int llm__model_load_weights(llm_model *m, char *err, size_t err_size) {
-    int64_t e = m->n_embd, kv = (int64_t)m->n_head_kv * m->head_dim, ff = m->n_ff, nv = m->vocab.n_vocab;
+    int64_t e = m->n_embd, nq = m->n_q, kv = m->n_kv, ff = m->n_ff, nv = m->vocab.n_vocab, hd = m->head_dim;
     int l, r;
     char name[96];
     if ((r = llm__model_weight(m, "token_embd.weight", e, nv, 0, &m->tok_embd, err, err_size)) != LLM_OK) return r;
-    if ((r = llm__model_weight(m, "output.weight", e, nv, 1, &m->output, err, err_size)) != LLM_OK) return r;
+    if (!m->ar->tied && (r = llm__model_weight(m, "output.weight", e, nv, 1, &m->output, err, err_size)) != LLM_OK) return r;
     if (!m->output) m->output = m->tok_embd; /* tied embeddings */
     if ((r = llm__model_vector(m, "output_norm.weight", e, &m->output_norm, err, err_size)) != LLM_OK) return r;
-    m->layers = (llm__layer *)llm__alloc_array(&m->alloc, (size_t)m->n_layer, sizeof(llm__layer));
-    if (!m->layers) return llm__errf(err, err_size, LLM_ERR_NOMEM, "out of memory");
+    if ((r = llm__model_vector_opt(m, "rope_freqs.weight", m->n_rot / 2, 1, &m->rope_freqs, err, err_size)) != LLM_OK ||
+        (r = llm__model_vector_opt(m, "rope_factors_long.weight", m->n_rot / 2, 1, &m->rope_long, err, err_size)) != LLM_OK ||
+        (r = llm__model_vector_opt(m, "rope_factors_short.weight", m->n_rot / 2, 1, &m->rope_short, err, err_size)) != LLM_OK)
+        return r;
+    if (m->ar->geglu && (r = llm__model_build_gelu(m, err, err_size)) != LLM_OK) return r;
     for (l = 0; l < m->n_layer; l++) {
         llm__layer *L = &m->layers[l];
-#define LLM__W(field, suffix, ne0, ne1)                                                    \
-    snprintf(name, sizeof name, "blk.%d." suffix, l);                                      \
-    if ((r = llm__model_weight(m, name, ne0, ne1, 0, &L->field, err, err_size)) != LLM_OK) \
-        return r;
-        LLM__W(wq, "attn_q.weight", e, e)
-        LLM__W(wk, "attn_k.weight", e, kv)
-        LLM__W(wv, "attn_v.weight", e, kv)
-        LLM__W(wo, "attn_output.weight", e, e)
-        LLM__W(w_gate, "ffn_gate.weight", e, ff)
-        LLM__W(w_up, "ffn_up.weight", e, ff)
-        LLM__W(w_down, "ffn_down.weight", ff, e)
+#define LLM__NAME(suffix) snprintf(name, sizeof name, "blk.%d." suffix, l)
+#define LLM__W(field, suffix, ne0, ne1, opt)                                                          LLM__NAME(suffix);                                                                                if ((r = llm__model_weight(m, name, ne0, ne1, opt, &L->field, err, err_size)) != LLM_OK) return r;
+#define LLM__V(field, suffix, n, opt)                                                                 LLM__NAME(suffix);                                                                                if ((r = llm__model_vector_opt(m, name, n, opt, &L->field, err, err_size)) != LLM_OK) return r;
+        LLM__V(attn_norm, "attn_norm.weight", e, 0)
+        LLM__V(ffn_norm, "ffn_norm.weight", e, 0)
+        LLM__V(post_attn_norm, "post_attention_norm.weight", e, 1)
+        LLM__V(post_ffn_norm, "post_ffw_norm.weight", e, 1)
+        LLM__V(q_norm, "attn_q_norm.weight", hd, 1)
+        LLM__V(k_norm, "attn_k_norm.weight", hd, 1)
+        LLM__V(bq, "attn_q.bias", nq, 1)
+        LLM__V(bk, "attn_k.bias", kv, 1)
+        LLM__V(bv, "attn_v.bias", kv, 1)
+        LLM__W(wqkv, "attn_qkv.weight", e, nq + 2 * kv, 1)
+        if (!L->wqkv) {
+            LLM__W(wq, "attn_q.weight", e, nq, 0)
+            LLM__W(wk, "attn_k.weight", e, kv, 0)
+            LLM__W(wv, "attn_v.weight", e, kv, 0)
+        }
+        LLM__W(wo, "attn_output.weight", nq, e, 0)
+        if (m->n_expert > 0) {
+            const llm__tensor *g, *u, *d;
+            int64_t fe = m->n_ff_exp;
+            LLM__W(w_router, "ffn_gate_inp.weight", e, m->n_expert, 0)
+            LLM__NAME("ffn_gate_exps.weight");
+            if ((r = llm__model_weight3(m, name, e, fe, m->n_expert, 0, &g, err, err_size)) != LLM_OK) return r;
+            LLM__NAME("ffn_up_exps.weight");
+            if ((r = llm__model_weight3(m, name, e, fe, m->n_expert, 0, &u, err, err_size)) != LLM_OK) return r;
+            LLM__NAME("ffn_down_exps.weight");
+            if ((r = llm__model_weight3(m, name, fe, e, m->n_expert, 0, &d, err, err_size)) != LLM_OK) return r;
+            if ((r = llm__model_experts(m, g, &L->x_gate, err, err_size)) != LLM_OK ||
+                (r = llm__model_experts(m, u, &L->x_up, err, err_size)) != LLM_OK ||
+                (r = llm__model_experts(m, d, &L->x_down, err, err_size)) != LLM_OK)
+                return r;
+        } else {
+            LLM__W(w_gate, "ffn_gate.weight", e, ff, 1)
+            if (!L->w_gate) { /* without a gate, ffn_up holds [gate | up] (phi3); a plain up means the gate is missing */
+                const llm__tensor *u;
+                LLM__NAME("ffn_up.weight");
+                u = llm__model_tensor(m, name);
+                if (!u || u->ne[1] != 2 * ff) return llm__errf(err, err_size, LLM_ERR_FORMAT, "tensor 'blk.%d.ffn_gate.weight' is missing", l);
+            }
+            LLM__W(w_up, "ffn_up.weight", e, L->w_gate ? ff : 2 * ff, 0)
+            LLM__W(w_down, "ffn_down.weight", ff, e, 0)
+        }
+#undef LLM__V
 #undef LLM__W
-        snprintf(name, sizeof name, "blk.%d.attn_norm.weight", l);
-        if ((r = llm__model_vector(m, name, e, &L->attn_norm, err, err_size)) != LLM_OK) return r;
-        snprintf(name, sizeof name, "blk.%d.ffn_norm.weight", l);
-        if ((r = llm__model_vector(m, name, e, &L->ffn_norm, err, err_size)) != LLM_OK) return r;
+#undef LLM__NAME
     }
     return LLM_OK;
 }
@@ -2221,11 +2364,26 @@ LLMDEF void llm_model_free(llm_model *m) {
     llm__free(&a, m->vocab_text);
     if (m->layers)
         for (l = 0; l < m->n_layer; l++) {
-            llm__free(&a, m->layers[l].attn_norm);
-            llm__free(&a, m->layers[l].ffn_norm);
+            llm__layer *L = &m->layers[l];
+            llm__free(&a, L->attn_norm);
+            llm__free(&a, L->ffn_norm);
+            llm__free(&a, L->post_attn_norm);
+            llm__free(&a, L->post_ffn_norm);
+            llm__free(&a, L->q_norm);
+            llm__free(&a, L->k_norm);
+            llm__free(&a, L->bq);
+            llm__free(&a, L->bk);
+            llm__free(&a, L->bv);
+            llm__free(&a, L->x_gate);
+            llm__free(&a, L->x_up);
+            llm__free(&a, L->x_down);
         }
     llm__free(&a, m->layers);
     llm__free(&a, m->output_norm);
+    llm__free(&a, m->rope_freqs);
+    llm__free(&a, m->rope_long);
+    llm__free(&a, m->rope_short);
+    llm__free(&a, m->gelu_f16);
     llm__gguf_free(&m->gguf, &a);
 #if !defined(_WIN32) && !defined(LLM_NO_STDIO)
     if (m->mapped) munmap((void *)m->file, m->file_size);
@@ -2263,7 +2421,9 @@ static llm_model *llm__model_from_bytes(llm_model *m, const llm_model_params *p,
     if (r != LLM_OK) goto fail;
     m->vocab_only = p->vocab_only != 0;
     if (m->vocab_only) return m;
-    if (strcmp(m->arch, "llama") != 0) {
+    for (i = 0; i < sizeof llm__archs / sizeof llm__archs[0]; i++)
+        if (strcmp(m->arch, llm__archs[i].name) == 0) m->ar = &llm__archs[i];
+    if (!m->ar) {
         r = llm__errf(err, err_size, LLM_ERR_UNSUPPORTED, "architecture '%s' is not supported yet", m->arch);
         goto fail;
     }
@@ -2523,14 +2683,14 @@ LLMDEF int llm_model_tensor_dequantize(const llm_model *m, int i, int64_t row0, 
 }
 
 /* ==== KV cache ==================================================================== >>kvcache */
-/* Per layer, K and V are [n_ctx][n_head_kv * head_dim] rows in the cache type (F32 or F16),
+/* Per layer, K and V are [n_ctx][n_kv = n_head_kv * head_dim] rows in the cache type (F32 or F16),
    one row per position, so attention reads each position's heads contiguously. */
 
 static int llm__kv_elt_type(llm_kv_type t) { return t == LLM_KV_F32 ? LLM_TYPE_F32 : LLM_TYPE_F16; }
 
 /* Bytes of one layer's K (or V) for n_ctx positions. */
 static int llm__kv_layer_bytes(const llm_model *m, int n_ctx, llm_kv_type t, size_t *out) {
-    size_t row = llm__type_row_bytes(llm__kv_elt_type(t), (int64_t)m->n_head_kv * m->head_dim);
+    size_t row = llm__type_row_bytes(llm__kv_elt_type(t), m->n_kv);
     return row && llm__mul_size(row, (size_t)n_ctx, out);
 }
 
@@ -2546,21 +2706,29 @@ struct llm_context {
     llm__kernels kern;
     llm__pool pool;
     int pool_started;
-    uint8_t *k_cache, *v_cache; /* [n_layer][n_ctx][kv_dim] */
+    uint8_t *k_cache, *v_cache; /* [n_layer][n_ctx][n_kv] */
     size_t kv_layer_bytes, kv_row_bytes;
     int n_past;
-    /* scratch for one batch */
-    float *x, *xb, *q, *k, *v, *att, *hb, *hb2; /* [n_batch][...] */
-    uint8_t *xq;              /* activations converted to a vec_dot type: [n_batch][xq_stride] */
+    const float *rope_factors; /* frequency divisors for this context's length, or NULL */
+    /* scratch for one batch, carved from one block: [n_batch][...] unless noted */
+    void *scratch;
+    float *x, *xb, *q, *k, *v, *att;    /* n_embd, n_embd, n_q, n_kv, n_kv, n_q */
+    float *hb, *hb2, *tmp;              /* n_ffw, n_ffw, n_tmp */
+    float *rope_cs;                     /* n_rot: cos, sin pairs of the current layer */
+    float *moe_out;                     /* n_expert_used x n_embd */
+    float *moe_w;                       /* n_expert_used routing weights */
+    int32_t *moe_sel;                   /* n_expert_used chosen experts */
+    int32_t *moe_tok;                   /* [n_batch] tokens routed to the current expert */
+    uint8_t *xq;                        /* activations in a vec_dot type, xq_stride apart */
     size_t xq_stride;
-    float *scores;            /* [n_threads][n_ctx] attention weights */
-    uint8_t *head_tmp;        /* [n_threads][head_tmp_stride]: q and weights in the cache type */
+    float *scores;                      /* [n_threads][n_ctx] attention weights */
+    uint8_t *head_tmp;                  /* [n_threads][head_tmp_stride] q in the cache type */
     size_t head_tmp_stride;
-    float *rope_cs;           /* [n_batch][n_rot] cos, sin pairs */
-    float *logits;            /* [n_outputs][n_vocab] */
-    int logits_first;         /* batch index of logits row 0 */
-    int n_logits;             /* rows valid in logits */
-    int last_n;               /* tokens in the last batch */
+    float *logits;                      /* [n_outputs][n_vocab] */
+    int n_ffw, n_tmp;
+    int logits_first;                   /* batch index of logits row 0 */
+    int n_logits;                       /* rows valid in logits */
+    int last_n;                         /* tokens in the last batch */
     char err[256];
 };
 
@@ -2576,7 +2744,6 @@ static int llm__ctx_fail(llm_context *c, int code, const char *fmt, ...) {
 /* ---- matrix multiplication: y[col][row] = W[row] . x[col] ---- */
 
 typedef struct llm__matmul_job {
-    llm_context *c;
     const llm__tensor *w;
     const uint8_t *xq;  /* columns in the vec_dot type */
     size_t xq_stride;
@@ -2619,7 +2786,6 @@ static void llm__matmul(llm_context *c, const llm__tensor *w, const float *x, in
     const llm__type_traits *tt = &llm__types[w->type];
     int vdt = tt->vec_dot_type, n = (int)w->ne[0], rows = (int)w->ne[1], n_tasks;
     llm__matmul_job j;
-    j.c = c;
     j.w = w;
     j.y = y;
     j.n_cols = n_cols;
@@ -2660,34 +2826,47 @@ static void llm__rmsnorm(float *y, const float *x, const float *w, int n, float 
     for (i = 0; i < n; i++) y[i] = (x[i] * scale) * w[i];
 }
 
-/* cos/sin pairs for one position: theta_i = pos * base^(-2i/n_rot) * freq_scale, with the
-   powers built by repeated float multiplication as the reference does (its rounding shows
-   at large positions). */
-static void llm__rope_table(float *cs, int pos, int n_rot, float base, float freq_scale) {
+/* cos/sin pairs for one position: theta_i = pos * base^(-2i/n_rot) / factor_i * freq_scale,
+   with the powers built by repeated float multiplication as the reference does (its rounding
+   shows at large positions); mscale multiplies both (LongRoPE's attention factor). */
+static void llm__rope_table(float *cs, int pos, int n_rot, float base, float freq_scale, const float *factors, float mscale) {
     float theta_scale = powf(base, -2.0f / (float)n_rot), theta = (float)pos;
     int i;
     for (i = 0; i < n_rot / 2; i++) {
-        float t = freq_scale * theta;
-        cs[2 * i] = cosf(t);
-        cs[2 * i + 1] = sinf(t);
+        float t = freq_scale * (factors ? theta / factors[i] : theta);
+        cs[2 * i] = cosf(t) * mscale;
+        cs[2 * i + 1] = sinf(t) * mscale;
         theta *= theta_scale;
     }
 }
 
-/* Rotates adjacent pairs (x[2i], x[2i+1]) of each head's first n_rot values ("normal" order). */
-static void llm__rope_apply(float *x, int n_heads, int head_dim, int n_rot, const float *cs) {
-    int h, i;
+/* Rotates each head's first n_rot values: adjacent pairs (2i, 2i+1), or with neox the
+   halves (i, i + n_rot/2). */
+static void llm__rope_apply(float *x, int n_heads, int head_dim, int n_rot, const float *cs, int neox) {
+    int h, i, half = n_rot / 2;
     for (h = 0; h < n_heads; h++) {
         float *v = x + (size_t)h * head_dim;
-        for (i = 0; i < n_rot / 2; i++) {
-            float x0 = v[2 * i], x1 = v[2 * i + 1], co = cs[2 * i], si = cs[2 * i + 1];
-            v[2 * i] = x0 * co - x1 * si;
-            v[2 * i + 1] = x0 * si + x1 * co;
+        for (i = 0; i < half; i++) {
+            int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
+            float x0 = v[a], x1 = v[b], co = cs[2 * i], si = cs[2 * i + 1];
+            v[a] = x0 * co - x1 * si;
+            v[b] = x0 * si + x1 * co;
         }
     }
 }
 
 static float llm__silu(float x) { return x / (1.0f + expf(-x)); }
+
+/* ggml's table GELU: the input rounded to F16 looks up GELU rounded to F16; beyond +-10 the
+   function is 0 or x. */
+static float llm__gelu_table(const uint16_t *tab, float x) {
+    if (x <= -10.0f) return 0.0f;
+    if (x >= 10.0f) return x;
+    return llm__fp16_to_fp32(tab[llm__fp32_to_fp16(x)]);
+}
+
+/* c * tanh(x / c), as three float steps like the reference */
+static float llm__softcap(float x, float c) { return tanhf(x * (1.0f / c)) * c; }
 
 /* ---- attention ---- */
 
@@ -2696,16 +2875,19 @@ typedef struct llm__attn_job {
     int layer, pos0;
 } llm__attn_job;
 
-/* One (token, head): softmax(q.K / sqrt(d)) V over positions 0..pos. */
+/* One (token, head): softmax(q.K * scale) V over the positions this token sees (all before
+   it, or the last n_swa on sliding-window layers). */
 static void llm__attn_task(void *arg, int task, int ith) {
     const llm__attn_job *j = (const llm__attn_job *)arg;
     llm_context *c = j->c;
     const llm_model *m = c->model;
+    const llm__layer *L = &m->layers[j->layer];
     int hd = m->head_dim, t = task / m->n_head, h = task % m->n_head, kvh = h / (m->n_head / m->n_head_kv);
-    int pos = j->pos0 + t, p;
-    const float *q = c->q + (size_t)t * m->n_embd + (size_t)h * hd;
-    float *out = c->att + (size_t)t * m->n_embd + (size_t)h * hd;
-    float *s = c->scores + (size_t)ith * c->n_ctx, scale = 1.0f / sqrtf((float)hd), max = -INFINITY, inv;
+    int pos = j->pos0 + t, p, p0 = L->swa && pos >= m->n_swa ? pos - m->n_swa + 1 : 0;
+    const float *q = c->q + (size_t)t * m->n_q + (size_t)h * hd;
+    float *out = c->att + (size_t)t * m->n_q + (size_t)h * hd;
+    float *s = c->scores + (size_t)ith * c->n_ctx, max = -INFINITY, inv;
+    float scale = m->ar->q_prescale ? 1.0f : 1.0f / sqrtf((float)hd), cap = m->attn_softcap;
     const uint8_t *kc = c->k_cache + (size_t)j->layer * c->kv_layer_bytes, *vc = c->v_cache + (size_t)j->layer * c->kv_layer_bytes;
     size_t head_off = (size_t)kvh * hd * (size_t)llm__types[c->kv_elt].size; /* F32/F16: one element per block */
     uint8_t *tmp = c->head_tmp + (size_t)ith * c->head_tmp_stride;
@@ -2717,18 +2899,19 @@ static void llm__attn_task(void *arg, int task, int ith) {
         llm__types[c->kv_elt].from_float(q, tmp, hd);
         qv = tmp;
     }
-    for (p = 0; p <= pos; p++) {
+    for (p = p0; p <= pos; p++) {
         dot(hd, &s[p], kc + (size_t)p * c->kv_row_bytes + head_off, qv);
+        if (cap > 0.0f) s[p] = llm__softcap(s[p], cap);
         s[p] *= scale;
         if (s[p] > max) max = s[p];
     }
-    for (p = 0; p <= pos; p++) {
+    for (p = p0; p <= pos; p++) {
         s[p] = expf(s[p] - max);
         sum += (double)s[p];
     }
     inv = (float)(1.0 / sum);
     for (i = 0; i < hd; i++) out[i] = 0.0f;
-    for (p = 0; p <= pos; p++) {
+    for (p = p0; p <= pos; p++) {
         float w = s[p] * inv;
         const uint8_t *vr = vc + (size_t)p * c->kv_row_bytes + head_off;
         if (c->kv_elt == LLM_TYPE_F32) {
@@ -2744,18 +2927,21 @@ static void llm__attn_task(void *arg, int task, int ith) {
 
 typedef struct llm__rows_job {
     llm_context *c;
-    int layer, pos0, n_first;
+    int layer, pos0, n_first, expert, n_routed;
     const llm_token *tokens;
 } llm__rows_job;
 
-/* Token embedding (dequantized row) and the token's rope table. */
+/* Token embedding (dequantized row), scaled by sqrt(n_embd) for gemma. */
 static void llm__embed_task(void *arg, int t, int ith) {
     const llm__rows_job *j = (const llm__rows_job *)arg;
     const llm_model *m = j->c->model;
     size_t rb = llm__type_row_bytes(m->tok_embd->type, m->n_embd);
+    float *x = j->c->x + (size_t)t * m->n_embd, s = sqrtf((float)m->n_embd);
+    int i;
     (void)ith;
-    llm__types[m->tok_embd->type].to_float(m->tok_embd->data + (size_t)j->tokens[t] * rb, j->c->x + (size_t)t * m->n_embd, m->n_embd);
-    llm__rope_table(j->c->rope_cs + (size_t)t * m->n_rot, j->pos0 + t, m->n_rot, m->rope_freq_base, m->rope_freq_scale);
+    llm__types[m->tok_embd->type].to_float(m->tok_embd->data + (size_t)j->tokens[t] * rb, x, m->n_embd);
+    if (m->ar->embd_scale)
+        for (i = 0; i < m->n_embd; i++) x[i] *= s;
 }
 
 static void llm__attn_norm_task(void *arg, int t, int ith) {
@@ -2782,46 +2968,187 @@ static void llm__out_norm_task(void *arg, int i, int ith) {
     llm__rmsnorm(j->c->xb + o, j->c->x + o, m->output_norm, m->n_embd, m->rms_eps);
 }
 
-/* RoPE on q and k, then k and v into the cache at their positions. */
-static void llm__rope_store_task(void *arg, int t, int ith) {
+static void llm__add_bias(float *y, const float *b, int n) {
+    int i;
+    if (b)
+        for (i = 0; i < n; i++) y[i] += b[i];
+}
+
+/* q, k, v of one token: split a fused projection, add biases, per-head QK-norm, rope, the
+   gemma/phi3 query scale; then k and v into the cache at the token's position. */
+static void llm__qkv_task(void *arg, int t, int ith) {
     const llm__rows_job *j = (const llm__rows_job *)arg;
     llm_context *c = j->c;
     const llm_model *m = c->model;
-    int kv_dim = m->n_head_kv * m->head_dim, pos = j->pos0 + t;
+    const llm__layer *L = &m->layers[j->layer];
+    int nq = m->n_q, nkv = m->n_kv, hd = m->head_dim, pos = j->pos0 + t, h, i;
+    float *q = c->q + (size_t)t * nq, *k = c->k + (size_t)t * nkv, *v = c->v + (size_t)t * nkv;
     float *cs = c->rope_cs + (size_t)t * m->n_rot;
     size_t off = (size_t)j->layer * c->kv_layer_bytes + (size_t)pos * c->kv_row_bytes;
     const llm__type_traits *kt = &llm__types[c->kv_elt];
     (void)ith;
-    llm__rope_apply(c->q + (size_t)t * m->n_embd, m->n_head, m->head_dim, m->n_rot, cs);
-    llm__rope_apply(c->k + (size_t)t * kv_dim, m->n_head_kv, m->head_dim, m->n_rot, cs);
-    kt->from_float(c->k + (size_t)t * kv_dim, c->k_cache + off, kv_dim);
-    kt->from_float(c->v + (size_t)t * kv_dim, c->v_cache + off, kv_dim);
+    if (L->wqkv) { /* rows q | k | v */
+        const float *f = c->tmp + (size_t)t * c->n_tmp;
+        memcpy(q, f, sizeof(float) * (size_t)nq);
+        memcpy(k, f + nq, sizeof(float) * (size_t)nkv);
+        memcpy(v, f + nq + nkv, sizeof(float) * (size_t)nkv);
+    }
+    llm__add_bias(q, L->bq, nq);
+    llm__add_bias(k, L->bk, nkv);
+    llm__add_bias(v, L->bv, nkv);
+    if (L->q_norm)
+        for (h = 0; h < m->n_head; h++) llm__rmsnorm(q + (size_t)h * hd, q + (size_t)h * hd, L->q_norm, hd, m->rms_eps);
+    if (L->k_norm)
+        for (h = 0; h < m->n_head_kv; h++) llm__rmsnorm(k + (size_t)h * hd, k + (size_t)h * hd, L->k_norm, hd, m->rms_eps);
+    llm__rope_table(cs, pos, m->n_rot, L->rope_base, m->rope_freq_scale, c->rope_factors, m->rope_attn_factor);
+    llm__rope_apply(q, m->n_head, hd, m->n_rot, cs, m->ar->rope_neox);
+    llm__rope_apply(k, m->n_head_kv, hd, m->n_rot, cs, m->ar->rope_neox);
+    if (m->ar->q_prescale) {
+        float s = 1.0f / sqrtf((float)hd);
+        for (i = 0; i < nq; i++) q[i] *= s;
+    }
+    kt->from_float(k, c->k_cache + off, nkv);
+    kt->from_float(v, c->v_cache + off, nkv);
 }
 
-static void llm__swiglu_task(void *arg, int t, int ith) {
+/* The gated activation: act(gate) * up, from hb/hb2 (or a fused [gate | up] in tmp) into hb. */
+static void llm__glu_task(void *arg, int t, int ith) {
     const llm__rows_job *j = (const llm__rows_job *)arg;
-    int n_ff = j->c->model->n_ff, i;
-    float *g = j->c->hb + (size_t)t * n_ff, *u = j->c->hb2 + (size_t)t * n_ff;
+    llm_context *c = j->c;
+    const llm_model *m = c->model;
+    const llm__layer *L = &m->layers[j->layer];
+    int n = j->expert >= 0 ? m->n_ff_exp : m->n_ff, i;
+    float *g = c->hb + (size_t)t * c->n_ffw;
+    const float *u = c->hb2 + (size_t)t * c->n_ffw;
     (void)ith;
-    for (i = 0; i < n_ff; i++) g[i] = llm__silu(g[i]) * u[i];
+    if (j->expert < 0 && !L->w_gate) { /* fused: rows [0, n_ff) gate, [n_ff, 2 n_ff) up */
+        const float *f = c->tmp + (size_t)t * c->n_tmp;
+        memcpy(g, f, sizeof(float) * (size_t)n);
+        u = f + n;
+    }
+    if (m->ar->geglu)
+        for (i = 0; i < n; i++) g[i] = llm__gelu_table(m->gelu_f16, g[i]) * u[i];
+    else
+        for (i = 0; i < n; i++) g[i] = llm__silu(g[i]) * u[i];
 }
 
-/* x += xb, row by row */
+/* x += xb (after the post-norm of gemma2/3 when the layer has one) */
 static void llm__residual_task(void *arg, int t, int ith) {
     const llm__rows_job *j = (const llm__rows_job *)arg;
-    int n = j->c->model->n_embd, i;
+    const llm_model *m = j->c->model;
+    const float *post = j->expert == -2 ? m->layers[j->layer].post_ffn_norm : m->layers[j->layer].post_attn_norm;
+    int n = m->n_embd, i;
     float *x = j->c->x + (size_t)t * n, *d = j->c->xb + (size_t)t * n;
     (void)ith;
+    if (post) llm__rmsnorm(d, d, post, n, m->rms_eps);
     for (i = 0; i < n; i++) x[i] += d[i];
 }
 
+/* Routing of one token: softmax over the router logits, the top n_expert_used (ties to the
+   lower id), their weights renormalised to sum 1. */
+static void llm__route_task(void *arg, int t, int ith) {
+    const llm__rows_job *j = (const llm__rows_job *)arg;
+    llm_context *c = j->c;
+    const llm_model *m = c->model;
+    int ne = m->n_expert, k = m->n_expert_used, i, s;
+    float *p = c->tmp + (size_t)t * c->n_tmp, max = -INFINITY, inv, wsum = 0.0f;
+    float *w = c->moe_w + (size_t)t * k;
+    int32_t *sel = c->moe_sel + (size_t)t * k;
+    double sum = 0.0;
+    (void)ith;
+    for (i = 0; i < ne; i++) max = p[i] > max ? p[i] : max;
+    for (i = 0; i < ne; i++) {
+        p[i] = expf(p[i] - max);
+        sum += (double)p[i];
+    }
+    inv = (float)(1.0 / sum);
+    for (i = 0; i < ne; i++) p[i] *= inv;
+    for (s = 0; s < k; s++) {
+        int best = -1;
+        for (i = 0; i < ne; i++) {
+            int used = 0, u;
+            for (u = 0; u < s; u++) used |= sel[u] == i;
+            if (!used && (best < 0 || p[i] > p[best])) best = i;
+        }
+        sel[s] = best;
+        w[s] = p[best];
+        wsum += w[s];
+    }
+    for (s = 0; s < k; s++) w[s] /= wsum;
+}
+
+/* Gathers the normed rows of the tokens routed to j->expert into att (as a packed batch). */
+static void llm__moe_gather_task(void *arg, int r, int ith) {
+    const llm__rows_job *j = (const llm__rows_job *)arg;
+    llm_context *c = j->c;
+    int n = c->model->n_embd;
+    (void)ith;
+    memcpy(c->att + (size_t)r * n, c->xb + (size_t)c->moe_tok[r] * n, sizeof(float) * (size_t)n);
+}
+
+/* xb = sum over the token's experts, in routing order, of weight * expert output. */
+static void llm__moe_combine_task(void *arg, int t, int ith) {
+    const llm__rows_job *j = (const llm__rows_job *)arg;
+    llm_context *c = j->c;
+    const llm_model *m = c->model;
+    int n = m->n_embd, k = m->n_expert_used, s, i;
+    float *y = c->xb + (size_t)t * n;
+    (void)ith;
+    for (i = 0; i < n; i++) y[i] = 0.0f;
+    for (s = 0; s < k; s++) {
+        const float *e = c->moe_out + ((size_t)t * k + s) * n;
+        float w = c->moe_w[(size_t)t * k + s];
+        for (i = 0; i < n; i++) y[i] += w * e[i];
+    }
+}
+
+/* The mixture-of-experts FFN on xb: each expert runs once over the tokens routed to it. */
+static void llm__moe(llm_context *c, const llm__layer *L, int n, llm__rows_job *rj) {
+    const llm_model *m = c->model;
+    int e, t, s, r, k = m->n_expert_used, nd = m->n_embd;
+    llm__matmul(c, L->w_router, c->xb, nd, n, c->tmp, c->n_tmp);
+    llm__pool_run(&c->pool, n, llm__route_task, rj);
+    for (e = 0; e < m->n_expert; e++) {
+        int cnt = 0;
+        for (t = 0; t < n; t++)
+            for (s = 0; s < k; s++)
+                if (c->moe_sel[t * k + s] == e) c->moe_tok[cnt++] = t;
+        if (cnt == 0) continue;
+        rj->expert = e;
+        llm__pool_run(&c->pool, cnt, llm__moe_gather_task, rj);
+        llm__matmul(c, &L->x_gate[e], c->att, nd, cnt, c->hb, c->n_ffw);
+        llm__matmul(c, &L->x_up[e], c->att, nd, cnt, c->hb2, c->n_ffw);
+        llm__pool_run(&c->pool, cnt, llm__glu_task, rj);
+        llm__matmul(c, &L->x_down[e], c->hb, c->n_ffw, cnt, c->q, nd); /* q is free scratch here */
+        for (r = 0; r < cnt; r++) { /* each output to its token's slot for this expert */
+            t = c->moe_tok[r];
+            for (s = 0; s < k; s++)
+                if (c->moe_sel[t * k + s] == e)
+                    memcpy(c->moe_out + ((size_t)t * k + s) * nd, c->q + (size_t)r * nd, sizeof(float) * (size_t)nd);
+        }
+    }
+    llm__pool_run(&c->pool, n, llm__moe_combine_task, rj);
+}
+
+/* Soft-caps one row of logits (gemma2). */
+static void llm__final_softcap_task(void *arg, int i, int ith) {
+    const llm__rows_job *j = (const llm__rows_job *)arg;
+    const llm_model *m = j->c->model;
+    float *l = j->c->logits + (size_t)i * m->vocab.n_vocab;
+    int v;
+    (void)ith;
+    for (v = 0; v < m->vocab.n_vocab; v++) l[v] = llm__softcap(l[v], m->final_softcap);
+}
+
 /* The forward pass for n tokens at positions pos0.., leaving logits for tokens
-   [n_first, n): llama2.c's forward(), batched. */
+   [n_first, n): llama2.c's forward(), batched, with each architecture's steps switched on by
+   its flags and tensors. */
 static void llm__forward(llm_context *c, const llm_token *tokens, int n, int pos0, int n_first) {
     const llm_model *m = c->model;
-    int e = m->n_embd, kv_dim = m->n_head_kv * m->head_dim, l;
+    int e = m->n_embd, l;
     llm__rows_job rj;
     llm__attn_job aj;
+    memset(&rj, 0, sizeof rj);
     rj.c = c;
     rj.pos0 = pos0;
     rj.tokens = tokens;
@@ -2833,26 +3160,42 @@ static void llm__forward(llm_context *c, const llm_token *tokens, int n, int pos
     for (l = 0; l < m->n_layer; l++) {
         const llm__layer *L = &m->layers[l];
         rj.layer = aj.layer = l;
-        /* 2. attention: norm, q k v projections, rope, cache, softmax(qK)V, output projection */
+        rj.expert = -1;
+        /* 2. attention: norm; q k v (fused or not, biases, QK-norm, rope) into the cache;
+              softmax(qK)V; output projection; post-norm; residual */
         llm__pool_run(&c->pool, n, llm__attn_norm_task, &rj);
-        llm__matmul(c, L->wq, c->xb, e, n, c->q, e);
-        llm__matmul(c, L->wk, c->xb, e, n, c->k, kv_dim);
-        llm__matmul(c, L->wv, c->xb, e, n, c->v, kv_dim);
-        llm__pool_run(&c->pool, n, llm__rope_store_task, &rj);
+        if (L->wqkv) {
+            llm__matmul(c, L->wqkv, c->xb, e, n, c->tmp, c->n_tmp);
+        } else {
+            llm__matmul(c, L->wq, c->xb, e, n, c->q, m->n_q);
+            llm__matmul(c, L->wk, c->xb, e, n, c->k, m->n_kv);
+            llm__matmul(c, L->wv, c->xb, e, n, c->v, m->n_kv);
+        }
+        llm__pool_run(&c->pool, n, llm__qkv_task, &rj);
         llm__pool_run(&c->pool, n * m->n_head, llm__attn_task, &aj);
-        llm__matmul(c, L->wo, c->att, e, n, c->xb, e);
+        llm__matmul(c, L->wo, c->att, m->n_q, n, c->xb, e);
         llm__pool_run(&c->pool, n, llm__residual_task, &rj);
-        /* 3. feed-forward: norm, silu(gate) * up, down */
+        /* 3. feed-forward: norm; act(gate) * up, down (or the experts); post-norm; residual */
         llm__pool_run(&c->pool, n, llm__ffn_norm_task, &rj);
-        llm__matmul(c, L->w_gate, c->xb, e, n, c->hb, m->n_ff);
-        llm__matmul(c, L->w_up, c->xb, e, n, c->hb2, m->n_ff);
-        llm__pool_run(&c->pool, n, llm__swiglu_task, &rj);
-        llm__matmul(c, L->w_down, c->hb, m->n_ff, n, c->xb, e);
+        if (L->w_router) {
+            llm__moe(c, L, n, &rj);
+        } else {
+            if (L->w_gate) {
+                llm__matmul(c, L->w_gate, c->xb, e, n, c->hb, c->n_ffw);
+                llm__matmul(c, L->w_up, c->xb, e, n, c->hb2, c->n_ffw);
+            } else {
+                llm__matmul(c, L->w_up, c->xb, e, n, c->tmp, c->n_tmp);
+            }
+            llm__pool_run(&c->pool, n, llm__glu_task, &rj);
+            llm__matmul(c, L->w_down, c->hb, c->n_ffw, n, c->xb, e);
+        }
+        rj.expert = -2; /* the residual step takes the FFN's post-norm */
         llm__pool_run(&c->pool, n, llm__residual_task, &rj);
     }
     /* 4. final norm and logits for the requested rows */
     llm__pool_run(&c->pool, n - n_first, llm__out_norm_task, &rj);
     llm__matmul(c, m->output, c->xb + (size_t)n_first * e, e, n - n_first, c->logits, m->vocab.n_vocab);
+    if (m->final_softcap > 0.0f) llm__pool_run(&c->pool, n - n_first, llm__final_softcap_task, &rj);
 }
 
 /* ---- contexts ---- */
@@ -2878,16 +3221,17 @@ static int llm__default_threads(void) {
 
 /* Resolved sizes of a context: shared by llm_context_new and llm_context_estimate. */
 typedef struct llm__ctx_sizes {
-    int n_ctx, n_batch, n_outputs, n_threads;
+    int n_ctx, n_batch, n_outputs, n_threads, n_ffw, n_tmp, n_qe;
     llm_kv_type kv_type;
-    size_t kv_layer_bytes, xq_stride, head_tmp_stride;
-    uint64_t kv_bytes, scratch_bytes;
+    size_t kv_layer_bytes, xq_stride, head_tmp_stride, scratch_bytes;
+    uint64_t kv_bytes;
 } llm__ctx_sizes;
 
+#define LLM__ALIGN64(n) (((n) + 63) & ~(size_t)63)
+
 static int llm__ctx_resolve(const llm_model *m, const llm_context_params *p, llm__ctx_sizes *s, char *err, size_t err_size) {
-    size_t floats_per_token;
-    int l, i, max_k;
-    const llm__tensor *ws[7];
+    size_t per_token;
+    uint64_t i, total;
     if (m->vocab_only) return llm__errf(err, err_size, LLM_ERR_ARG, "the model was loaded with vocab_only");
     if (p->n_ctx < 0 || p->n_batch < 0 || p->n_threads < 0 || p->n_outputs < 0 || (int)p->kv_type < 0 ||
         p->kv_type >= LLM_KV_TYPE_COUNT)
@@ -2905,28 +3249,34 @@ static int llm__ctx_resolve(const llm_model *m, const llm_context_params *p, llm
     if (!llm__kv_layer_bytes(m, s->n_ctx, s->kv_type, &s->kv_layer_bytes))
         return llm__errf(err, err_size, LLM_ERR_ARG, "KV cache size overflows");
     s->kv_bytes = 2ull * (uint64_t)m->n_layer * s->kv_layer_bytes;
-    /* activation conversion buffer: the largest row any weight needs, per token */
+    /* widths of the per-token buffers */
+    s->n_ffw = m->n_ff > m->n_ff_exp ? m->n_ff : m->n_ff_exp;
+    s->n_tmp = m->n_q + 2 * m->n_kv; /* fused qkv, fused gate|up, router logits */
+    if (2 * m->n_ff > s->n_tmp) s->n_tmp = 2 * m->n_ff;
+    if (m->n_expert > s->n_tmp) s->n_tmp = m->n_expert;
+    s->n_qe = m->n_q > m->n_embd ? m->n_q : m->n_embd;
+    /* the activation conversion buffer: the largest row any matrix needs */
     s->xq_stride = 0;
-    for (l = 0; l <= m->n_layer; l++) {
-        if (l < m->n_layer) {
-            const llm__layer *L = &m->layers[l];
-            ws[0] = L->wq; ws[1] = L->wk; ws[2] = L->wv; ws[3] = L->wo; ws[4] = L->w_gate; ws[5] = L->w_up; ws[6] = L->w_down;
-            max_k = 7;
-        } else {
-            ws[0] = m->output;
-            max_k = 1;
-        }
-        for (i = 0; i < max_k; i++) {
-            size_t b = llm__type_row_bytes(llm__types[ws[i]->type].vec_dot_type, ws[i]->ne[0]);
+    for (i = 0; i < m->gguf.n_tensors; i++) {
+        const llm__tensor *t = &m->gguf.tensors[i];
+        if (llm_type_supported(t->type)) {
+            size_t b = llm__type_row_bytes(llm__types[t->type].vec_dot_type, t->ne[0]);
             if (b > s->xq_stride) s->xq_stride = b;
         }
     }
-    s->xq_stride = (s->xq_stride + 63) & ~(size_t)63;
-    s->head_tmp_stride = ((size_t)m->head_dim * 4 + 63) & ~(size_t)63;
-    floats_per_token = (size_t)m->n_embd * 4 + (size_t)m->n_head_kv * m->head_dim * 2 + (size_t)m->n_ff * 2 + (size_t)m->n_rot;
-    s->scratch_bytes = (uint64_t)s->n_batch * (floats_per_token * 4 + s->xq_stride) +
-                       (uint64_t)s->n_threads * ((uint64_t)s->n_ctx * 4 + s->head_tmp_stride) +
-                       (uint64_t)s->n_outputs * (uint64_t)m->vocab.n_vocab * 4;
+    s->xq_stride = LLM__ALIGN64(s->xq_stride);
+    s->head_tmp_stride = LLM__ALIGN64((size_t)m->head_dim * 4);
+    /* one block for the scratch: per token, then per thread, then the logits (all in floats,
+       each piece 64-byte aligned); the sizes are small numbers, far from overflow */
+    per_token = LLM__ALIGN64(sizeof(float) * ((size_t)m->n_embd * 2 + (size_t)s->n_qe * 2 + (size_t)m->n_kv * 2 +
+                                              (size_t)s->n_ffw * 2 + (size_t)s->n_tmp + (size_t)m->n_rot +
+                                              (size_t)m->n_expert_used * ((size_t)m->n_embd + 2) + 1)) +
+                s->xq_stride;
+    total = (uint64_t)s->n_batch * (per_token + 16 * 64) +
+            (uint64_t)s->n_threads * (LLM__ALIGN64((uint64_t)s->n_ctx * 4) + s->head_tmp_stride) +
+            (uint64_t)s->n_outputs * (uint64_t)m->vocab.n_vocab * 4 + 64;
+    if (total > SIZE_MAX / 2) return llm__errf(err, err_size, LLM_ERR_ARG, "context scratch size overflows");
+    s->scratch_bytes = (size_t)total;
     return LLM_OK;
 }
 
@@ -2937,30 +3287,26 @@ LLMDEF void llm_context_free(llm_context *c) {
     if (c->pool_started) llm__pool_stop(&c->pool);
     llm__free(&a, c->k_cache);
     llm__free(&a, c->v_cache);
-    llm__free(&a, c->x);
-    llm__free(&a, c->xb);
-    llm__free(&a, c->q);
-    llm__free(&a, c->k);
-    llm__free(&a, c->v);
-    llm__free(&a, c->att);
-    llm__free(&a, c->hb);
-    llm__free(&a, c->hb2);
-    llm__free(&a, c->xq);
-    llm__free(&a, c->scores);
-    llm__free(&a, c->head_tmp);
-    llm__free(&a, c->rope_cs);
-    llm__free(&a, c->logits);
+    llm__free(&a, c->scratch);
     llm__free(&a, c);
+}
+
+/* Hands out 64-byte aligned pieces of the scratch block. */
+static void *llm__carve(uint8_t **p, size_t bytes) {
+    void *r = *p;
+    *p += LLM__ALIGN64(bytes);
+    return r;
 }
 
 LLMDEF llm_context *llm_context_new(llm_model *m, const llm_context_params *p, char *err, size_t err_size) {
     llm_context_params d = llm_context_default_params();
     llm__ctx_sizes s;
     llm_context *c;
-    memset(&s, 0, sizeof s);
     const llm_allocator *a;
-    size_t nb, e, kvd;
+    size_t nb;
+    uint8_t *sp;
     int r;
+    memset(&s, 0, sizeof s);
     if (err && err_size) err[0] = 0;
     if (!m) {
         llm__errf(err, err_size, LLM_ERR_ARG, "no model");
@@ -2984,35 +3330,45 @@ LLMDEF llm_context *llm_context_new(llm_model *m, const llm_context_params *p, c
     c->kv_type = s.kv_type;
     c->kv_elt = llm__kv_elt_type(s.kv_type);
     c->kv_layer_bytes = s.kv_layer_bytes;
-    c->kv_row_bytes = llm__type_row_bytes(c->kv_elt, (int64_t)m->n_head_kv * m->head_dim);
+    c->kv_row_bytes = llm__type_row_bytes(c->kv_elt, m->n_kv);
     c->xq_stride = s.xq_stride;
     c->head_tmp_stride = s.head_tmp_stride;
+    c->n_ffw = s.n_ffw;
+    c->n_tmp = s.n_tmp;
+    /* LongRoPE: the long factors once the context outgrows the original training length */
+    c->rope_factors = m->rope_freqs;
+    if (m->rope_long && m->rope_short) c->rope_factors = s.n_ctx > m->n_ctx_orig ? m->rope_long : m->rope_short;
     llm__kernels_init(&c->kern, p->cpu_features);
-    nb = (size_t)s.n_batch;
-    e = (size_t)m->n_embd;
-    kvd = (size_t)m->n_head_kv * m->head_dim;
     c->k_cache = (uint8_t *)llm__alloc_array(a, (size_t)m->n_layer, s.kv_layer_bytes);
     c->v_cache = (uint8_t *)llm__alloc_array(a, (size_t)m->n_layer, s.kv_layer_bytes);
-    c->x = (float *)llm__alloc_array(a, nb * e, sizeof(float));
-    c->xb = (float *)llm__alloc_array(a, nb * e, sizeof(float));
-    c->q = (float *)llm__alloc_array(a, nb * e, sizeof(float));
-    c->att = (float *)llm__alloc_array(a, nb * e, sizeof(float));
-    c->k = (float *)llm__alloc_array(a, nb * kvd, sizeof(float));
-    c->v = (float *)llm__alloc_array(a, nb * kvd, sizeof(float));
-    c->hb = (float *)llm__alloc_array(a, nb * (size_t)m->n_ff, sizeof(float));
-    c->hb2 = (float *)llm__alloc_array(a, nb * (size_t)m->n_ff, sizeof(float));
-    c->xq = (uint8_t *)llm__alloc_array(a, nb, s.xq_stride);
-    c->scores = (float *)llm__alloc_array(a, (size_t)s.n_threads * (size_t)s.n_ctx, sizeof(float));
-    c->head_tmp = (uint8_t *)llm__alloc_array(a, (size_t)s.n_threads, s.head_tmp_stride);
-    c->rope_cs = (float *)llm__alloc_array(a, nb * (size_t)m->n_rot, sizeof(float));
-    c->logits = (float *)llm__alloc_array(a, (size_t)s.n_outputs * (size_t)m->vocab.n_vocab, sizeof(float));
-    if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->q || !c->att || !c->k || !c->v || !c->hb || !c->hb2 || !c->xq ||
-        !c->scores || !c->head_tmp || !c->rope_cs || !c->logits) {
+    c->scratch = llm__alloc_array(a, 1, s.scratch_bytes);
+    if (!c->k_cache || !c->v_cache || !c->scratch) {
         llm__errf(err, err_size, LLM_ERR_NOMEM, "out of memory for a context of %d tokens (KV cache %.1f MiB)", s.n_ctx,
                   (double)s.kv_bytes / 1048576.0);
         llm_context_free(c);
         return NULL;
     }
+    nb = (size_t)s.n_batch;
+    sp = (uint8_t *)LLM__ALIGN64((size_t)c->scratch);
+    c->x = (float *)llm__carve(&sp, nb * (size_t)m->n_embd * 4);
+    c->xb = (float *)llm__carve(&sp, nb * (size_t)m->n_embd * 4);
+    c->q = (float *)llm__carve(&sp, nb * (size_t)s.n_qe * 4);
+    c->att = (float *)llm__carve(&sp, nb * (size_t)s.n_qe * 4);
+    c->k = (float *)llm__carve(&sp, nb * (size_t)m->n_kv * 4);
+    c->v = (float *)llm__carve(&sp, nb * (size_t)m->n_kv * 4);
+    c->hb = (float *)llm__carve(&sp, nb * (size_t)s.n_ffw * 4);
+    c->hb2 = (float *)llm__carve(&sp, nb * (size_t)s.n_ffw * 4);
+    c->tmp = (float *)llm__carve(&sp, nb * (size_t)s.n_tmp * 4);
+    c->rope_cs = (float *)llm__carve(&sp, nb * (size_t)m->n_rot * 4);
+    c->moe_out = (float *)llm__carve(&sp, nb * (size_t)m->n_expert_used * (size_t)m->n_embd * 4);
+    c->moe_w = (float *)llm__carve(&sp, nb * (size_t)m->n_expert_used * 4);
+    c->moe_sel = (int32_t *)llm__carve(&sp, nb * (size_t)m->n_expert_used * 4);
+    c->moe_tok = (int32_t *)llm__carve(&sp, nb * 4);
+    c->xq = (uint8_t *)llm__carve(&sp, nb * s.xq_stride);
+    c->scores = (float *)llm__carve(&sp, (size_t)s.n_threads * LLM__ALIGN64((size_t)s.n_ctx * 4));
+    c->head_tmp = (uint8_t *)llm__carve(&sp, (size_t)s.n_threads * s.head_tmp_stride);
+    c->logits = (float *)llm__carve(&sp, (size_t)s.n_outputs * (size_t)m->vocab.n_vocab * 4);
+    LLM_ASSERT(sp <= (uint8_t *)c->scratch + s.scratch_bytes);
     c->pool_started = 1;
     if (!llm__pool_start(&c->pool, s.n_threads))
         llm__logf(c->log, c->log_user, LLM_LOG_WARN, "could only start %d of %d threads", c->pool.n_threads, s.n_threads);
