@@ -164,6 +164,10 @@ LLMDEF int llm_type_from_name(const char *name);
 LLMDEF int llm_type_supported(int type);
 /* Bytes used by n elements of the type (n a multiple of its block size), else 0. */
 LLMDEF size_t llm_type_row_size(int type, int64_t n);
+/* Quantizes n_rows rows of n_per_row floats into dst (n_rows * llm_type_row_size bytes) with
+   the type's reference quantizer. Returns the bytes written, or 0 when this build cannot
+   quantize to the type or n_per_row is not a multiple of its block. Thread-safe. */
+LLMDEF size_t llm_quantize(int type, const float *src, void *dst, int64_t n_rows, int64_t n_per_row);
 
 /* ---- CPU features (bit mask) -------------------------------------------------------- */
 
@@ -237,6 +241,10 @@ LLMDEF int llm_model_n_ff(const llm_model *m);
 LLMDEF int llm_model_n_rot(const llm_model *m);         /* rotary dimensions per head */
 LLMDEF float llm_model_rope_freq_base(const llm_model *m);
 LLMDEF float llm_model_rms_eps(const llm_model *m);
+/* Hyper-parameter i (0, 1, ...) of the model as a name ("n_head", "rope_type", "swa_layers")
+   and its value as text, snprintf-like into value. Lists only what applies to this model's
+   architecture and file. Returns 1, or 0 past the last one (and for vocab-only models). */
+LLMDEF int llm_model_hparam(const llm_model *m, int i, const char **name, char *value, size_t size);
 LLMDEF uint64_t llm_model_n_params(const llm_model *m); /* weights' element count */
 LLMDEF uint64_t llm_model_size_bytes(const llm_model *m); /* bytes of tensor data */
 LLMDEF int llm_model_vocab_only(const llm_model *m);
@@ -514,6 +522,7 @@ LLMDEF int llm_context_estimate(const llm_model *m, const llm_context_params *p,
 #include <windows.h>
 #else
 #include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 #endif
 #endif
@@ -1338,6 +1347,15 @@ LLMDEF int llm_type_supported(int type) {
 
 LLMDEF size_t llm_type_row_size(int type, int64_t n) { return llm__type_row_bytes(type, n); }
 
+LLMDEF size_t llm_quantize(int type, const float *src, void *dst, int64_t n_rows, int64_t n_per_row) {
+    const llm__type_traits *t = llm__type(type);
+    size_t rb = llm__type_row_bytes(type, n_per_row), total;
+    int64_t r;
+    if (!t || !t->quantize || !rb || n_rows < 0 || !src || !dst || !llm__mul_size(rb, (size_t)n_rows, &total)) return 0;
+    for (r = 0; r < n_rows; r++) t->quantize(src + (size_t)r * (size_t)n_per_row, (uint8_t *)dst + (size_t)r * rb, n_per_row);
+    return total;
+}
+
 /* ==== kernels: scalar reference, AVX2, NEON ====================================== >>kernels */
 /* Scalar references: the specification every SIMD kernel is tested against. Float and half
    products accumulate in double (as ggml's scalar path does); the quantized ones sum each
@@ -1462,7 +1480,7 @@ LLM__TARGET_AVX2 static void llm__vec_dot_q8_0_q8_0_avx2(int n, float *s, const 
     int i;
     for (i = 0; i < n / 32; i++, bw += LLM__Q8_0_BYTES, bx += LLM__Q8_0_BYTES) {
         __m256i qw = _mm256_loadu_si256((const __m256i *)(bw + 2)), qx = _mm256_loadu_si256((const __m256i *)(bx + 2));
-        __m256 d = _mm256_set1_ps(llm__fp16_to_fp32(llm__le16(bw)) * llm__fp16_to_fp32(llm__le16(bx)));
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(llm__le16(bw)) * _cvtsh_ss(llm__le16(bx))); /* F16C: exact, as the scalar */
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(llm__dot_i8x32_avx2(qw, qx)), acc);
     }
     *s = llm__hsum256(acc);
@@ -1662,8 +1680,11 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
 
 /* ==== thread pool ================================================================ >>threads */
 /* A persistent pool: n_threads - 1 workers plus the calling thread run the tasks of one job
-   at a time. Tasks are handed out by an atomic counter; each task writes its own outputs, so
-   results never depend on which thread ran what. Workers spin briefly for the next job (a
+   at a time. A job's tasks are handed out through a 64-bit ticket, the job's generation in
+   the high half and the next task in the low half, taken by compare-and-swap: a worker that
+   wakes late sees another generation and takes nothing, so the caller never waits for a
+   worker that has not started, only for tasks being run. Each task writes its own outputs,
+   so results never depend on which thread ran what. Workers spin briefly for the next job (a
    forward pass issues many small ones), then sleep on a condition variable. */
 
 typedef void (*llm__task_fn)(void *arg, int task, int ith);
@@ -1673,11 +1694,32 @@ typedef void (*llm__task_fn)(void *arg, int task, int ith);
 static int llm__atomic_add(volatile int *p, int v) { return (int)_InterlockedExchangeAdd((volatile long *)p, v); }
 LLM__UNUSED static int llm__atomic_load(volatile int *p) { return (int)_InterlockedOr((volatile long *)p, 0); }
 LLM__UNUSED static void llm__atomic_store(volatile int *p, int v) { _InterlockedExchange((volatile long *)p, v); }
+static uint64_t llm__atomic_load64(volatile uint64_t *p) { return (uint64_t)_InterlockedOr64((volatile __int64 *)p, 0); }
+LLM__UNUSED static void llm__atomic_store64(volatile uint64_t *p, uint64_t v) { _InterlockedExchange64((volatile __int64 *)p, (__int64)v); }
+static int llm__atomic_cas64(volatile uint64_t *p, uint64_t expect, uint64_t want) {
+    return (uint64_t)_InterlockedCompareExchange64((volatile __int64 *)p, (__int64)want, (__int64)expect) == expect;
+}
 #else
 static int llm__atomic_add(volatile int *p, int v) { return __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL); }
 LLM__UNUSED static int llm__atomic_load(volatile int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 LLM__UNUSED static void llm__atomic_store(volatile int *p, int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static uint64_t llm__atomic_load64(volatile uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+LLM__UNUSED static void llm__atomic_store64(volatile uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static int llm__atomic_cas64(volatile uint64_t *p, uint64_t expect, uint64_t want) {
+    return __atomic_compare_exchange_n(p, &expect, want, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
 #endif
+
+/* Gives the core away: when threads outnumber free cores, a spinning waiter would keep the
+   thread it waits for from running. */
+LLM__UNUSED static void llm__yield(void) {
+#if defined(LLM_NO_THREADS)
+#elif defined(LLM__WIN32_THREADS)
+    SwitchToThread();
+#else
+    sched_yield();
+#endif
+}
 
 LLM__UNUSED static void llm__cpu_relax(void) {
 #if defined(LLM__X86) && (defined(__GNUC__) || defined(__clang__))
@@ -1698,10 +1740,10 @@ typedef struct llm__worker {
 
 struct llm__pool {
     int n_threads;          /* including the caller */
-    volatile int generation; /* bumped for each job */
-    volatile int next;       /* next task index */
-    volatile int busy;       /* workers still in the current job */
+    volatile uint64_t ticket; /* generation << 32 | next task */
+    volatile int done;       /* tasks finished in the current job */
     volatile int stop;
+    uint32_t generation;     /* the caller's copy */
     llm__task_fn fn;
     void *arg;
     int n_tasks;
@@ -1719,12 +1761,16 @@ struct llm__pool {
     llm__worker workers[LLM__MAX_THREADS];
 };
 
-/* Runs tasks until none are left; ith is this thread's index (0 = the caller). */
-static void llm__pool_work(llm__pool *p, int ith) {
+/* Runs tasks of job generation gen until none are left or another job began; ith is this
+   thread's index (0 = the caller). */
+LLM__UNUSED static void llm__pool_work(llm__pool *p, uint32_t gen, int ith) {
     for (;;) {
-        int t = llm__atomic_add(&p->next, 1);
-        if (t >= p->n_tasks) break;
+        uint64_t v = llm__atomic_load64(&p->ticket);
+        int t = (int)(uint32_t)v;
+        if ((uint32_t)(v >> 32) != gen || t >= p->n_tasks) break;
+        if (!llm__atomic_cas64(&p->ticket, v, v + 1)) continue;
         p->fn(p->arg, t, ith);
+        llm__atomic_add(&p->done, 1);
     }
 }
 
@@ -1743,22 +1789,23 @@ static void llm__pool_work(llm__pool *p, int ith) {
 
 static void llm__pool_worker_loop(llm__worker *w) {
     llm__pool *p = w->pool;
-    int seen = 0;
+    uint32_t seen = 0, gen;
     for (;;) {
-        int spins = 0, gen;
-        while ((gen = llm__atomic_load(&p->generation)) == seen && !llm__atomic_load(&p->stop) && spins < LLM__SPIN) {
-            llm__cpu_relax();
+        int spins = 0;
+        while ((gen = (uint32_t)(llm__atomic_load64(&p->ticket) >> 32)) == seen && !llm__atomic_load(&p->stop) &&
+               spins < LLM__SPIN) {
+            if (spins < LLM__SPIN / 2) llm__cpu_relax();
+            else llm__yield();
             spins++;
         }
         if (gen == seen && !llm__atomic_load(&p->stop)) {
             LLM__LOCK(p);
-            while ((gen = llm__atomic_load(&p->generation)) == seen && !llm__atomic_load(&p->stop)) LLM__WAIT(p);
+            while ((gen = (uint32_t)(llm__atomic_load64(&p->ticket) >> 32)) == seen && !llm__atomic_load(&p->stop)) LLM__WAIT(p);
             LLM__UNLOCK(p);
         }
         if (llm__atomic_load(&p->stop)) return;
         seen = gen;
-        llm__pool_work(p, w->ith);
-        llm__atomic_add(&p->busy, -1);
+        llm__pool_work(p, gen, w->ith);
     }
 }
 
@@ -1840,24 +1887,42 @@ static void llm__pool_stop(llm__pool *p) {
 
 /* Runs fn(arg, 0 .. n_tasks-1) on the pool and returns when all are done. */
 static void llm__pool_run(llm__pool *p, int n_tasks, llm__task_fn fn, void *arg) {
+    int t;
     if (n_tasks <= 0) return;
-    p->fn = fn;
-    p->arg = arg;
-    p->n_tasks = n_tasks;
-    llm__atomic_store(&p->next, 0);
     if (p->n_threads == 1 || n_tasks == 1) {
-        llm__pool_work(p, 0);
+        for (t = 0; t < n_tasks; t++) fn(arg, t, 0);
         return;
     }
 #if !defined(LLM_NO_THREADS)
-    llm__atomic_store(&p->busy, p->n_threads - 1);
-    LLM__LOCK(p);
-    llm__atomic_add(&p->generation, 1);
+    p->fn = fn;
+    p->arg = arg;
+    p->n_tasks = n_tasks;
+    llm__atomic_store(&p->done, 0);
+    p->generation++;
+    LLM__LOCK(p); /* publishing under the lock: a worker about to sleep cannot miss it */
+    llm__atomic_store64(&p->ticket, (uint64_t)p->generation << 32);
     LLM__WAKE_ALL(p);
     LLM__UNLOCK(p);
-    llm__pool_work(p, 0);
-    while (llm__atomic_load(&p->busy) > 0) llm__cpu_relax();
+    llm__pool_work(p, p->generation, 0);
+    {
+        int spins = 0;
+        while (llm__atomic_load(&p->done) < n_tasks) {
+            if (++spins < LLM__SPIN) llm__cpu_relax();
+            else llm__yield();
+        }
+    }
 #endif
+}
+
+/* As llm__pool_run, on the calling thread alone when the job is too small to share: waking
+   workers costs microseconds, more than a tiny job. Results are the same either way. */
+static void llm__pool_run_sized(llm__pool *p, int n_tasks, double work, llm__task_fn fn, void *arg) {
+    int t;
+    if (work >= 32768.0) {
+        llm__pool_run(p, n_tasks, fn, arg);
+        return;
+    }
+    for (t = 0; t < n_tasks; t++) fn(arg, t, 0);
 }
 
 /* ==== model and architectures ===================================================== >>model */
@@ -2646,6 +2711,63 @@ LLMDEF int llm_model_meta_value(const llm_model *m, int i, char *buf, size_t siz
     return b.len > INT_MAX ? INT_MAX : (int)b.len;
 }
 
+LLMDEF int llm_model_hparam(const llm_model *m, int i, const char **name, char *value, size_t size) {
+    const llm__layer *L0;
+    int k = 0, l;
+    llm__sbuf b;
+    if (!m || !m->ar || !m->layers || i < 0) return 0;
+    L0 = &m->layers[0];
+    b.buf = value;
+    b.size = value ? size : 0;
+    b.len = 0;
+    if (value && size) value[0] = 0;
+    /* each line: the name, whether it applies, its value */
+#define LLM__HP(nm, applies, ...)                       \
+    if ((applies) && k++ == i) {                        \
+        *name = nm;                                     \
+        llm__sbuf_printf(&b, __VA_ARGS__);              \
+        return 1;                                       \
+    }
+    LLM__HP("arch", 1, "%s", m->arch)
+    LLM__HP("n_vocab", 1, "%d", m->vocab.n_vocab)
+    LLM__HP("n_ctx_train", 1, "%d", m->n_ctx_train)
+    LLM__HP("n_embd", 1, "%d", m->n_embd)
+    LLM__HP("n_layer", 1, "%d", m->n_layer)
+    LLM__HP("n_head", 1, "%d", m->n_head)
+    LLM__HP("n_head_kv", 1, "%d", m->n_head_kv)
+    LLM__HP("head_dim", 1, "%d", m->head_dim)
+    LLM__HP("n_ff", m->n_ff > 0, "%d", m->n_ff)
+    LLM__HP("n_expert", m->n_expert > 0, "%d", m->n_expert)
+    LLM__HP("n_expert_used", m->n_expert > 0, "%d", m->n_expert_used)
+    LLM__HP("n_ff_expert", m->n_expert > 0, "%d", m->n_ff_exp)
+    LLM__HP("ffn", 1, "%s%s", m->ar->geglu ? "geglu" : "swiglu", L0->w_gate || L0->x_gate ? "" : " (fused gate|up)")
+    LLM__HP("attention", 1, "%s%s%s", L0->wqkv ? "fused qkv" : "q k v", L0->bq ? ", qkv bias" : "", L0->q_norm ? ", qk-norm" : "")
+    LLM__HP("post_norms", L0->post_attn_norm != NULL, "attention and ffn")
+    LLM__HP("n_rot", 1, "%d", m->n_rot)
+    LLM__HP("rope_type", 1, "%s", m->ar->rope_neox ? "neox" : "norm")
+    LLM__HP("rope_freq_base", 1, "%g", (double)m->rope_freq_base)
+    LLM__HP("rope_freq_base_swa", m->n_swa > 0 && m->rope_freq_base_swa != m->rope_freq_base, "%g", (double)m->rope_freq_base_swa)
+    LLM__HP("rope_freq_scale", m->rope_freq_scale != 1.0f, "%g", (double)m->rope_freq_scale)
+    LLM__HP("rope_factors", m->rope_freqs || m->rope_long, "%s", m->rope_freqs ? "rope_freqs (llama3)" : "long/short (LongRoPE)")
+    LLM__HP("rope_ctx_orig", m->n_ctx_orig > 0, "%d", m->n_ctx_orig)
+    LLM__HP("rope_attn_factor", m->rope_attn_factor != 1.0f, "%g", (double)m->rope_attn_factor)
+    LLM__HP("rms_eps", 1, "%g", (double)m->rms_eps)
+    LLM__HP("embd_scale", m->ar->embd_scale, "sqrt(n_embd)")
+    LLM__HP("q_scale", 1, "%s", m->ar->q_prescale ? "1/sqrt(head_dim) on q" : "1/sqrt(head_dim) on scores")
+    LLM__HP("attn_softcap", m->attn_softcap > 0.0f, "%g", (double)m->attn_softcap)
+    LLM__HP("final_softcap", m->final_softcap > 0.0f, "%g", (double)m->final_softcap)
+    LLM__HP("n_swa", m->n_swa > 0, "%d", m->n_swa)
+    if (m->n_swa > 0 && k++ == i) {
+        *name = "swa_layers";
+        for (l = 0; l < m->n_layer; l++)
+            if (m->layers[l].swa) llm__sbuf_printf(&b, b.len ? ",%d" : "%d", l);
+        return 1;
+    }
+    LLM__HP("output", 1, "%s", m->output == m->tok_embd ? "tied to token_embd" : "output.weight")
+#undef LLM__HP
+    return 0;
+}
+
 LLMDEF int llm_model_tensor_count(const llm_model *m) { return (int)m->gguf.n_tensors; }
 
 LLMDEF int llm_model_tensor_info(const llm_model *m, int i, llm_tensor_info *out) {
@@ -2803,7 +2925,7 @@ static void llm__matmul(llm_context *c, const llm__tensor *w, const float *x, in
         cj.xq = c->xq;
         cj.stride = c->xq_stride;
         cj.from_float = llm__types[vdt].from_float;
-        llm__pool_run(&c->pool, n_cols, llm__convert_task, &cj);
+        llm__pool_run_sized(&c->pool, n_cols, (double)n * n_cols, llm__convert_task, &cj);
         j.xq = c->xq;
         j.xq_stride = c->xq_stride;
     }
@@ -2811,7 +2933,7 @@ static void llm__matmul(llm_context *c, const llm__tensor *w, const float *x, in
     j.rows_per_task = rows / (c->pool.n_threads * 4);
     if (j.rows_per_task < 4) j.rows_per_task = 4;
     n_tasks = (rows + j.rows_per_task - 1) / j.rows_per_task;
-    llm__pool_run(&c->pool, n_tasks, llm__matmul_task, &j);
+    llm__pool_run_sized(&c->pool, n_tasks, (double)rows * n * n_cols, llm__matmul_task, &j);
 }
 
 /* ---- element-wise steps ---- */
@@ -3107,7 +3229,7 @@ static void llm__moe(llm_context *c, const llm__layer *L, int n, llm__rows_job *
     const llm_model *m = c->model;
     int e, t, s, r, k = m->n_expert_used, nd = m->n_embd;
     llm__matmul(c, L->w_router, c->xb, nd, n, c->tmp, c->n_tmp);
-    llm__pool_run(&c->pool, n, llm__route_task, rj);
+    llm__pool_run_sized(&c->pool, n, (double)n * m->n_expert * 64, llm__route_task, rj);
     for (e = 0; e < m->n_expert; e++) {
         int cnt = 0;
         for (t = 0; t < n; t++)
@@ -3115,10 +3237,10 @@ static void llm__moe(llm_context *c, const llm__layer *L, int n, llm__rows_job *
                 if (c->moe_sel[t * k + s] == e) c->moe_tok[cnt++] = t;
         if (cnt == 0) continue;
         rj->expert = e;
-        llm__pool_run(&c->pool, cnt, llm__moe_gather_task, rj);
+        llm__pool_run_sized(&c->pool, cnt, (double)cnt * nd, llm__moe_gather_task, rj);
         llm__matmul(c, &L->x_gate[e], c->att, nd, cnt, c->hb, c->n_ffw);
         llm__matmul(c, &L->x_up[e], c->att, nd, cnt, c->hb2, c->n_ffw);
-        llm__pool_run(&c->pool, cnt, llm__glu_task, rj);
+        llm__pool_run_sized(&c->pool, cnt, (double)cnt * c->n_ffw * 16, llm__glu_task, rj);
         llm__matmul(c, &L->x_down[e], c->hb, c->n_ffw, cnt, c->q, nd); /* q is free scratch here */
         for (r = 0; r < cnt; r++) { /* each output to its token's slot for this expert */
             t = c->moe_tok[r];
@@ -3127,7 +3249,7 @@ static void llm__moe(llm_context *c, const llm__layer *L, int n, llm__rows_job *
                     memcpy(c->moe_out + ((size_t)t * k + s) * nd, c->q + (size_t)r * nd, sizeof(float) * (size_t)nd);
         }
     }
-    llm__pool_run(&c->pool, n, llm__moe_combine_task, rj);
+    llm__pool_run_sized(&c->pool, n, (double)n * nd * k, llm__moe_combine_task, rj);
 }
 
 /* Soft-caps one row of logits (gemma2). */
@@ -3156,14 +3278,14 @@ static void llm__forward(llm_context *c, const llm_token *tokens, int n, int pos
     aj.c = c;
     aj.pos0 = pos0;
     /* 1. embeddings */
-    llm__pool_run(&c->pool, n, llm__embed_task, &rj);
+    llm__pool_run_sized(&c->pool, n, (double)n * e, llm__embed_task, &rj);
     for (l = 0; l < m->n_layer; l++) {
         const llm__layer *L = &m->layers[l];
         rj.layer = aj.layer = l;
         rj.expert = -1;
         /* 2. attention: norm; q k v (fused or not, biases, QK-norm, rope) into the cache;
               softmax(qK)V; output projection; post-norm; residual */
-        llm__pool_run(&c->pool, n, llm__attn_norm_task, &rj);
+        llm__pool_run_sized(&c->pool, n, (double)n * e, llm__attn_norm_task, &rj);
         if (L->wqkv) {
             llm__matmul(c, L->wqkv, c->xb, e, n, c->tmp, c->n_tmp);
         } else {
@@ -3171,12 +3293,12 @@ static void llm__forward(llm_context *c, const llm_token *tokens, int n, int pos
             llm__matmul(c, L->wk, c->xb, e, n, c->k, m->n_kv);
             llm__matmul(c, L->wv, c->xb, e, n, c->v, m->n_kv);
         }
-        llm__pool_run(&c->pool, n, llm__qkv_task, &rj);
-        llm__pool_run(&c->pool, n * m->n_head, llm__attn_task, &aj);
+        llm__pool_run_sized(&c->pool, n, (double)n * (m->n_q + m->n_kv) * 16, llm__qkv_task, &rj);
+        llm__pool_run_sized(&c->pool, n * m->n_head, (double)n * m->n_q * (pos0 + n), llm__attn_task, &aj);
         llm__matmul(c, L->wo, c->att, m->n_q, n, c->xb, e);
-        llm__pool_run(&c->pool, n, llm__residual_task, &rj);
+        llm__pool_run_sized(&c->pool, n, (double)n * e, llm__residual_task, &rj);
         /* 3. feed-forward: norm; act(gate) * up, down (or the experts); post-norm; residual */
-        llm__pool_run(&c->pool, n, llm__ffn_norm_task, &rj);
+        llm__pool_run_sized(&c->pool, n, (double)n * e, llm__ffn_norm_task, &rj);
         if (L->w_router) {
             llm__moe(c, L, n, &rj);
         } else {
@@ -3186,16 +3308,16 @@ static void llm__forward(llm_context *c, const llm_token *tokens, int n, int pos
             } else {
                 llm__matmul(c, L->w_up, c->xb, e, n, c->tmp, c->n_tmp);
             }
-            llm__pool_run(&c->pool, n, llm__glu_task, &rj);
+            llm__pool_run_sized(&c->pool, n, (double)n * m->n_ff * 16, llm__glu_task, &rj);
             llm__matmul(c, L->w_down, c->hb, c->n_ffw, n, c->xb, e);
         }
         rj.expert = -2; /* the residual step takes the FFN's post-norm */
-        llm__pool_run(&c->pool, n, llm__residual_task, &rj);
+        llm__pool_run_sized(&c->pool, n, (double)n * e, llm__residual_task, &rj);
     }
     /* 4. final norm and logits for the requested rows */
-    llm__pool_run(&c->pool, n - n_first, llm__out_norm_task, &rj);
+    llm__pool_run_sized(&c->pool, n - n_first, (double)(n - n_first) * e, llm__out_norm_task, &rj);
     llm__matmul(c, m->output, c->xb + (size_t)n_first * e, e, n - n_first, c->logits, m->vocab.n_vocab);
-    if (m->final_softcap > 0.0f) llm__pool_run(&c->pool, n - n_first, llm__final_softcap_task, &rj);
+    if (m->final_softcap > 0.0f) llm__pool_run_sized(&c->pool, n - n_first, (double)(n - n_first) * m->vocab.n_vocab * 16, llm__final_softcap_task, &rj);
 }
 
 /* ---- contexts ---- */

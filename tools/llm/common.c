@@ -259,3 +259,128 @@ void cli_escaped(FILE *f, const char *s, size_t len) {
         i += n;
     }
 }
+
+/* ---- GGUF writer ---- */
+
+static void gguf_put(cli_gguf *g, const void *p, size_t n) {
+    if (g->kv_len + n > g->kv_cap) {
+        size_t cap = g->kv_cap ? g->kv_cap * 2 : 4096;
+        while (cap < g->kv_len + n) cap *= 2;
+        g->kv = (unsigned char *)realloc(g->kv, cap);
+        if (!g->kv) cli_fail("out of memory");
+        g->kv_cap = cap;
+    }
+    memcpy(g->kv + g->kv_len, p, n);
+    g->kv_len += n;
+}
+static void gguf_u32(cli_gguf *g, uint32_t v) {
+    unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16), (unsigned char)(v >> 24)};
+    gguf_put(g, b, 4);
+}
+static void gguf_u64(cli_gguf *g, uint64_t v) {
+    gguf_u32(g, (uint32_t)v);
+    gguf_u32(g, (uint32_t)(v >> 32));
+}
+static void gguf_str(cli_gguf *g, const char *s) {
+    gguf_u64(g, strlen(s));
+    gguf_put(g, s, strlen(s));
+}
+static void gguf_key(cli_gguf *g, const char *key, uint32_t type) {
+    gguf_str(g, key);
+    gguf_u32(g, type);
+    g->n_kv++;
+}
+static void gguf_f32(cli_gguf *g, float v) {
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    gguf_u32(g, u);
+}
+
+void cli_gguf_kv_str(cli_gguf *g, const char *key, const char *v) { gguf_key(g, key, 8), gguf_str(g, v); }
+void cli_gguf_kv_u32(cli_gguf *g, const char *key, uint32_t v) { gguf_key(g, key, 4), gguf_u32(g, v); }
+void cli_gguf_kv_f32(cli_gguf *g, const char *key, float v) { gguf_key(g, key, 6), gguf_f32(g, v); }
+void cli_gguf_kv_bool(cli_gguf *g, const char *key, int v) {
+    unsigned char b = (unsigned char)(v != 0);
+    gguf_key(g, key, 7);
+    gguf_put(g, &b, 1);
+}
+void cli_gguf_kv_strs(cli_gguf *g, const char *key, const char *const *v, uint64_t n) {
+    uint64_t i;
+    gguf_key(g, key, 9);
+    gguf_u32(g, 8);
+    gguf_u64(g, n);
+    for (i = 0; i < n; i++) gguf_str(g, v[i]);
+}
+void cli_gguf_kv_f32s(cli_gguf *g, const char *key, const float *v, uint64_t n) {
+    uint64_t i;
+    gguf_key(g, key, 9);
+    gguf_u32(g, 6);
+    gguf_u64(g, n);
+    for (i = 0; i < n; i++) gguf_f32(g, v[i]);
+}
+void cli_gguf_kv_i32s(cli_gguf *g, const char *key, const int32_t *v, uint64_t n) {
+    uint64_t i;
+    gguf_key(g, key, 9);
+    gguf_u32(g, 5);
+    gguf_u64(g, n);
+    for (i = 0; i < n; i++) gguf_u32(g, (uint32_t)v[i]);
+}
+
+void cli_gguf_tensor_add(cli_gguf *g, const char *name, int type, int n_dims, const int64_t *ne) {
+    cli_gguf_tensor *t;
+    uint64_t rows = 1;
+    size_t row = llm_type_row_size(type, ne[0]);
+    int d;
+    if (!row) cli_fail("tensor '%s': rows of %lld cannot be stored as %s", name, (long long)ne[0], llm_type_name(type));
+    if (g->n_t == g->cap_t) {
+        g->cap_t = g->cap_t ? g->cap_t * 2 : 64;
+        g->t = (cli_gguf_tensor *)realloc(g->t, sizeof *g->t * (size_t)g->cap_t);
+        if (!g->t) cli_fail("out of memory");
+    }
+    t = &g->t[g->n_t++];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->type = type;
+    t->n_dims = n_dims;
+    for (d = 0; d < 4; d++) t->ne[d] = d < n_dims ? ne[d] : 1;
+    for (d = 1; d < n_dims; d++) rows *= (uint64_t)ne[d];
+    t->bytes = (uint64_t)row * rows;
+    t->offset = g->data_size;
+    g->data_size += (t->bytes + CLI_GGUF_ALIGN - 1) / CLI_GGUF_ALIGN * CLI_GGUF_ALIGN;
+}
+
+void cli_gguf_write_header(const cli_gguf *g, FILE *f) {
+    cli_gguf h;
+    int i, d;
+    static const unsigned char zeros[CLI_GGUF_ALIGN] = {0};
+    memset(&h, 0, sizeof h); /* the header, then the tensor infos, built in a scratch writer */
+    gguf_put(&h, "GGUF", 4);
+    gguf_u32(&h, 3);
+    gguf_u64(&h, (uint64_t)g->n_t);
+    gguf_u64(&h, g->n_kv);
+    gguf_put(&h, g->kv, g->kv_len);
+    for (i = 0; i < g->n_t; i++) {
+        gguf_str(&h, g->t[i].name);
+        gguf_u32(&h, (uint32_t)g->t[i].n_dims);
+        for (d = 0; d < g->t[i].n_dims; d++) gguf_u64(&h, (uint64_t)g->t[i].ne[d]);
+        gguf_u32(&h, (uint32_t)g->t[i].type);
+        gguf_u64(&h, g->t[i].offset);
+    }
+    if (fwrite(h.kv, 1, h.kv_len, f) != h.kv_len ||
+        fwrite(zeros, 1, (CLI_GGUF_ALIGN - h.kv_len % CLI_GGUF_ALIGN) % CLI_GGUF_ALIGN, f) !=
+            (CLI_GGUF_ALIGN - h.kv_len % CLI_GGUF_ALIGN) % CLI_GGUF_ALIGN)
+        cli_fail("cannot write the GGUF header");
+    free(h.kv);
+}
+
+void cli_gguf_pad(const cli_gguf *g, int i, FILE *f) {
+    static const unsigned char zeros[CLI_GGUF_ALIGN] = {0};
+    size_t n = (size_t)((CLI_GGUF_ALIGN - g->t[i].bytes % CLI_GGUF_ALIGN) % CLI_GGUF_ALIGN);
+    if (n && fwrite(zeros, 1, n, f) != n) cli_fail("write error");
+}
+
+void cli_gguf_free(cli_gguf *g) {
+    free(g->kv);
+    free(g->t);
+    memset(g, 0, sizeof *g);
+}

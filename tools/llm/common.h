@@ -79,4 +79,39 @@ void cli_json_string(FILE *f, const char *s, size_t len);
    are not part of valid UTF-8, so that the text stays on one line. */
 void cli_escaped(FILE *f, const char *s, size_t len);
 
+/* ---- a GGUF writer (llm synth, llm quantize) ----
+   Add metadata and tensor descriptions, write the header, then each tensor's bytes in the
+   order added, each followed by cli_gguf_pad. */
+typedef struct cli_gguf_tensor {
+    char name[96];
+    int type, n_dims;
+    int64_t ne[4];
+    uint64_t offset, bytes;
+} cli_gguf_tensor;
+
+typedef struct cli_gguf {
+    unsigned char *kv; /* encoded key-value pairs */
+    size_t kv_len, kv_cap;
+    uint64_t n_kv;
+    cli_gguf_tensor *t;
+    int n_t, cap_t;
+    uint64_t data_size;
+} cli_gguf;
+
+#define CLI_GGUF_ALIGN 32
+void cli_gguf_kv_str(cli_gguf *g, const char *key, const char *v);
+void cli_gguf_kv_u32(cli_gguf *g, const char *key, uint32_t v);
+void cli_gguf_kv_f32(cli_gguf *g, const char *key, float v);
+void cli_gguf_kv_bool(cli_gguf *g, const char *key, int v);
+void cli_gguf_kv_strs(cli_gguf *g, const char *key, const char *const *v, uint64_t n);
+void cli_gguf_kv_f32s(cli_gguf *g, const char *key, const float *v, uint64_t n);
+void cli_gguf_kv_i32s(cli_gguf *g, const char *key, const int32_t *v, uint64_t n);
+/* Describes a tensor (ne[0] is the row length); fails the command if the type cannot hold
+   rows of ne[0]. */
+void cli_gguf_tensor_add(cli_gguf *g, const char *name, int type, int n_dims, const int64_t *ne);
+void cli_gguf_write_header(const cli_gguf *g, FILE *f);
+/* Zero bytes after tensor i's data up to the alignment. */
+void cli_gguf_pad(const cli_gguf *g, int i, FILE *f);
+void cli_gguf_free(cli_gguf *g);
+
 #endif

@@ -111,17 +111,12 @@ static void info_text(const char *path, llm_model *m, const char *why_not, const
     }
 
     printf("\nhyper-parameters\n");
-    printf("  n_vocab         %d\n", llm_model_n_vocab(m));
-    if (!why_not) {
-        printf("  n_ctx_train     %d\n", llm_model_n_ctx_train(m));
-        printf("  n_embd          %d\n", llm_model_n_embd(m));
-        printf("  n_layer         %d\n", llm_model_n_layer(m));
-        printf("  n_head          %d\n", llm_model_n_head(m));
-        printf("  n_head_kv       %d\n", llm_model_n_head_kv(m));
-        printf("  n_ff            %d\n", llm_model_n_ff(m));
-        printf("  n_rot           %d\n", llm_model_n_rot(m));
-        printf("  rope_freq_base  %g\n", llm_model_rope_freq_base(m));
-        printf("  rms_eps         %g\n", llm_model_rms_eps(m));
+    if (why_not) printf("  n_vocab         %d\n", llm_model_n_vocab(m));
+    for (i = 0;; i++) {
+        const char *name;
+        char value[256];
+        if (!llm_model_hparam(m, i, &name, value, sizeof value)) break;
+        printf("  %-19s %s\n", name, value);
     }
 
     printf("\ntensors       %d", n_tensors);
@@ -208,6 +203,16 @@ static void info_json(const char *path, llm_model *m, const char *why_not, const
         info_json_float(llm_model_rope_freq_base(m));
         printf(", \"rms_eps\": ");
         info_json_float(llm_model_rms_eps(m));
+    }
+    printf("},\n \"architecture\": {");
+    for (i = 0;; i++) { /* every hyper-parameter that applies, as text */
+        const char *name;
+        char value[256];
+        if (!llm_model_hparam(m, i, &name, value, sizeof value)) break;
+        printf("%s", i ? ", " : "");
+        cli_json_string(stdout, name, strlen(name));
+        printf(": ");
+        cli_json_string(stdout, value, strlen(value));
     }
     printf("},\n \"n_tensors\": %d, \"tensor_types\": {", n_tensors);
     info_count_types(m, counts);
