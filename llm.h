@@ -367,6 +367,19 @@ LLMDEF const float *llm_logits(llm_context *c, int i);
 LLMDEF int llm_context_n_past(const llm_context *c);
 /* Forgets every position from n_keep on (0 clears the sequence). */
 LLMDEF void llm_context_truncate(llm_context *c, int n_keep);
+/* Drops positions [n_keep, n_keep + n_discard) and moves the later ones down, re-rotating
+   their keys, so a conversation can go on past the window while keeping its start (the
+   system prompt). Returns LLM_OK or LLM_ERR_ARG. The logits of the last decode stay. */
+LLMDEF int llm_context_shift(llm_context *c, int n_keep, int n_discard);
+
+/* The KV cache and the last logits as bytes (an NPC's memory across sessions): size asks
+   how many bytes a save needs; save writes them (snprintf-like: returns the size needed,
+   writes nothing if buf is too small); load checks that the bytes come from a model with
+   the same shape and a cache of the same type, then replaces the context's state. After a
+   load, sampling from llm_logits(c, -1) continues exactly where the save was made. */
+LLMDEF size_t llm_context_state_size(const llm_context *c);
+LLMDEF size_t llm_context_state_save(const llm_context *c, void *buf, size_t size);
+LLMDEF int llm_context_state_load(llm_context *c, const void *buf, size_t size);
 
 /* ---- sampling ----------------------------------------------------------------------- */
 
@@ -414,9 +427,13 @@ typedef struct llm_generate_params {
     int parse_special;         /* 1: "<s>" in the prompt is the control token                */
     int ignore_eos;            /* 1: keep going past end-of-generation tokens                */
     int render_special;        /* 1: pass control tokens' text to the callback               */
-    const char *const *stop;   /* n_stop strings; generation ends when the text contains one */
+    const char *const *stop;   /* n_stop strings; generation ends when the text contains one;
+                                  borrowed until the generation ends                       */
     int n_stop;
-    llm_generate_stats *stats; /* filled when not NULL */
+    int context_shift;         /* 1: when the context is full, drop the oldest half of what
+                                  follows n_keep and go on (else stop with CONTEXT_FULL)    */
+    int32_t n_keep;            /* tokens a context shift keeps at the start (system prompt) */
+    llm_generate_stats *stats; /* filled when not NULL, at the end of the generation        */
 } llm_generate_params;
 
 LLMDEF llm_generate_params llm_generate_default_params(void);
@@ -424,9 +441,25 @@ LLMDEF llm_generate_params llm_generate_default_params(void);
 /* Tokenizes the prompt, decodes it after what the context already holds, then samples up
    to n_predict tokens, calling cb for each piece. Returns LLM_OK (also when cb stopped it
    or an end-of-generation token came), LLM_ERR_CONTEXT_FULL when the context filled up
-   (what fit was generated), or another error. */
+   (what fit was generated), LLM_ERR_CANCELLED, or another error. The same as
+   llm_generate_begin followed by llm_step until it returns 0 or an error. */
 LLMDEF int llm_generate(llm_context *c, const char *prompt, const llm_generate_params *g,
                         llm_on_token cb, void *user);
+
+/* Stepping, for a loop that cannot block (a game's frame): begin tokenizes the prompt and
+   prepares sampling (it allocates; the steps do not). Each llm_step either decodes one
+   chunk of the prompt (at most n_batch tokens) or generates at most max_tokens tokens,
+   calling cb for their text, and returns 1 while there is more to do, 0 when the generation
+   ended normally, or a negative llm_result (then it ended too). The params, callback and
+   stop strings are used until the end. One thread at a time per context. */
+LLMDEF int llm_generate_begin(llm_context *c, const char *prompt, const llm_generate_params *g,
+                              llm_on_token cb, void *user);
+LLMDEF int llm_step(llm_context *c, int max_tokens);
+/* Asks the generation in progress to stop: the next llm_step ends it with
+   LLM_ERR_CANCELLED. Safe to call from any thread. */
+LLMDEF void llm_generate_cancel(llm_context *c);
+/* 1 while a generation begun on c has not ended. */
+LLMDEF int llm_generate_active(const llm_context *c);
 
 /* ---- estimates ---------------------------------------------------------------------- */
 
@@ -2851,6 +2884,8 @@ struct llm_context {
     int logits_first;                   /* batch index of logits row 0 */
     int n_logits;                       /* rows valid in logits */
     int last_n;                         /* tokens in the last batch */
+    struct llm__gen *gen;               /* the generation in progress, or NULL */
+    volatile int cancel;                /* set by llm_generate_cancel from any thread */
     char err[256];
 };
 
@@ -3402,9 +3437,12 @@ static int llm__ctx_resolve(const llm_model *m, const llm_context_params *p, llm
     return LLM_OK;
 }
 
+static void llm__gen_free(llm_context *c); /* >>generate */
+
 LLMDEF void llm_context_free(llm_context *c) {
     llm_allocator a;
     if (!c) return;
+    llm__gen_free(c);
     a = c->alloc;
     if (c->pool_started) llm__pool_stop(&c->pool);
     llm__free(&a, c->k_cache);
@@ -3509,6 +3547,128 @@ LLMDEF int llm_context_n_past(const llm_context *c) { return c->n_past; }
 LLMDEF void llm_context_truncate(llm_context *c, int n_keep) {
     if (n_keep < 0) n_keep = 0;
     if (n_keep < c->n_past) c->n_past = n_keep;
+}
+
+/* Rotates a key row (all heads) from position p to p + delta: RoPE angles add, so this is
+   the rotation of position delta, with the layer's base and factors (but not the attention
+   factor, already in the key). */
+static void llm__kv_rerope(llm_context *c, int layer, uint8_t *row, int delta, float *tmp) {
+    const llm_model *m = c->model;
+    const llm__type_traits *t = &llm__types[c->kv_elt];
+    float cs[512];
+    t->to_float(row, tmp, m->n_kv);
+    llm__rope_table(cs, delta, m->n_rot, m->layers[layer].rope_base, m->rope_freq_scale, c->rope_factors, 1.0f);
+    llm__rope_apply(tmp, m->n_head_kv, m->head_dim, m->n_rot, cs, m->ar->rope_neox);
+    t->from_float(tmp, row, m->n_kv);
+}
+
+LLMDEF int llm_context_shift(llm_context *c, int n_keep, int n_discard) {
+    const llm_model *m = c->model;
+    int l, p, n_move;
+    if (n_keep < 0 || n_discard <= 0 || n_keep > c->n_past - n_discard || m->n_rot > 512)
+        return llm__ctx_fail(c, LLM_ERR_ARG, "context shift: keep %d, discard %d of %d positions", n_keep, n_discard, c->n_past);
+    n_move = c->n_past - n_keep - n_discard;
+    for (l = 0; l < m->n_layer; l++) {
+        uint8_t *k = c->k_cache + (size_t)l * c->kv_layer_bytes, *v = c->v_cache + (size_t)l * c->kv_layer_bytes;
+        memmove(k + (size_t)n_keep * c->kv_row_bytes, k + (size_t)(n_keep + n_discard) * c->kv_row_bytes, (size_t)n_move * c->kv_row_bytes);
+        memmove(v + (size_t)n_keep * c->kv_row_bytes, v + (size_t)(n_keep + n_discard) * c->kv_row_bytes, (size_t)n_move * c->kv_row_bytes);
+        for (p = n_keep; p < n_keep + n_move; p++) llm__kv_rerope(c, l, k + (size_t)p * c->kv_row_bytes, -n_discard, c->tmp);
+    }
+    c->n_past -= n_discard;
+    return LLM_OK;
+}
+
+/* ---- state: "LLMS", version, shape, n_past, the last logits row, K and V rows ---- */
+
+#define LLM__STATE_HEADER 40
+
+/* A fingerprint of what the cache rows depend on. */
+static uint64_t llm__model_fingerprint(const llm_model *m) {
+    uint64_t h = 1469598103934665603ull, v[8];
+    int i;
+    v[0] = (uint64_t)m->n_embd;
+    v[1] = (uint64_t)m->n_layer;
+    v[2] = (uint64_t)m->n_head;
+    v[3] = (uint64_t)m->n_head_kv;
+    v[4] = (uint64_t)m->head_dim;
+    v[5] = (uint64_t)m->vocab.n_vocab;
+    v[6] = m->size_bytes;
+    v[7] = m->n_params;
+    for (i = 0; i < 64; i++) h = (h ^ ((v[i / 8] >> (8 * (i % 8))) & 0xff)) * 1099511628211ull;
+    return h;
+}
+
+LLMDEF size_t llm_context_state_size(const llm_context *c) {
+    return LLM__STATE_HEADER + (size_t)c->model->vocab.n_vocab * 4 +
+           2 * (size_t)c->model->n_layer * (size_t)c->n_past * c->kv_row_bytes;
+}
+
+static void llm__put32(uint8_t *p, uint32_t v) {
+    llm__put16(p, (uint16_t)v);
+    llm__put16(p + 2, (uint16_t)(v >> 16));
+}
+
+LLMDEF size_t llm_context_state_save(const llm_context *c, void *buf, size_t size) {
+    const llm_model *m = c->model;
+    size_t need = llm_context_state_size(c), rows = (size_t)c->n_past * c->kv_row_bytes;
+    uint8_t *p = (uint8_t *)buf;
+    uint64_t fp = llm__model_fingerprint(m);
+    int l;
+    if (!buf || size < need) return need;
+    memcpy(p, "LLMS", 4);
+    llm__put32(p + 4, 1);
+    llm__put32(p + 8, (uint32_t)m->n_layer);
+    llm__put32(p + 12, (uint32_t)m->n_kv);
+    llm__put32(p + 16, (uint32_t)c->kv_elt);
+    llm__put32(p + 20, (uint32_t)m->vocab.n_vocab);
+    llm__put32(p + 24, (uint32_t)c->n_past);
+    llm__put32(p + 28, (uint32_t)(c->n_logits > 0));
+    llm__put32(p + 32, (uint32_t)fp);
+    llm__put32(p + 36, (uint32_t)(fp >> 32));
+    p += LLM__STATE_HEADER;
+    if (c->n_logits > 0) memcpy(p, c->logits + (size_t)(c->n_logits - 1) * m->vocab.n_vocab, (size_t)m->vocab.n_vocab * 4);
+    else memset(p, 0, (size_t)m->vocab.n_vocab * 4);
+    p += (size_t)m->vocab.n_vocab * 4;
+    for (l = 0; l < m->n_layer; l++) {
+        memcpy(p, c->k_cache + (size_t)l * c->kv_layer_bytes, rows);
+        memcpy(p + rows, c->v_cache + (size_t)l * c->kv_layer_bytes, rows);
+        p += 2 * rows;
+    }
+    return need;
+}
+
+LLMDEF int llm_context_state_load(llm_context *c, const void *buf, size_t size) {
+    const llm_model *m = c->model;
+    const uint8_t *p = (const uint8_t *)buf;
+    uint64_t fp = llm__model_fingerprint(m);
+    uint32_t n_past, has_logits;
+    size_t rows, need;
+    int l;
+    if (!buf || size < LLM__STATE_HEADER || memcmp(p, "LLMS", 4) != 0 || llm__le32(p + 4) != 1)
+        return llm__ctx_fail(c, LLM_ERR_FORMAT, "not a saved llm.h context state");
+    if (llm__le32(p + 8) != (uint32_t)m->n_layer || llm__le32(p + 12) != (uint32_t)m->n_kv ||
+        llm__le32(p + 20) != (uint32_t)m->vocab.n_vocab || (llm__le32(p + 32) | (uint64_t)llm__le32(p + 36) << 32) != fp)
+        return llm__ctx_fail(c, LLM_ERR_ARG, "the saved state belongs to another model");
+    if (llm__le32(p + 16) != (uint32_t)c->kv_elt) return llm__ctx_fail(c, LLM_ERR_ARG, "the saved state has another KV cache type");
+    n_past = llm__le32(p + 24);
+    has_logits = llm__le32(p + 28);
+    if (n_past > (uint32_t)c->n_ctx) return llm__ctx_fail(c, LLM_ERR_CONTEXT_FULL, "the saved state holds %u tokens, the context %d", n_past, c->n_ctx);
+    rows = (size_t)n_past * c->kv_row_bytes;
+    need = LLM__STATE_HEADER + (size_t)m->vocab.n_vocab * 4 + 2 * (size_t)m->n_layer * rows;
+    if (size != need) return llm__ctx_fail(c, LLM_ERR_FORMAT, "saved state is %zu bytes, expected %zu", size, need);
+    p += LLM__STATE_HEADER;
+    memcpy(c->logits, p, (size_t)m->vocab.n_vocab * 4);
+    p += (size_t)m->vocab.n_vocab * 4;
+    for (l = 0; l < m->n_layer; l++) {
+        memcpy(c->k_cache + (size_t)l * c->kv_layer_bytes, p, rows);
+        memcpy(c->v_cache + (size_t)l * c->kv_layer_bytes, p + rows, rows);
+        p += 2 * rows;
+    }
+    c->n_past = (int)n_past;
+    c->logits_first = 0;
+    c->n_logits = has_logits ? 1 : 0;
+    c->last_n = 1;
+    return LLM_OK;
 }
 
 LLMDEF int llm_decode(llm_context *c, const llm_token *tokens, int n, int flags) {
@@ -4451,84 +4611,162 @@ static void llm__out_add(llm__outbuf *o, llm_token t, const char *piece, size_t 
     llm__out_emit(o, t, o->len - keep);
 }
 
-LLMDEF int llm_generate(llm_context *c, const char *prompt, const llm_generate_params *g, llm_on_token cb, void *user) {
+/* A generation in progress (llm_generate_begin .. the step that ends it). */
+typedef struct llm__gen {
+    llm_generate_params g;
+    llm_generate_params g_default;
+    llm_on_token cb;
+    void *user;
+    llm_token *prompt;      /* [n_prompt] */
+    int n_prompt, n_prompt_done, n_gen;
+    llm_token last;         /* sampled, not yet decoded */
+    int pending;            /* 1: last must be decoded before the next sample */
+    llm_sampler *smp;
+    llm__outbuf out;
+    double t0, t1;
+} llm__gen;
+
+static void llm__gen_free(llm_context *c) {
+    llm__gen *s = c->gen;
+    if (!s) return;
+    llm_sampler_free(s->smp);
+    llm__free(&c->alloc, s->prompt);
+    llm__free(&c->alloc, s->out.buf);
+    llm__free(&c->alloc, s);
+    c->gen = NULL;
+}
+
+/* Ends the generation with result r: flushes held-back text, fills the statistics. */
+static int llm__gen_finish(llm_context *c, int r) {
+    llm__gen *s = c->gen;
+    double now = llm__now_ms();
+    llm__out_add(&s->out, s->last, "", 0, 1);
+    if (s->g.stats) {
+        s->g.stats->n_prompt = s->n_prompt;
+        s->g.stats->n_generated = s->n_gen;
+        s->g.stats->prompt_ms = (s->n_gen ? s->t1 : now) - s->t0;
+        s->g.stats->generate_ms = s->n_gen > 1 ? now - s->t1 : 0.0;
+    }
+    llm__gen_free(c);
+    return r;
+}
+
+LLMDEF int llm_generate_begin(llm_context *c, const char *prompt, const llm_generate_params *g, llm_on_token cb, void *user) {
     const llm_model *m = c->model;
-    llm_generate_params d = llm_generate_default_params();
-    llm_token *toks = NULL, t = 0;
-    llm_sampler *smp = NULL;
-    llm__outbuf o;
-    int n_prompt, flags = 0, i, r = LLM_OK, n_gen = 0, max_piece = 0, s;
+    llm__gen *s;
+    int flags = 0, i, max_piece = 0;
     size_t max_stop = 0;
-    double t0, t1, t2;
-    char piece[256];
     c->err[0] = 0;
-    memset(&o, 0, sizeof o);
-    if (!g) g = &d;
+    c->cancel = 0;
+    if (c->gen) return llm__ctx_fail(c, LLM_ERR_ARG, "a generation is already in progress on this context");
     if (!prompt) prompt = "";
-    t0 = llm__now_ms();
-    if (!g->no_bos && c->n_past == 0) flags |= LLM_TOKENIZE_ADD_SPECIAL;
-    if (g->parse_special) flags |= LLM_TOKENIZE_PARSE_SPECIAL;
-    n_prompt = llm_tokenize(m, prompt, strlen(prompt), NULL, 0, flags);
-    if (n_prompt < 0) return llm__ctx_fail(c, n_prompt, "cannot tokenize the prompt");
-    if (n_prompt == 0 && c->n_past == 0) return llm__ctx_fail(c, LLM_ERR_ARG, "empty prompt and empty context");
-    if (n_prompt > c->n_ctx - c->n_past)
-        return llm__ctx_fail(c, LLM_ERR_CONTEXT_FULL, "the prompt (%d tokens) does not fit in the context (%d of %d free)", n_prompt,
+    s = (llm__gen *)llm__alloc_array(&c->alloc, 1, sizeof *s);
+    if (!s) return llm__ctx_fail(c, LLM_ERR_NOMEM, "out of memory");
+    c->gen = s;
+    s->g_default = llm_generate_default_params();
+    s->g = g ? *g : s->g_default;
+    s->cb = cb;
+    s->user = user;
+    s->t0 = llm__now_ms();
+    if (!s->g.no_bos && c->n_past == 0) flags |= LLM_TOKENIZE_ADD_SPECIAL;
+    if (s->g.parse_special) flags |= LLM_TOKENIZE_PARSE_SPECIAL;
+    s->n_prompt = llm_tokenize(m, prompt, strlen(prompt), NULL, 0, flags);
+    if (s->n_prompt < 0) {
+        i = s->n_prompt;
+        llm__gen_free(c);
+        return llm__ctx_fail(c, i, "cannot tokenize the prompt");
+    }
+    if (s->n_prompt == 0 && c->n_past == 0) {
+        llm__gen_free(c);
+        return llm__ctx_fail(c, LLM_ERR_ARG, "empty prompt and empty context");
+    }
+    if (s->n_prompt > c->n_ctx - c->n_past) {
+        i = s->n_prompt;
+        llm__gen_free(c);
+        return llm__ctx_fail(c, LLM_ERR_CONTEXT_FULL, "the prompt (%d tokens) does not fit in the context (%d of %d free)", i,
                              c->n_ctx - c->n_past, c->n_ctx);
-    for (s = 0; s < g->n_stop; s++)
-        if (g->stop && g->stop[s] && strlen(g->stop[s]) > max_stop) max_stop = strlen(g->stop[s]);
+    }
+    for (i = 0; i < s->g.n_stop; i++)
+        if (s->g.stop && s->g.stop[i] && strlen(s->g.stop[i]) > max_stop) max_stop = strlen(s->g.stop[i]);
     for (i = 0; i < m->vocab.n_vocab; i++)
         if ((int)m->vocab.text_len[i] > max_piece) max_piece = (int)m->vocab.text_len[i];
-    o.cap = max_stop + (size_t)max_piece + 16;
-    o.buf = (char *)llm__malloc(&c->alloc, o.cap);
-    toks = (llm_token *)llm__alloc_array(&c->alloc, (size_t)n_prompt + 1, sizeof(llm_token));
-    smp = llm_sampler_new(m, &g->sampler);
-    if (!o.buf || !toks || !smp) {
-        r = llm__ctx_fail(c, LLM_ERR_NOMEM, "out of memory");
-        goto done;
+    s->out.cap = max_stop + (size_t)max_piece + 16;
+    s->out.buf = (char *)llm__malloc(&c->alloc, s->out.cap);
+    s->prompt = (llm_token *)llm__alloc_array(&c->alloc, (size_t)s->n_prompt + 1, sizeof(llm_token));
+    s->smp = llm_sampler_new(m, &s->g.sampler);
+    if (!s->out.buf || !s->prompt || !s->smp) {
+        llm__gen_free(c);
+        return llm__ctx_fail(c, LLM_ERR_NOMEM, "out of memory");
     }
-    o.g = g;
-    o.cb = cb;
-    o.user = user;
-    llm_tokenize(m, prompt, strlen(prompt), toks, n_prompt, flags);
-    for (i = 0; i < n_prompt; i += c->n_batch) {
-        int n = n_prompt - i < c->n_batch ? n_prompt - i : c->n_batch;
-        if ((r = llm_decode(c, toks + i, n, 0)) != LLM_OK) goto done;
+    s->out.g = &s->g;
+    s->out.cb = cb;
+    s->out.user = user;
+    llm_tokenize(m, prompt, strlen(prompt), s->prompt, s->n_prompt, flags);
+    return LLM_OK;
+}
+
+/* Makes room for one more token by a context shift, when the params allow it. */
+static int llm__gen_make_room(llm_context *c) {
+    llm__gen *s = c->gen;
+    int keep = s->g.n_keep > 0 ? s->g.n_keep : (c->model->vocab.add_bos ? 1 : 0), discard;
+    if (c->n_past < c->n_ctx) return LLM_OK;
+    if (!s->g.context_shift || keep >= c->n_past - 1)
+        return llm__ctx_fail(c, LLM_ERR_CONTEXT_FULL, "context full (%d tokens)", c->n_ctx);
+    discard = (c->n_past - keep) / 2;
+    return llm_context_shift(c, keep, discard);
+}
+
+LLMDEF int llm_step(llm_context *c, int max_tokens) {
+    llm__gen *s = c->gen;
+    const llm_model *m = c->model;
+    char piece[256];
+    int r, done = 0;
+    if (!s) return llm__ctx_fail(c, LLM_ERR_ARG, "llm_step: no generation in progress");
+    if (c->cancel) return llm__gen_finish(c, llm__ctx_fail(c, LLM_ERR_CANCELLED, "cancelled"));
+    if (s->n_prompt_done < s->n_prompt) { /* one chunk of the prompt */
+        int n = s->n_prompt - s->n_prompt_done < c->n_batch ? s->n_prompt - s->n_prompt_done : c->n_batch, i;
+        if ((r = llm_decode(c, s->prompt + s->n_prompt_done, n, 0)) != LLM_OK) return llm__gen_finish(c, r);
+        s->n_prompt_done += n;
+        if (s->n_prompt_done == s->n_prompt)
+            for (i = 0; i < s->n_prompt; i++) llm_sampler_accept(s->smp, s->prompt[i]);
+        return 1;
     }
-    for (i = 0; i < n_prompt; i++) llm_sampler_accept(smp, toks[i]);
-    t1 = t2 = llm__now_ms();
-    while (g->n_predict <= 0 || n_gen < g->n_predict) {
-        int len;
-        t = llm_sampler_sample(smp, llm_logits(c, -1));
-        llm_sampler_accept(smp, t);
-        n_gen++;
-        if (n_gen == 1) t1 = llm__now_ms();
-        if (llm_token_is_eog(m, t) && !g->ignore_eos) break;
-        len = llm_token_to_piece(m, t, piece, (int)sizeof piece, g->render_special ? LLM_PIECE_SPECIAL : 0);
+    while (done < max_tokens) {
+        int len, flags = s->g.render_special ? LLM_PIECE_SPECIAL : 0;
+        if (c->cancel) return llm__gen_finish(c, llm__ctx_fail(c, LLM_ERR_CANCELLED, "cancelled"));
+        if (s->pending) {
+            if ((r = llm__gen_make_room(c)) != LLM_OK || (r = llm_decode(c, &s->last, 1, 0)) != LLM_OK) return llm__gen_finish(c, r);
+            s->pending = 0;
+        }
+        s->last = llm_sampler_sample(s->smp, llm_logits(c, -1));
+        llm_sampler_accept(s->smp, s->last);
+        if (++s->n_gen == 1) s->t1 = llm__now_ms();
+        done++;
+        if (llm_token_is_eog(m, s->last) && !s->g.ignore_eos) return llm__gen_finish(c, LLM_OK);
+        len = llm_token_to_piece(m, s->last, piece, (int)sizeof piece, flags);
         if (len > (int)sizeof piece) { /* a long user-defined token: the outbuf has room for it */
             char *big = (char *)llm__malloc(&c->alloc, (size_t)len);
-            if (big) {
-                llm_token_to_piece(m, t, big, len, g->render_special ? LLM_PIECE_SPECIAL : 0);
-                llm__out_add(&o, t, big, (size_t)len, 0);
-                llm__free(&c->alloc, big);
-            }
+            if (!big) return llm__gen_finish(c, llm__ctx_fail(c, LLM_ERR_NOMEM, "out of memory"));
+            llm_token_to_piece(m, s->last, big, len, flags);
+            llm__out_add(&s->out, s->last, big, (size_t)len, 0);
+            llm__free(&c->alloc, big);
         } else if (len > 0) {
-            llm__out_add(&o, t, piece, (size_t)len, 0);
+            llm__out_add(&s->out, s->last, piece, (size_t)len, 0);
         }
-        if (o.stopped || (g->n_predict > 0 && n_gen >= g->n_predict)) break;
-        if ((r = llm_decode(c, &t, 1, 0)) != LLM_OK) break;
+        if (s->out.stopped || (s->g.n_predict > 0 && s->n_gen >= s->g.n_predict)) return llm__gen_finish(c, LLM_OK);
+        s->pending = 1;
     }
-    t2 = llm__now_ms();
-    llm__out_add(&o, t, "", 0, 1);
-done:
-    if (g->stats) {
-        g->stats->n_prompt = n_prompt;
-        g->stats->n_generated = n_gen;
-        g->stats->prompt_ms = (n_gen ? t1 : llm__now_ms()) - t0;
-        g->stats->generate_ms = n_gen > 1 ? t2 - t1 : 0.0;
+    return 1;
+}
+
+LLMDEF void llm_generate_cancel(llm_context *c) { c->cancel = 1; }
+LLMDEF int llm_generate_active(const llm_context *c) { return c->gen != NULL; }
+
+LLMDEF int llm_generate(llm_context *c, const char *prompt, const llm_generate_params *g, llm_on_token cb, void *user) {
+    int r = llm_generate_begin(c, prompt, g, cb, user);
+    if (r != LLM_OK) return r;
+    while ((r = llm_step(c, INT_MAX)) == 1) {
     }
-    llm_sampler_free(smp);
-    llm__free(&c->alloc, toks);
-    llm__free(&c->alloc, o.buf);
     return r;
 }
 

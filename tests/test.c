@@ -136,6 +136,7 @@ static llm_model *t_load_model(const char *rel) {
 #include "test_model.c"     /* logits against refs, greedy ids, batch/thread identity */
 #include "test_arch.c"      /* every architecture of refs/arch */
 #include "test_sampling.c"  /* samplers, RNG, generation */
+#include "test_game.c"      /* stepping, cancel, state save/restore, context shift */
 
 int main(int argc, char **argv) {
     t_argc = argc;
@@ -146,6 +147,7 @@ int main(int argc, char **argv) {
     tests_model();
     tests_arch();
     tests_sampling();
+    tests_game();
     printf("%d passed, %d failed, %d skipped\n", t_n_pass, t_n_fail, t_n_skip);
     return t_n_fail ? 1 : 0;
 }

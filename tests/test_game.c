@@ -1,0 +1,188 @@
+/* The embedding API a game uses: stepping, cancelling, saving and restoring the KV cache,
+   context shift. */
+
+typedef struct t_tokens {
+    llm_token ids[4096];
+    int n;
+    char text[8192];
+    size_t len;
+    llm_context *cancel_ctx; /* cancel after cancel_at pieces */
+    int cancel_at;
+} t_tokens;
+
+static int t_collect_tokens(llm_token t, const char *piece, int n, void *user) {
+    t_tokens *s = (t_tokens *)user;
+    if (s->n < 4096) s->ids[s->n++] = t;
+    if (s->len + (size_t)n < sizeof s->text) {
+        memcpy(s->text + s->len, piece, (size_t)n);
+        s->len += (size_t)n;
+        s->text[s->len] = 0;
+    }
+    if (s->cancel_ctx && s->n == s->cancel_at) llm_generate_cancel(s->cancel_ctx);
+    return 0;
+}
+
+static llm_context *t_context(llm_model *m, int n_ctx, llm_kv_type kv) {
+    llm_context_params cp = llm_context_default_params();
+    char err[256];
+    llm_context *c;
+    cp.n_ctx = n_ctx;
+    cp.kv_type = kv;
+    cp.n_threads = 2;
+    c = llm_context_new(m, &cp, err, sizeof err);
+    T_CHECK(c != NULL, "context: %s", err);
+    return c;
+}
+
+/* llm_step with a budget of 1 gives exactly the tokens of llm_generate, greedy and sampled. */
+static void test_step_equals_generate(void) {
+    llm_model *m = t_load_model("models/stories260K.gguf");
+    int temp, r, steps;
+    if (!m) return;
+    for (temp = 0; temp <= 1; temp++) {
+        llm_generate_params g = llm_generate_default_params();
+        llm_context *a = t_context(m, 256, LLM_KV_F16), *b = t_context(m, 256, LLM_KV_F16);
+        t_tokens *x = (t_tokens *)calloc(1, sizeof *x), *y = (t_tokens *)calloc(1, sizeof *y);
+        g.n_predict = 60;
+        g.sampler.temperature = temp ? 0.9f : 0.0f;
+        g.sampler.seed = 99;
+        T_CHECK(llm_generate(a, "Once upon a time", &g, t_collect_tokens, x) == LLM_OK, "generate");
+        T_CHECK(llm_generate_begin(b, "Once upon a time", &g, t_collect_tokens, y) == LLM_OK, "begin");
+        for (steps = 0; (r = llm_step(b, 1)) == 1; steps++) {
+        }
+        T_CHECK(r == LLM_OK, "step ended with %d: %s", r, llm_context_error(b));
+        T_CHECK(steps >= 60, "%d steps for 60 tokens", steps);
+        T_CHECK(x->n == y->n && memcmp(x->ids, y->ids, sizeof(llm_token) * (size_t)x->n) == 0 && strcmp(x->text, y->text) == 0,
+                "temp %d: stepping gave '%s', generate '%s'", temp, y->text, x->text);
+        T_CHECK(llm_context_n_past(a) == llm_context_n_past(b), "n_past %d vs %d", llm_context_n_past(a), llm_context_n_past(b));
+        T_CHECK(!llm_generate_active(b) && llm_step(b, 1) == LLM_ERR_ARG, "a finished generation takes no steps");
+        llm_context_free(a);
+        llm_context_free(b);
+        free(x);
+        free(y);
+    }
+    llm_model_free(m);
+}
+
+static void test_generate_cancel(void) {
+    llm_model *m = t_load_model("models/stories260K.gguf");
+    llm_generate_params g = llm_generate_default_params();
+    llm_context *c;
+    t_tokens *x = (t_tokens *)calloc(1, sizeof *x);
+    if (!m) return;
+    c = t_context(m, 256, LLM_KV_F16);
+    g.n_predict = 100;
+    g.sampler.temperature = 0;
+    x->cancel_ctx = c;
+    x->cancel_at = 5;
+    T_CHECK(llm_generate(c, "Once upon a time", &g, t_collect_tokens, x) == LLM_ERR_CANCELLED, "cancel");
+    T_CHECK(x->n >= 5 && x->n <= 7, "%d pieces after cancelling at 5", x->n);
+    T_CHECK(!llm_generate_active(c), "still active");
+    llm_context_free(c);
+    llm_model_free(m);
+    free(x);
+}
+
+/* Greedy continuation of n tokens from the context's last logits. */
+static void t_continue(llm_context *c, int n, llm_token *out) {
+    int i, j, nv = llm_model_n_vocab(llm_context_model(c));
+    for (i = 0; i < n; i++) {
+        const float *l = llm_logits(c, -1);
+        llm_token t = 0;
+        for (j = 1; j < nv; j++)
+            if (l[j] > l[t]) t = j;
+        out[i] = t;
+        if (llm_decode(c, &t, 1, 0) != LLM_OK) break;
+    }
+}
+
+/* Save, continue; restore into a fresh context, continue: the same tokens, the same bits. */
+static void test_state_save_restore(void) {
+    llm_model *m = t_load_model("models/reference/TinyStories-656K-Q8_0.gguf");
+    int kv;
+    if (!m) return;
+    for (kv = LLM_KV_F32; kv <= LLM_KV_F16; kv++) {
+        llm_context *a = t_context(m, 128, (llm_kv_type)kv), *b = t_context(m, 128, (llm_kv_type)kv), *w;
+        llm_token prompt[6] = {1, 403, 407, 261, 378, 300}, ta[30], tb[30];
+        size_t need, got;
+        unsigned char *buf;
+        T_CHECK(llm_decode(a, prompt, 6, 0) == LLM_OK, "decode");
+        t_continue(a, 10, ta);
+        need = llm_context_state_size(a);
+        T_CHECK(llm_context_state_save(a, NULL, 0) == need, "size query");
+        buf = (unsigned char *)malloc(need);
+        got = llm_context_state_save(a, buf, need);
+        T_CHECK(got == need, "saved %zu of %zu", got, need);
+        t_continue(a, 30, ta);
+        T_CHECK(llm_context_state_load(b, buf, need) == LLM_OK, "load: %s", llm_context_error(b));
+        T_CHECK(llm_context_n_past(b) == 16, "n_past %d", llm_context_n_past(b));
+        t_continue(b, 30, tb);
+        T_CHECK(memcmp(ta, tb, sizeof ta) == 0, "kv %d: continuation after restore differs", kv);
+        T_CHECK(memcmp(llm_logits(a, -1), llm_logits(b, -1), sizeof(float) * (size_t)llm_model_n_vocab(m)) == 0, "logits differ");
+        /* refusals: truncated, corrupted, another cache type */
+        T_CHECK(llm_context_state_load(b, buf, need - 1) == LLM_ERR_FORMAT, "truncated state accepted");
+        buf[0] = 'X';
+        T_CHECK(llm_context_state_load(b, buf, need) == LLM_ERR_FORMAT, "bad magic accepted");
+        buf[0] = 'L';
+        w = t_context(m, 128, kv == LLM_KV_F32 ? LLM_KV_F16 : LLM_KV_F32);
+        T_CHECK(llm_context_state_load(w, buf, need) == LLM_ERR_ARG, "another cache type accepted");
+        llm_context_free(w);
+        w = t_context(m, 8, (llm_kv_type)kv);
+        T_CHECK(llm_context_state_load(w, buf, need) == LLM_ERR_CONTEXT_FULL, "too small a context accepted");
+        llm_context_free(w);
+        free(buf);
+        llm_context_free(a);
+        llm_context_free(b);
+    }
+    llm_model_free(m);
+}
+
+/* After a shift the kept keys are those of their tokens at the new positions: layer 0's keys
+   depend only on the token and the position, so they match a fresh decode of the tokens
+   that remain. Generation with context_shift runs past the window. */
+static void test_context_shift(void) {
+    llm_model *m = t_load_model("models/stories260K.gguf");
+    llm_context *a, *b;
+    llm_token seq[8] = {1, 403, 407, 261, 378, 300, 301, 302}, kept[5] = {1, 378, 300, 301, 302};
+    llm_generate_params g = llm_generate_default_params();
+    t_tokens *x = (t_tokens *)calloc(1, sizeof *x);
+    if (!m) return;
+    a = t_context(m, 64, LLM_KV_F32);
+    b = t_context(m, 64, LLM_KV_F32);
+    T_CHECK(llm_decode(a, seq, 8, 0) == LLM_OK && llm_decode(b, kept, 5, 0) == LLM_OK, "decode");
+    T_CHECK(llm_context_shift(a, 1, 3) == LLM_OK, "shift: %s", llm_context_error(a));
+    T_CHECK(llm_context_n_past(a) == 5, "n_past %d", llm_context_n_past(a));
+    {
+        const float *ka = (const float *)a->k_cache, *kb = (const float *)b->k_cache;
+        int i, n = 5 * a->model->n_kv;
+        double md = 0, mx = 0;
+        for (i = 0; i < n; i++) {
+            if (fabs(ka[i] - kb[i]) > md) md = fabs(ka[i] - kb[i]);
+            if (fabs(kb[i]) > mx) mx = fabs(kb[i]);
+        }
+        T_CHECK(md <= 1e-5 * mx, "layer 0 keys after the shift differ by %.3g of max %.3g", md, mx);
+    }
+    T_CHECK(llm_context_shift(a, 2, 4) == LLM_ERR_ARG, "shift past the end accepted");
+    llm_context_free(a);
+    llm_context_free(b);
+    a = t_context(m, 48, LLM_KV_F16);
+    g.n_predict = 150;
+    g.sampler.temperature = 0;
+    g.ignore_eos = 1;
+    g.context_shift = 1;
+    T_CHECK(llm_generate(a, "Once upon a time", &g, t_collect_tokens, x) == LLM_OK, "generate with shift: %s", llm_context_error(a));
+    T_CHECK(llm_context_n_past(a) <= 48, "n_past %d", llm_context_n_past(a));
+    g.context_shift = 0;
+    llm_context_truncate(a, 0);
+    T_CHECK(llm_generate(a, "Once upon a time", &g, NULL, NULL) == LLM_ERR_CONTEXT_FULL, "without shift the context fills");
+    llm_context_free(a);
+    llm_model_free(m);
+    free(x);
+}
+
+static void tests_game(void) {
+    T_RUN(test_step_equals_generate);
+    T_RUN(test_generate_cancel);
+    T_RUN(test_state_save_restore);
+    T_RUN(test_context_shift);
+}
