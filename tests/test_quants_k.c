@@ -58,8 +58,73 @@ static void test_kquant_refs(void) {
         }
 }
 
+/* Our quantizer against llama.cpp's (no importance matrix): every 2-D tensor of the F32 model
+   whose rows are whole super-blocks, quantized, dequantized and compared with the F32 values;
+   the RMSE must be at most 1.02 x that of the same tensor in llama.cpp's single-type file. */
+static double t_kq_rmse(const float *a, const float *b, int64_t n) {
+    double se = 0;
+    int64_t i;
+    for (i = 0; i < n; i++) se += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+    return sqrt(se / (double)n);
+}
+
+static void test_kquant_quantizer(void) {
+    static const int types[4] = {LLM_TYPE_Q2_K, LLM_TYPE_Q3_K, LLM_TYPE_Q4_K, LLM_TYPE_Q5_K};
+    char rel[128];
+    llm_model *f32 = t_load_model("models/synth/synth-q-F32.gguf"), *ref;
+    int t, i;
+    if (!f32) return;
+    for (t = 0; t < 4; t++) {
+        double worst = 0, sum_ours = 0, sum_ref = 0;
+        int compared = 0;
+        snprintf(rel, sizeof rel, "models/synth/synth-q-%s-pure.gguf", t_kq_types[t]);
+        if (!(ref = t_load_model(rel))) continue;
+        for (i = 0; i < llm_model_tensor_count(f32); i++) {
+            llm_tensor_info ti, tr;
+            int64_t n;
+            int j;
+            float *x, *ours, *theirs;
+            uint8_t *q;
+            double e_ours, e_ref;
+            llm_model_tensor_info(f32, i, &ti);
+            if (ti.n_dims != 2 || ti.ne[0] % 256 != 0) continue;
+            j = llm_model_tensor_find(ref, ti.name);
+            if (j < 0) continue;
+            llm_model_tensor_info(ref, j, &tr);
+            if (tr.type != types[t]) continue;
+            n = ti.ne[0] * ti.ne[1];
+            x = (float *)malloc(sizeof(float) * (size_t)n);
+            ours = (float *)malloc(sizeof(float) * (size_t)n);
+            theirs = (float *)malloc(sizeof(float) * (size_t)n);
+            q = (uint8_t *)malloc(llm_type_row_size(types[t], ti.ne[0]) * (size_t)ti.ne[1]);
+            T_CHECK(llm_model_tensor_dequantize(f32, i, 0, ti.ne[1], x) == LLM_OK, "read %s", ti.name);
+            T_CHECK(llm_model_tensor_dequantize(ref, j, 0, ti.ne[1], theirs) == LLM_OK, "read %s", ti.name);
+            llm__types[types[t]].quantize(x, q, n);
+            llm__types[types[t]].to_float(q, ours, n);
+            e_ours = t_kq_rmse(ours, x, n);
+            e_ref = t_kq_rmse(theirs, x, n);
+            T_CHECK(e_ours <= 1.02 * e_ref, "%s %s: RMSE %.4g, llama.cpp %.4g (ratio %.4f)", t_kq_types[t], ti.name, e_ours, e_ref,
+                    e_ours / e_ref);
+            if (e_ours / e_ref > worst) worst = e_ours / e_ref;
+            sum_ours += e_ours * e_ours * (double)n;
+            sum_ref += e_ref * e_ref * (double)n;
+            compared++;
+            free(x);
+            free(ours);
+            free(theirs);
+            free(q);
+        }
+        T_CHECK(compared > 0, "%s: no tensor compared", t_kq_types[t]);
+        printf("       %s: %2d tensors, RMSE ours / llama.cpp: worst tensor %.4f, whole file %.4f\n", t_kq_types[t], compared, worst,
+               sqrt(sum_ours / (sum_ref > 0 ? sum_ref : 1)));
+        llm_model_free(ref);
+    }
+    llm_model_free(f32);
+}
+
 static void tests_quants_k(void) {
     T_RUN(test_kquant_dequant);
     T_RUN(test_kquant_matvec);
     T_RUN(test_kquant_refs);
+    T_RUN(test_kquant_quantizer);
 }
