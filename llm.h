@@ -1972,6 +1972,133 @@ LLM__TARGET_AVX2 static void llm__vec_dot_q8_0_q8_0_avx2(int n, float *s, const 
     }
     *s = llm__hsum256(acc);
 }
+
+/* K-quants with Q8_K: each super-block's integer sums isum and msum (see the scalar kernels)
+   formed exactly in int32 lanes and finished by llm__kq_combine, so these kernels give the
+   scalar kernels' bits. maddubs multiplies unsigned weight levels by signed activations; a
+   pair of products stays within int16 (at most 2 * 31 * 127). */
+LLM__TARGET_AVX2 static int llm__hsum_i32_avx2(__m256i v) {
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return _mm_cvtsi128_si32(h);
+}
+
+/* int16 lanes: a in the low 128 bits, b in the high 128 bits (two sub-blocks of 16). */
+LLM__TARGET_AVX2 static __m256i llm__kq_pair16_avx2(int a, int b) {
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16((short)a)), _mm_set1_epi16((short)b), 1);
+}
+
+/* sum_j m[j] * (bsums[2j] + bsums[2j + 1]) for Q4_K/Q5_K's eight mins. */
+LLM__TARGET_AVX2 static int llm__kq_msum8_avx2(const uint8_t *bx, const int *mn) {
+    __m256i m = _mm256_setr_epi16((short)mn[0], (short)mn[0], (short)mn[1], (short)mn[1], (short)mn[2], (short)mn[2], (short)mn[3],
+                                  (short)mn[3], (short)mn[4], (short)mn[4], (short)mn[5], (short)mn[5], (short)mn[6], (short)mn[6],
+                                  (short)mn[7], (short)mn[7]);
+    return llm__hsum_i32_avx2(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(bx + 260)), m));
+}
+
+LLM__TARGET_AVX2 static void llm__vec_dot_q2_K_q8_K_avx2(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    const __m256i three = _mm256_set1_epi8(3);
+    float sum = 0.0f;
+    int i, h, k;
+    for (i = 0; i < n / 256; i++, bw += LLM__Q2_K_BYTES, bx += LLM__Q8_K_BYTES) {
+        __m256i sm = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)bw)), acc = _mm256_setzero_si256();
+        int msum = llm__hsum_i32_avx2(
+            _mm256_madd_epi16(_mm256_srli_epi16(sm, 4), _mm256_loadu_si256((const __m256i *)(bx + 260))));
+        for (h = 0; h < 2; h++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(bw + 16 + 32 * h));
+            for (k = 0; k < 4; k++) {
+                int j = 8 * h + 2 * k;
+                __m256i v = _mm256_and_si256(_mm256_srl_epi16(q, _mm_cvtsi32_si128(2 * k)), three);
+                __m256i p = _mm256_maddubs_epi16(v, _mm256_loadu_si256((const __m256i *)(bx + 4 + 128 * h + 32 * k)));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, llm__kq_pair16_avx2(bw[j] & 15, bw[j + 1] & 15)));
+            }
+        }
+        sum = llm__kq_combine(sum, llm__fp16_to_fp32(llm__le16(bw + 80)), llm__fp16_to_fp32(llm__le16(bw + 82)), llm__lef32(bx),
+                              llm__hsum_i32_avx2(acc), msum);
+    }
+    *s = sum;
+}
+
+/* Q3_K's level q - 4 with q = low 2 bits | third bit << 2 in 0..7: sum (q - 4) x over a
+   sub-block is sum q x - 4 * bsum, so maddubs takes q and the bsums carry the offset. */
+LLM__TARGET_AVX2 static void llm__vec_dot_q3_K_q8_K_avx2(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    const __m256i three = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
+    float sum = 0.0f;
+    int i, h, k, sc[16];
+    for (i = 0; i < n / 256; i++, bw += LLM__Q3_K_BYTES, bx += LLM__Q8_K_BYTES) {
+        __m256i hm = _mm256_loadu_si256((const __m256i *)bw), acc = _mm256_setzero_si256(), sv;
+        int corr;
+        llm__q3_K_scales(bw + 96, sc);
+        sv = _mm256_setr_epi16((short)sc[0], (short)sc[1], (short)sc[2], (short)sc[3], (short)sc[4], (short)sc[5], (short)sc[6],
+                               (short)sc[7], (short)sc[8], (short)sc[9], (short)sc[10], (short)sc[11], (short)sc[12], (short)sc[13],
+                               (short)sc[14], (short)sc[15]);
+        corr = llm__hsum_i32_avx2(_mm256_madd_epi16(sv, _mm256_loadu_si256((const __m256i *)(bx + 260))));
+        for (h = 0; h < 2; h++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(bw + 32 + 32 * h));
+            for (k = 0; k < 4; k++) {
+                int j = 8 * h + 2 * k;
+                __m256i bit = _mm256_set1_epi8((char)(1 << (4 * h + k)));
+                __m256i hb = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), bit), four);
+                __m256i v = _mm256_or_si256(_mm256_and_si256(_mm256_srl_epi16(q, _mm_cvtsi32_si128(2 * k)), three), hb);
+                __m256i p = _mm256_maddubs_epi16(v, _mm256_loadu_si256((const __m256i *)(bx + 4 + 128 * h + 32 * k)));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, llm__kq_pair16_avx2(sc[j], sc[j + 1])));
+            }
+        }
+        sum = llm__kq_combine(sum, llm__fp16_to_fp32(llm__le16(bw + 108)), 0.0f, llm__lef32(bx), llm__hsum_i32_avx2(acc) - 4 * corr, 0);
+    }
+    *s = sum;
+}
+
+LLM__TARGET_AVX2 static void llm__vec_dot_q4_K_q8_K_avx2(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    const __m256i low = _mm256_set1_epi8(15);
+    float sum = 0.0f;
+    int i, g, sc[8], mn[8];
+    for (i = 0; i < n / 256; i++, bw += LLM__Q4_K_BYTES, bx += LLM__Q8_K_BYTES) {
+        __m256i acc = _mm256_setzero_si256();
+        llm__k4_scales(bw + 4, sc, mn);
+        for (g = 0; g < 4; g++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(bw + 16 + 32 * g));
+            __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(q, low), _mm256_loadu_si256((const __m256i *)(bx + 4 + 64 * g)));
+            __m256i p1 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), low),
+                                              _mm256_loadu_si256((const __m256i *)(bx + 36 + 64 * g)));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p0, _mm256_set1_epi16((short)sc[2 * g])));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p1, _mm256_set1_epi16((short)sc[2 * g + 1])));
+        }
+        sum = llm__kq_combine(sum, llm__fp16_to_fp32(llm__le16(bw)), llm__fp16_to_fp32(llm__le16(bw + 2)), llm__lef32(bx),
+                              llm__hsum_i32_avx2(acc), llm__kq_msum8_avx2(bx, mn));
+    }
+    *s = sum;
+}
+
+LLM__TARGET_AVX2 static void llm__vec_dot_q5_K_q8_K_avx2(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    const __m256i low = _mm256_set1_epi8(15), sixteen = _mm256_set1_epi8(16);
+    float sum = 0.0f;
+    int i, g, sc[8], mn[8];
+    for (i = 0; i < n / 256; i++, bw += LLM__Q5_K_BYTES, bx += LLM__Q8_K_BYTES) {
+        __m256i qh = _mm256_loadu_si256((const __m256i *)(bw + 16)), acc = _mm256_setzero_si256();
+        llm__k4_scales(bw + 4, sc, mn);
+        for (g = 0; g < 4; g++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(bw + 48 + 32 * g));
+            __m256i b0 = _mm256_set1_epi8((char)(1 << (2 * g))), b1 = _mm256_set1_epi8((char)(1 << (2 * g + 1)));
+            __m256i h0 = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, b0), b0), sixteen);
+            __m256i h1 = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, b1), b1), sixteen);
+            __m256i p0 = _mm256_maddubs_epi16(_mm256_or_si256(_mm256_and_si256(q, low), h0),
+                                              _mm256_loadu_si256((const __m256i *)(bx + 4 + 64 * g)));
+            __m256i p1 = _mm256_maddubs_epi16(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low), h1),
+                                              _mm256_loadu_si256((const __m256i *)(bx + 36 + 64 * g)));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p0, _mm256_set1_epi16((short)sc[2 * g])));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p1, _mm256_set1_epi16((short)sc[2 * g + 1])));
+        }
+        sum = llm__kq_combine(sum, llm__fp16_to_fp32(llm__le16(bw)), llm__fp16_to_fp32(llm__le16(bw + 2)), llm__lef32(bx),
+                              llm__hsum_i32_avx2(acc), llm__kq_msum8_avx2(bx, mn));
+    }
+    *s = sum;
+}
 #endif /* LLM__AVX2 */
 
 /* ---- NEON (AArch64, chosen at compile time) ---- */
@@ -2100,6 +2227,163 @@ static void llm__vec_dot_q8_0_q8_0_neon_dotprod(int n, float *s, const void *w, 
 }
 #endif /* __ARM_FEATURE_DOTPROD */
 
+
+/* K-quants with Q8_K: per sub-block int32x4 partial sums of q_w * q_x (SDOT with dotprod;
+   otherwise int8 products widened to int16 and pairs added into int32), scaled by the
+   sub-block's integer scale into one accumulator, so each super-block's isum and msum are
+   the scalar kernel's exact integers and llm__kq_combine gives the same bits. dot is a
+   constant in each caller: the always-inlined bodies serve both instruction sets. */
+#define LLM__KQ_INLINE static inline __attribute__((always_inline))
+
+LLM__KQ_INLINE int32x4_t llm__kq_dot16_neon(int32x4_t acc, int8x16_t a, int8x16_t b, int dot) {
+#if defined(__ARM_FEATURE_DOTPROD)
+    if (dot) return vdotq_s32(acc, a, b);
+#endif
+    (void)dot;
+    acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(a), vget_low_s8(b)));
+    return vpadalq_s16(acc, vmull_high_s8(a, b));
+}
+
+static int8x16_t llm__kq_x16_neon(const uint8_t *p) { return vreinterpretq_s8_u8(vld1q_u8(p)); }
+
+LLM__KQ_INLINE float llm__vec_dot_q2_K_body_neon(int n, const uint8_t *bw, const uint8_t *bx, int dot) {
+    const uint8x16_t three = vdupq_n_u8(3);
+    float sum = 0.0f;
+    int i, h, k, j;
+    for (i = 0; i < n / 256; i++, bw += LLM__Q2_K_BYTES, bx += LLM__Q8_K_BYTES) {
+        int32x4_t acc = vdupq_n_s32(0);
+        int msum = 0;
+        for (j = 0; j < 16; j++) msum += (bw[j] >> 4) * llm__q8_K_bsum(bx, j);
+        for (h = 0; h < 2; h++) {
+            uint8x16_t q0 = vld1q_u8(bw + 16 + 32 * h), q1 = vld1q_u8(bw + 32 + 32 * h);
+            for (k = 0; k < 4; k++) {
+                int8x16_t sh = vdupq_n_s8((int8_t)(-2 * k));
+                const uint8_t *px = bx + 4 + 128 * h + 32 * k;
+                int8x16_t v0 = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(q0, sh), three));
+                int8x16_t v1 = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(q1, sh), three));
+                j = 8 * h + 2 * k;
+                acc = vmlaq_n_s32(acc, llm__kq_dot16_neon(vdupq_n_s32(0), v0, llm__kq_x16_neon(px), dot), bw[j] & 15);
+                acc = vmlaq_n_s32(acc, llm__kq_dot16_neon(vdupq_n_s32(0), v1, llm__kq_x16_neon(px + 16), dot), bw[j + 1] & 15);
+            }
+        }
+        sum = llm__kq_combine(sum, llm__fp16_to_fp32(llm__le16(bw + 80)), llm__fp16_to_fp32(llm__le16(bw + 82)), llm__lef32(bx),
+                              vaddvq_s32(acc), msum);
+    }
+    return sum;
+}
+
+/* Q3_K: levels rebuilt as (low 2 bits | third bit << 2) - 4, int8 in -4..3. */
+LLM__KQ_INLINE float llm__vec_dot_q3_K_body_neon(int n, const uint8_t *bw, const uint8_t *bx, int dot) {
+    const uint8x16_t three = vdupq_n_u8(3), four = vdupq_n_u8(4);
+    float sum = 0.0f;
+    int i, h, k, j, sc[16];
+    for (i = 0; i < n / 256; i++, bw += LLM__Q3_K_BYTES, bx += LLM__Q8_K_BYTES) {
+        uint8x16_t hm0 = vld1q_u8(bw), hm1 = vld1q_u8(bw + 16);
+        int32x4_t acc = vdupq_n_s32(0);
+        llm__q3_K_scales(bw + 96, sc);
+        for (h = 0; h < 2; h++) {
+            uint8x16_t q0 = vld1q_u8(bw + 32 + 32 * h), q1 = vld1q_u8(bw + 48 + 32 * h);
+            for (k = 0; k < 4; k++) {
+                int8x16_t sh = vdupq_n_s8((int8_t)(-2 * k));
+                uint8x16_t bit = vdupq_n_u8((uint8_t)(1 << (4 * h + k)));
+                const uint8_t *px = bx + 4 + 128 * h + 32 * k;
+                uint8x16_t u0 = vorrq_u8(vandq_u8(vshlq_u8(q0, sh), three), vandq_u8(vtstq_u8(hm0, bit), four));
+                uint8x16_t u1 = vorrq_u8(vandq_u8(vshlq_u8(q1, sh), three), vandq_u8(vtstq_u8(hm1, bit), four));
+                int8x16_t v0 = vsubq_s8(vreinterpretq_s8_u8(u0), vdupq_n_s8(4)), v1 = vsubq_s8(vreinterpretq_s8_u8(u1), vdupq_n_s8(4));
+                j = 8 * h + 2 * k;
+                acc = vmlaq_n_s32(acc, llm__kq_dot16_neon(vdupq_n_s32(0), v0, llm__kq_x16_neon(px), dot), sc[j]);
+                acc = vmlaq_n_s32(acc, llm__kq_dot16_neon(vdupq_n_s32(0), v1, llm__kq_x16_neon(px + 16), dot), sc[j + 1]);
+            }
+        }
+        sum = llm__kq_combine(sum, llm__fp16_to_fp32(llm__le16(bw + 108)), 0.0f, llm__lef32(bx), vaddvq_s32(acc), 0);
+    }
+    return sum;
+}
+
+/* Q4_K (qh == 0) and Q5_K (qh: the fifth bits, qs 32 bytes further on). */
+LLM__KQ_INLINE float llm__vec_dot_q45_K_body_neon(int n, const uint8_t *bw, const uint8_t *bx, int q5, int dot) {
+    const uint8x16_t low = vdupq_n_u8(15), sixteen = vdupq_n_u8(16);
+    float sum = 0.0f;
+    int i, g, j, sc[8], mn[8];
+    for (i = 0; i < n / 256; i++, bw += q5 ? LLM__Q5_K_BYTES : LLM__Q4_K_BYTES, bx += LLM__Q8_K_BYTES) {
+        const uint8_t *qs = bw + (q5 ? 48 : 16);
+        uint8x16_t h0 = vdupq_n_u8(0), h1 = vdupq_n_u8(0);
+        int32x4_t acc = vdupq_n_s32(0);
+        int msum = 0;
+        llm__k4_scales(bw + 4, sc, mn);
+        for (j = 0; j < 8; j++) msum += mn[j] * (llm__q8_K_bsum(bx, 2 * j) + llm__q8_K_bsum(bx, 2 * j + 1));
+        if (q5) {
+            h0 = vld1q_u8(bw + 16);
+            h1 = vld1q_u8(bw + 32);
+        }
+        for (g = 0; g < 4; g++) {
+            uint8x16_t q0 = vld1q_u8(qs + 32 * g), q1 = vld1q_u8(qs + 16 + 32 * g);
+            uint8x16_t l0 = vandq_u8(q0, low), l1 = vandq_u8(q1, low), u0 = vshrq_n_u8(q0, 4), u1 = vshrq_n_u8(q1, 4);
+            const uint8_t *px = bx + 4 + 64 * g;
+            int32x4_t s0, s1;
+            if (q5) {
+                uint8x16_t b0 = vdupq_n_u8((uint8_t)(1 << (2 * g))), b1 = vdupq_n_u8((uint8_t)(2 << (2 * g)));
+                l0 = vorrq_u8(l0, vandq_u8(vtstq_u8(h0, b0), sixteen));
+                l1 = vorrq_u8(l1, vandq_u8(vtstq_u8(h1, b0), sixteen));
+                u0 = vorrq_u8(u0, vandq_u8(vtstq_u8(h0, b1), sixteen));
+                u1 = vorrq_u8(u1, vandq_u8(vtstq_u8(h1, b1), sixteen));
+            }
+            s0 = llm__kq_dot16_neon(vdupq_n_s32(0), vreinterpretq_s8_u8(l0), llm__kq_x16_neon(px), dot);
+            s0 = llm__kq_dot16_neon(s0, vreinterpretq_s8_u8(l1), llm__kq_x16_neon(px + 16), dot);
+            s1 = llm__kq_dot16_neon(vdupq_n_s32(0), vreinterpretq_s8_u8(u0), llm__kq_x16_neon(px + 32), dot);
+            s1 = llm__kq_dot16_neon(s1, vreinterpretq_s8_u8(u1), llm__kq_x16_neon(px + 48), dot);
+            acc = vmlaq_n_s32(acc, s0, sc[2 * g]);
+            acc = vmlaq_n_s32(acc, s1, sc[2 * g + 1]);
+        }
+        sum = llm__kq_combine(sum, llm__fp16_to_fp32(llm__le16(bw)), llm__fp16_to_fp32(llm__le16(bw + 2)), llm__lef32(bx),
+                              vaddvq_s32(acc), msum);
+    }
+    return sum;
+}
+
+static void llm__vec_dot_q2_K_q8_K_neon(int n, float *s, const void *w, const void *x) {
+    *s = llm__vec_dot_q2_K_body_neon(n, (const uint8_t *)w, (const uint8_t *)x, 0);
+}
+static void llm__vec_dot_q3_K_q8_K_neon(int n, float *s, const void *w, const void *x) {
+    *s = llm__vec_dot_q3_K_body_neon(n, (const uint8_t *)w, (const uint8_t *)x, 0);
+}
+static void llm__vec_dot_q4_K_q8_K_neon(int n, float *s, const void *w, const void *x) {
+    *s = llm__vec_dot_q45_K_body_neon(n, (const uint8_t *)w, (const uint8_t *)x, 0, 0);
+}
+static void llm__vec_dot_q5_K_q8_K_neon(int n, float *s, const void *w, const void *x) {
+    *s = llm__vec_dot_q45_K_body_neon(n, (const uint8_t *)w, (const uint8_t *)x, 1, 0);
+}
+#if defined(__ARM_FEATURE_DOTPROD)
+static void llm__vec_dot_q2_K_q8_K_neon_dotprod(int n, float *s, const void *w, const void *x) {
+    *s = llm__vec_dot_q2_K_body_neon(n, (const uint8_t *)w, (const uint8_t *)x, 1);
+}
+static void llm__vec_dot_q3_K_q8_K_neon_dotprod(int n, float *s, const void *w, const void *x) {
+    *s = llm__vec_dot_q3_K_body_neon(n, (const uint8_t *)w, (const uint8_t *)x, 1);
+}
+static void llm__vec_dot_q4_K_q8_K_neon_dotprod(int n, float *s, const void *w, const void *x) {
+    *s = llm__vec_dot_q45_K_body_neon(n, (const uint8_t *)w, (const uint8_t *)x, 0, 1);
+}
+static void llm__vec_dot_q5_K_q8_K_neon_dotprod(int n, float *s, const void *w, const void *x) {
+    *s = llm__vec_dot_q45_K_body_neon(n, (const uint8_t *)w, (const uint8_t *)x, 1, 1);
+}
+#endif /* __ARM_FEATURE_DOTPROD */
+
+/* Registers the K-quant kernels (called from llm__kernels_init_neon). */
+static void llm__kernels_init_kquants_neon(llm__kernels *k) {
+    k->vec_dot[LLM_TYPE_Q2_K] = llm__vec_dot_q2_K_q8_K_neon;
+    k->vec_dot[LLM_TYPE_Q3_K] = llm__vec_dot_q3_K_q8_K_neon;
+    k->vec_dot[LLM_TYPE_Q4_K] = llm__vec_dot_q4_K_q8_K_neon;
+    k->vec_dot[LLM_TYPE_Q5_K] = llm__vec_dot_q5_K_q8_K_neon;
+#if defined(__ARM_FEATURE_DOTPROD)
+    if (k->features & LLM_CPU_DOTPROD) {
+        k->vec_dot[LLM_TYPE_Q2_K] = llm__vec_dot_q2_K_q8_K_neon_dotprod;
+        k->vec_dot[LLM_TYPE_Q3_K] = llm__vec_dot_q3_K_q8_K_neon_dotprod;
+        k->vec_dot[LLM_TYPE_Q4_K] = llm__vec_dot_q4_K_q8_K_neon_dotprod;
+        k->vec_dot[LLM_TYPE_Q5_K] = llm__vec_dot_q5_K_q8_K_neon_dotprod;
+    }
+#endif
+}
+
 #endif /* !__AARCH64EB__ */
 
 static void llm__kernels_init_neon(llm__kernels *k) {
@@ -2111,6 +2395,7 @@ static void llm__kernels_init_neon(llm__kernels *k) {
 #if defined(__ARM_FEATURE_DOTPROD)
     if (k->features & LLM_CPU_DOTPROD) k->vec_dot[LLM_TYPE_Q8_0] = llm__vec_dot_q8_0_q8_0_neon_dotprod;
 #endif
+    llm__kernels_init_kquants_neon(k);
 #else
     (void)k;
 #endif
@@ -2158,6 +2443,10 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
         k->vec_dot[LLM_TYPE_F16] = llm__vec_dot_f16_f16_avx2;
         k->vec_dot[LLM_TYPE_BF16] = llm__vec_dot_bf16_bf16_avx2;
         k->vec_dot[LLM_TYPE_Q8_0] = llm__vec_dot_q8_0_q8_0_avx2;
+        k->vec_dot[LLM_TYPE_Q2_K] = llm__vec_dot_q2_K_q8_K_avx2;
+        k->vec_dot[LLM_TYPE_Q3_K] = llm__vec_dot_q3_K_q8_K_avx2;
+        k->vec_dot[LLM_TYPE_Q4_K] = llm__vec_dot_q4_K_q8_K_avx2;
+        k->vec_dot[LLM_TYPE_Q5_K] = llm__vec_dot_q5_K_q8_K_avx2;
     }
 #endif
 #if defined(LLM__NEON)
