@@ -58,6 +58,106 @@ static void test_kquant_refs(void) {
         }
 }
 
+/* Every SIMD kernel against the scalar one: random bytes (every level, scale and min pattern)
+   and edge super-blocks (zero factors, largest scales and mins, all-max and all-min levels,
+   negative factors), with random activations and activations all at +-127. The kernels form
+   the same exact integer sums and end in the same float steps, so the results must be
+   bit-identical. */
+static uint64_t t_kq_rng = 0x9e3779b97f4a7c15ull;
+static uint32_t t_kq_rand(void) {
+    t_kq_rng ^= t_kq_rng << 13;
+    t_kq_rng ^= t_kq_rng >> 7;
+    t_kq_rng ^= t_kq_rng << 17;
+    return (uint32_t)(t_kq_rng >> 32);
+}
+
+/* A finite fp16 value: random sign and mantissa, exponent 1..29 (|v| below 2^15). */
+static uint16_t t_kq_half(void) {
+    uint32_t r = t_kq_rand();
+    return (uint16_t)((r & 0x83ff) | ((1 + (r >> 16) % 29) << 10));
+}
+
+/* Fills one weight super-block of type t; kind 0 random, 1 zero factors, 2 every byte 0xff,
+   3 every level byte 0 with the largest scales, 4 random bytes with negative factors. */
+static void t_kq_block(int t, uint8_t *b, int kind) {
+    int size = llm__types[t].size, i, fd = t == LLM_TYPE_Q2_K ? 80 : t == LLM_TYPE_Q3_K ? 108 : 0;
+    for (i = 0; i < size; i++) b[i] = kind == 2 ? 0xff : kind == 3 ? 0 : (uint8_t)t_kq_rand();
+    if (kind == 3) { /* largest scales (and mins), lowest levels */
+        if (t == LLM_TYPE_Q2_K) memset(b, 0xff, 16);
+        if (t == LLM_TYPE_Q3_K) memset(b + 96, 0xff, 12);
+        if (t == LLM_TYPE_Q4_K || t == LLM_TYPE_Q5_K) memset(b + 4, 0xff, 12);
+    }
+    llm__put16(b + fd, kind == 1 ? 0 : kind == 4 ? (uint16_t)(t_kq_half() | 0x8000) : t_kq_half());
+    if (t != LLM_TYPE_Q3_K) llm__put16(b + fd + 2, kind == 1 ? 0 : kind == 4 ? (uint16_t)(t_kq_half() | 0x8000) : t_kq_half());
+}
+
+static void test_kquant_simd_vs_scalar(void) {
+    static const int types[4] = {LLM_TYPE_Q2_K, LLM_TYPE_Q3_K, LLM_TYPE_Q4_K, LLM_TYPE_Q5_K};
+    static const int nblocks[4] = {1, 2, 5, 16};
+    unsigned masks[4];
+    const char *names[4];
+    int n_isa = t_isas(masks, names), isa, ti, ni, rep, i, xk, checked = 0, bad = 0;
+    llm__kernels ref;
+    llm__kernels_init(&ref, LLM_CPU_SCALAR);
+    for (isa = 1; isa < n_isa; isa++) {
+        llm__kernels k;
+        llm__kernels_init(&k, masks[isa]);
+        for (ti = 0; ti < 4; ti++) {
+            int t = types[ti];
+            T_CHECK(k.vec_dot[t] != ref.vec_dot[t], "%s %s: no kernel registered", names[isa], llm_type_name(t));
+            for (ni = 0; ni < 4; ni++)
+                for (rep = 0; rep < 24; rep++)
+                    for (xk = 0; xk < 3; xk++) {
+                        int n = 256 * nblocks[ni], size = llm__types[t].size;
+                        uint8_t *wq = (uint8_t *)malloc((size_t)(size * nblocks[ni])), *xq = (uint8_t *)malloc((size_t)(LLM__Q8_K_BYTES * nblocks[ni]));
+                        float *x = (float *)malloc(sizeof(float) * (size_t)n), a, b;
+                        for (i = 0; i < nblocks[ni]; i++) t_kq_block(t, wq + i * size, rep < 8 ? 0 : (rep + i) % 5);
+                        /* activations: random; all one value (every q = -127); alternating +-1 (q = +-127) */
+                        for (i = 0; i < n; i++) x[i] = xk == 0 ? t_randn() * (float)(rep + 1) : xk == 1 ? 3.0f : (i & 1 ? -1.0f : 1.0f);
+                        llm__q8_K_from_float(x, xq, n);
+                        ref.vec_dot[t](n, &a, wq, xq);
+                        k.vec_dot[t](n, &b, wq, xq);
+                        if (memcmp(&a, &b, sizeof a) != 0) {
+                            bad++;
+                            T_CHECK(0, "%s %s n=%d rep %d x %d: %.9g, scalar %.9g", names[isa], llm_type_name(t), n, rep, xk, b, a);
+                        }
+                        checked++;
+                        free(wq);
+                        free(xq);
+                        free(x);
+                    }
+        }
+    }
+    if (n_isa == 1) printf("       only the scalar path exists on this machine\n");
+    else printf("       %d dot products, %d differ from the scalar kernel's bits\n", checked, bad);
+}
+
+/* The quantizers on edge input: zeros stay zero, a constant block and a block of one sign
+   come back close, and nothing is NaN. */
+static void test_kquant_quantizer_edges(void) {
+    static const int types[4] = {LLM_TYPE_Q2_K, LLM_TYPE_Q3_K, LLM_TYPE_Q4_K, LLM_TYPE_Q5_K};
+    float x[256], y[256];
+    uint8_t q[256];
+    int ti, kind, i;
+    for (ti = 0; ti < 4; ti++)
+        for (kind = 0; kind < 4; kind++) {
+            double se = 0, sx = 0;
+            for (i = 0; i < 256; i++)
+                x[i] = kind == 0 ? 0.0f : kind == 1 ? 0.75f : kind == 2 ? fabsf(t_randn()) + 1.0f : (i == 7 ? 100.0f : t_randn() * 0.01f);
+            llm__types[types[ti]].quantize(x, q, 256);
+            llm__types[types[ti]].to_float(q, y, 256);
+            for (i = 0; i < 256; i++) {
+                T_CHECK(y[i] == y[i], "%s kind %d: NaN at %d", t_kq_types[ti], kind, i);
+                se += ((double)y[i] - x[i]) * ((double)y[i] - x[i]);
+                sx += (double)x[i] * x[i];
+            }
+            if (kind == 0) T_CHECK(se == 0, "%s: zeros do not come back as zeros", t_kq_types[ti]);
+            else /* 2-bit levels over [1, 3] with the min held at or below 0 (as ggml's): about 0.11 */
+                T_CHECK(sqrt(se / sx) < (kind == 3 || ti == 0 ? 0.2 : 0.1), "%s kind %d: relative RMSE %.3g", t_kq_types[ti], kind,
+                        sqrt(se / sx));
+        }
+}
+
 /* Our quantizer against llama.cpp's (no importance matrix): every 2-D tensor of the F32 model
    whose rows are whole super-blocks, quantized, dequantized and compared with the F32 values;
    the RMSE must be at most 1.02 x that of the same tensor in llama.cpp's single-type file. */
@@ -126,5 +226,7 @@ static void tests_quants_k(void) {
     T_RUN(test_kquant_dequant);
     T_RUN(test_kquant_matvec);
     T_RUN(test_kquant_refs);
+    T_RUN(test_kquant_simd_vs_scalar);
     T_RUN(test_kquant_quantizer);
+    T_RUN(test_kquant_quantizer_edges);
 }
