@@ -55,6 +55,7 @@
      F16           yes     yes   yes
      BF16          yes     yes   yes
      Q8_0          yes     yes   yes (+dotprod)
+     Q2_K..Q5_K    yes     yes   yes (+dotprod)
      architectures: llama (tied or separate output, GQA)
      tokenizers:    SentencePiece ("llama")
 
@@ -1242,6 +1243,13 @@ static void llm__q8_K_from_float(const float *src, void *dst, int64_t n) {
 #define LLM__Q3_K_BYTES 110
 #define LLM__Q4_K_BYTES 144
 #define LLM__Q5_K_BYTES 176
+/* Small helpers shared with the SIMD kernels are always inlined: compiled inside an AVX2
+   function they stay VEX-encoded, where a call into SSE code would stall on the live YMM state. */
+#if defined(__GNUC__) || defined(__clang__)
+#define LLM__KQ_INLINE static inline __attribute__((always_inline))
+#else
+#define LLM__KQ_INLINE static inline
+#endif
 
 static int llm__q2_K_q(const uint8_t *qs, int e) { return (qs[32 * (e >> 7) + (e & 31)] >> (2 * ((e >> 5) & 3))) & 3; }
 static int llm__q4_K_q(const uint8_t *qs, int e) { return (qs[32 * (e >> 6) + (e & 31)] >> (4 * ((e >> 5) & 1))) & 15; }
@@ -1249,7 +1257,7 @@ static int llm__q4_K_q(const uint8_t *qs, int e) { return (qs[32 * (e >> 6) + (e
 /* Q3_K's sixteen 6-bit scales, bias removed (-32..31): low 4 bits in the nibbles of bytes 0..7
    (scale j < 8 low nibble of byte j, j >= 8 high nibble of byte j - 8), high 2 bits in bytes
    8..11 (byte 8 + j % 4, bits 2 (j / 4)). */
-static void llm__q3_K_scales(const uint8_t *s, int *sc) {
+LLM__KQ_INLINE void llm__q3_K_scales(const uint8_t *s, int *sc) {
     int j;
     for (j = 0; j < 16; j++) {
         int lo = j < 8 ? s[j] & 15 : s[j - 8] >> 4, hi = (s[8 + (j & 3)] >> (2 * (j >> 2))) & 3;
@@ -1260,7 +1268,7 @@ static void llm__q3_K_scales(const uint8_t *s, int *sc) {
 /* Q4_K/Q5_K's eight 6-bit scales and mins: for j < 4 the low 6 bits of bytes j (scale) and
    j + 4 (min); for j >= 4 the nibbles of byte j + 4 (scale low, min high) with their top 2
    bits in the top bits of bytes j - 4 (scale) and j (min). */
-static void llm__k4_scales(const uint8_t *s, int *sc, int *mn) {
+LLM__KQ_INLINE void llm__k4_scales(const uint8_t *s, int *sc, int *mn) {
     int j;
     for (j = 0; j < 8; j++) {
         if (j < 4) {
@@ -1340,7 +1348,7 @@ static void llm__q5_K_to_float(const void *src, float *dst, int64_t n) {
    msum = sum_j min_j * (sum of x's q over sub-block j, from bsums); then in float
    d_w d_x isum - dmin_w d_x msum. Integer sums are exact, so every SIMD kernel that forms the
    same isum and msum and ends with these float steps gives the same bits. */
-static float llm__kq_combine(float sum, float dw, float dmw, float dx, int isum, int msum) {
+LLM__KQ_INLINE float llm__kq_combine(float sum, float dw, float dmw, float dx, int isum, int msum) {
     float a = dw * dx, am = dmw * dx, t = a * (float)isum, tm = am * (float)msum;
     sum += t;
     return sum - tm;
@@ -1977,6 +1985,14 @@ LLM__TARGET_AVX2 static void llm__vec_dot_q8_0_q8_0_avx2(int n, float *s, const 
    formed exactly in int32 lanes and finished by llm__kq_combine, so these kernels give the
    scalar kernels' bits. maddubs multiplies unsigned weight levels by signed activations; a
    pair of products stays within int16 (at most 2 * 31 * 127). */
+/* fp16 and float factors read in place: F16C's conversion is exact, as llm__fp16_to_fp32. */
+LLM__TARGET_AVX2 static inline float llm__kq_half_avx2(const uint8_t *p) { return _cvtsh_ss((unsigned short)(p[0] | p[1] << 8)); }
+LLM__TARGET_AVX2 static inline float llm__kq_f32_avx2(const uint8_t *p) {
+    float f;
+    memcpy(&f, p, 4); /* x86 is little-endian */
+    return f;
+}
+
 LLM__TARGET_AVX2 static int llm__hsum_i32_avx2(__m256i v) {
     __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
@@ -2015,7 +2031,7 @@ LLM__TARGET_AVX2 static void llm__vec_dot_q2_K_q8_K_avx2(int n, float *s, const 
                 acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, llm__kq_pair16_avx2(bw[j] & 15, bw[j + 1] & 15)));
             }
         }
-        sum = llm__kq_combine(sum, llm__fp16_to_fp32(llm__le16(bw + 80)), llm__fp16_to_fp32(llm__le16(bw + 82)), llm__lef32(bx),
+        sum = llm__kq_combine(sum, llm__kq_half_avx2(bw + 80), llm__kq_half_avx2(bw + 82), llm__kq_f32_avx2(bx),
                               llm__hsum_i32_avx2(acc), msum);
     }
     *s = sum;
@@ -2047,7 +2063,7 @@ LLM__TARGET_AVX2 static void llm__vec_dot_q3_K_q8_K_avx2(int n, float *s, const 
                 acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, llm__kq_pair16_avx2(sc[j], sc[j + 1])));
             }
         }
-        sum = llm__kq_combine(sum, llm__fp16_to_fp32(llm__le16(bw + 108)), 0.0f, llm__lef32(bx), llm__hsum_i32_avx2(acc) - 4 * corr, 0);
+        sum = llm__kq_combine(sum, llm__kq_half_avx2(bw + 108), 0.0f, llm__kq_f32_avx2(bx), llm__hsum_i32_avx2(acc) - 4 * corr, 0);
     }
     *s = sum;
 }
@@ -2068,7 +2084,7 @@ LLM__TARGET_AVX2 static void llm__vec_dot_q4_K_q8_K_avx2(int n, float *s, const 
             acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p0, _mm256_set1_epi16((short)sc[2 * g])));
             acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p1, _mm256_set1_epi16((short)sc[2 * g + 1])));
         }
-        sum = llm__kq_combine(sum, llm__fp16_to_fp32(llm__le16(bw)), llm__fp16_to_fp32(llm__le16(bw + 2)), llm__lef32(bx),
+        sum = llm__kq_combine(sum, llm__kq_half_avx2(bw), llm__kq_half_avx2(bw + 2), llm__kq_f32_avx2(bx),
                               llm__hsum_i32_avx2(acc), llm__kq_msum8_avx2(bx, mn));
     }
     *s = sum;
@@ -2094,7 +2110,7 @@ LLM__TARGET_AVX2 static void llm__vec_dot_q5_K_q8_K_avx2(int n, float *s, const 
             acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p0, _mm256_set1_epi16((short)sc[2 * g])));
             acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p1, _mm256_set1_epi16((short)sc[2 * g + 1])));
         }
-        sum = llm__kq_combine(sum, llm__fp16_to_fp32(llm__le16(bw)), llm__fp16_to_fp32(llm__le16(bw + 2)), llm__lef32(bx),
+        sum = llm__kq_combine(sum, llm__kq_half_avx2(bw), llm__kq_half_avx2(bw + 2), llm__kq_f32_avx2(bx),
                               llm__hsum_i32_avx2(acc), llm__kq_msum8_avx2(bx, mn));
     }
     *s = sum;
@@ -2233,8 +2249,6 @@ static void llm__vec_dot_q8_0_q8_0_neon_dotprod(int n, float *s, const void *w, 
    sub-block's integer scale into one accumulator, so each super-block's isum and msum are
    the scalar kernel's exact integers and llm__kq_combine gives the same bits. dot is a
    constant in each caller: the always-inlined bodies serve both instruction sets. */
-#define LLM__KQ_INLINE static inline __attribute__((always_inline))
-
 LLM__KQ_INLINE int32x4_t llm__kq_dot16_neon(int32x4_t acc, int8x16_t a, int8x16_t b, int dot) {
 #if defined(__ARM_FEATURE_DOTPROD)
     if (dot) return vdotq_s32(acc, a, b);
