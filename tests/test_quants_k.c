@@ -109,7 +109,8 @@ static void test_kquant_simd_vs_scalar(void) {
                 for (rep = 0; rep < 24; rep++)
                     for (xk = 0; xk < 3; xk++) {
                         int n = 256 * nblocks[ni], size = llm__types[t].size;
-                        uint8_t *wq = (uint8_t *)malloc((size_t)(size * nblocks[ni])), *xq = (uint8_t *)malloc((size_t)(LLM__Q8_K_BYTES * nblocks[ni]));
+                        uint8_t *wq = (uint8_t *)malloc((size_t)(size * nblocks[ni]));
+                        uint8_t *xq = (uint8_t *)malloc((size_t)(LLM__Q8_K_BYTES * nblocks[ni]));
                         float *x = (float *)malloc(sizeof(float) * (size_t)n), a, b;
                         for (i = 0; i < nblocks[ni]; i++) t_kq_block(t, wq + i * size, rep < 8 ? 0 : (rep + i) % 5);
                         /* activations: random; all one value (every q = -127); alternating +-1 (q = +-127) */
@@ -133,13 +134,20 @@ static void test_kquant_simd_vs_scalar(void) {
 }
 
 /* The quantizers on edge input: zeros stay zero, a constant block and a block of one sign
-   come back close, and nothing is NaN. */
+   come back close, and nothing is NaN; NaN and infinite input must not crash (UBSan build). */
 static void test_kquant_quantizer_edges(void) {
     static const int types[4] = {LLM_TYPE_Q2_K, LLM_TYPE_Q3_K, LLM_TYPE_Q4_K, LLM_TYPE_Q5_K};
     float x[256], y[256];
     uint8_t q[256];
     int ti, kind, i;
-    for (ti = 0; ti < 4; ti++)
+    for (ti = 0; ti < 4; ti++) {
+        for (kind = 0; kind < 3; kind++) { /* NaN here and there, infinities, both */
+            for (i = 0; i < 256; i++) x[i] = t_randn();
+            if (kind != 1) x[3] = x[100] = NAN;
+            if (kind != 0) x[7] = INFINITY, x[200] = -INFINITY;
+            llm__types[types[ti]].quantize(x, q, 256);
+            llm__types[types[ti]].to_float(q, y, 256);
+        }
         for (kind = 0; kind < 4; kind++) {
             double se = 0, sx = 0;
             for (i = 0; i < 256; i++)
@@ -156,6 +164,7 @@ static void test_kquant_quantizer_edges(void) {
                 T_CHECK(sqrt(se / sx) < (kind == 3 || ti == 0 ? 0.2 : 0.1), "%s kind %d: relative RMSE %.3g", t_kq_types[ti], kind,
                         sqrt(se / sx));
         }
+    }
 }
 
 /* Our quantizer against llama.cpp's (no importance matrix): every 2-D tensor of the F32 model
