@@ -55,6 +55,7 @@
      F16           yes     yes   yes
      BF16          yes     yes   yes
      Q8_0          yes     yes   yes (+dotprod)
+     Q2_K..Q5_K    yes     yes   yes (+dotprod)
      architectures: llama (tied or separate output, GQA)
      tokenizers:    SentencePiece ("llama")
 
@@ -1269,6 +1270,518 @@ static void llm__q8_K_from_float(const float *src, void *dst, int64_t n) {
     }
 }
 
+/* ---- K-quants: Q2_K Q3_K Q4_K Q5_K ---- */
+/* Super-blocks of 256 weights in sub-blocks of 16 (Q2_K, Q3_K) or 32 (Q4_K, Q5_K), each with
+   an integer scale (and, except Q3_K, an integer min) times fp16 super-block factors. Byte
+   layouts, as GGUF stores them (ggml-common.h):
+     Q2_K  84 bytes: scales[16] (low nibble scale, high nibble min), qs[64] (2 bits), d, dmin
+     Q3_K 110 bytes: hmask[32] (3rd bit), qs[64] (low 2 bits), scales[12] (6-bit, bias 32), d
+     Q4_K 144 bytes: d, dmin, scales[12] (6-bit scales and mins), qs[128] (4 bits)
+     Q5_K 176 bytes: d, dmin, scales[12], qh[32] (5th bit), qs[128] (low 4 bits)
+   Where element e (0..255) sits: Q2_K/Q3_K keep 2-bit fields of e = 128h + 32k + l in byte
+   qs[32h + l] at bit 2k, and Q3_K's third bit in hmask[l] at bit e/32; Q4_K/Q5_K keep nibble
+   (e/32)&1 of qs[32(e/64) + l], and Q5_K's fifth bit in qh[l] at bit e/32 (l = e % 32). */
+#define LLM__Q2_K_BYTES 84
+#define LLM__Q3_K_BYTES 110
+#define LLM__Q4_K_BYTES 144
+#define LLM__Q5_K_BYTES 176
+/* Small helpers shared with the SIMD kernels are always inlined: compiled inside an AVX2
+   function they stay VEX-encoded, where a call into SSE code would stall on the live YMM state. */
+#if defined(__GNUC__) || defined(__clang__)
+#define LLM__KQ_INLINE static inline __attribute__((always_inline))
+#else
+#define LLM__KQ_INLINE static inline
+#endif
+
+static int llm__q2_K_q(const uint8_t *qs, int e) { return (qs[32 * (e >> 7) + (e & 31)] >> (2 * ((e >> 5) & 3))) & 3; }
+static int llm__q4_K_q(const uint8_t *qs, int e) { return (qs[32 * (e >> 6) + (e & 31)] >> (4 * ((e >> 5) & 1))) & 15; }
+
+/* Q3_K's sixteen 6-bit scales, bias removed (-32..31): low 4 bits in the nibbles of bytes 0..7
+   (scale j < 8 low nibble of byte j, j >= 8 high nibble of byte j - 8), high 2 bits in bytes
+   8..11 (byte 8 + j % 4, bits 2 (j / 4)). */
+LLM__KQ_INLINE void llm__q3_K_scales(const uint8_t *s, int *sc) {
+    int j;
+    for (j = 0; j < 16; j++) {
+        int lo = j < 8 ? s[j] & 15 : s[j - 8] >> 4, hi = (s[8 + (j & 3)] >> (2 * (j >> 2))) & 3;
+        sc[j] = (lo | hi << 4) - 32;
+    }
+}
+
+/* Q4_K/Q5_K's eight 6-bit scales and mins: for j < 4 the low 6 bits of bytes j (scale) and
+   j + 4 (min); for j >= 4 the nibbles of byte j + 4 (scale low, min high) with their top 2
+   bits in the top bits of bytes j - 4 (scale) and j (min). */
+LLM__KQ_INLINE void llm__k4_scales(const uint8_t *s, int *sc, int *mn) {
+    int j;
+    for (j = 0; j < 8; j++) {
+        if (j < 4) {
+            sc[j] = s[j] & 63;
+            mn[j] = s[j + 4] & 63;
+        } else {
+            sc[j] = (s[j + 4] & 15) | (s[j - 4] >> 6) << 4;
+            mn[j] = (s[j + 4] >> 4) | (s[j] >> 6) << 4;
+        }
+    }
+}
+
+/* Dequantization, bit-exact with ggml: a sub-block's factors first (d * scale, dmin * min, in
+   float), then factor * q - min_factor. Two statements, so no compiler fuses them into an FMA. */
+static void llm__q2_K_to_float(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = (const uint8_t *)src;
+    int64_t i;
+    int e;
+    for (i = 0; i < n / 256; i++, b += LLM__Q2_K_BYTES, dst += 256) {
+        float d = llm__fp16_to_fp32(llm__le16(b + 80)), dmin = llm__fp16_to_fp32(llm__le16(b + 82));
+        for (e = 0; e < 256; e++) {
+            float dl = d * (float)(b[e >> 4] & 15), ml = dmin * (float)(b[e >> 4] >> 4);
+            float v = dl * (float)llm__q2_K_q(b + 16, e);
+            dst[e] = v - ml;
+        }
+    }
+}
+
+static void llm__q3_K_to_float(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = (const uint8_t *)src;
+    int64_t i;
+    int e, sc[16];
+    for (i = 0; i < n / 256; i++, b += LLM__Q3_K_BYTES, dst += 256) {
+        float d = llm__fp16_to_fp32(llm__le16(b + 108));
+        llm__q3_K_scales(b + 96, sc);
+        for (e = 0; e < 256; e++) {
+            int q = llm__q2_K_q(b + 32, e) - ((b[e & 31] >> (e >> 5)) & 1 ? 0 : 4);
+            float dl = d * (float)sc[e >> 4];
+            dst[e] = dl * (float)q;
+        }
+    }
+}
+
+static void llm__q4_K_to_float(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = (const uint8_t *)src;
+    int64_t i;
+    int e, sc[8], mn[8];
+    for (i = 0; i < n / 256; i++, b += LLM__Q4_K_BYTES, dst += 256) {
+        float d = llm__fp16_to_fp32(llm__le16(b)), dmin = llm__fp16_to_fp32(llm__le16(b + 2));
+        llm__k4_scales(b + 4, sc, mn);
+        for (e = 0; e < 256; e++) {
+            float dl = d * (float)sc[e >> 5], ml = dmin * (float)mn[e >> 5];
+            float v = dl * (float)llm__q4_K_q(b + 16, e);
+            dst[e] = v - ml;
+        }
+    }
+}
+
+static void llm__q5_K_to_float(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = (const uint8_t *)src;
+    int64_t i;
+    int e, sc[8], mn[8];
+    for (i = 0; i < n / 256; i++, b += LLM__Q5_K_BYTES, dst += 256) {
+        float d = llm__fp16_to_fp32(llm__le16(b)), dmin = llm__fp16_to_fp32(llm__le16(b + 2));
+        llm__k4_scales(b + 4, sc, mn);
+        for (e = 0; e < 256; e++) {
+            float dl = d * (float)sc[e >> 5], ml = dmin * (float)mn[e >> 5];
+            int q = llm__q4_K_q(b + 48, e) | ((b[16 + (e & 31)] >> (e >> 5)) & 1) << 4;
+            float v = dl * (float)q;
+            dst[e] = v - ml;
+        }
+    }
+}
+
+/* Dot products with Q8_K activations, as ggml computes them: per super-block the integer sum
+   isum = sum_j scale_j * sum(q_w q_x) over sub-block j, and for the types with mins
+   msum = sum_j min_j * (sum of x's q over sub-block j, from bsums); then in float
+   d_w d_x isum - dmin_w d_x msum. Integer sums are exact, so every SIMD kernel that forms the
+   same isum and msum and ends with these float steps gives the same bits. */
+LLM__KQ_INLINE float llm__kq_combine(float sum, float dw, float dmw, float dx, int isum, int msum) {
+    float a = dw * dx, am = dmw * dx, t = a * (float)isum, tm = am * (float)msum;
+    sum += t;
+    return sum - tm;
+}
+
+static int llm__q8_K_bsum(const uint8_t *bx, int j) { return (int16_t)llm__le16(bx + 260 + 2 * j); }
+
+static void llm__vec_dot_q2_K_q8_K(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    float sum = 0.0f;
+    int i, j, l;
+    for (i = 0; i < n / 256; i++, bw += LLM__Q2_K_BYTES, bx += LLM__Q8_K_BYTES) {
+        int isum = 0, msum = 0;
+        for (j = 0; j < 16; j++) {
+            int sj = 0;
+            for (l = 16 * j; l < 16 * j + 16; l++) sj += llm__q2_K_q(bw + 16, l) * (int8_t)bx[4 + l];
+            isum += (bw[j] & 15) * sj;
+            msum += (bw[j] >> 4) * llm__q8_K_bsum(bx, j);
+        }
+        sum = llm__kq_combine(sum, llm__fp16_to_fp32(llm__le16(bw + 80)), llm__fp16_to_fp32(llm__le16(bw + 82)), llm__lef32(bx),
+                              isum, msum);
+    }
+    *s = sum;
+}
+
+static void llm__vec_dot_q3_K_q8_K(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    float sum = 0.0f;
+    int i, j, l, sc[16];
+    for (i = 0; i < n / 256; i++, bw += LLM__Q3_K_BYTES, bx += LLM__Q8_K_BYTES) {
+        int isum = 0;
+        llm__q3_K_scales(bw + 96, sc);
+        for (j = 0; j < 16; j++) {
+            int sj = 0;
+            for (l = 16 * j; l < 16 * j + 16; l++) {
+                int q = llm__q2_K_q(bw + 32, l) - ((bw[l & 31] >> (l >> 5)) & 1 ? 0 : 4);
+                sj += q * (int8_t)bx[4 + l];
+            }
+            isum += sc[j] * sj;
+        }
+        sum = llm__kq_combine(sum, llm__fp16_to_fp32(llm__le16(bw + 108)), 0.0f, llm__lef32(bx), isum, 0);
+    }
+    *s = sum;
+}
+
+static void llm__vec_dot_q4_K_q8_K(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    float sum = 0.0f;
+    int i, j, l, sc[8], mn[8];
+    for (i = 0; i < n / 256; i++, bw += LLM__Q4_K_BYTES, bx += LLM__Q8_K_BYTES) {
+        int isum = 0, msum = 0;
+        llm__k4_scales(bw + 4, sc, mn);
+        for (j = 0; j < 8; j++) {
+            int sj = 0;
+            for (l = 32 * j; l < 32 * j + 32; l++) sj += llm__q4_K_q(bw + 16, l) * (int8_t)bx[4 + l];
+            isum += sc[j] * sj;
+            msum += mn[j] * (llm__q8_K_bsum(bx, 2 * j) + llm__q8_K_bsum(bx, 2 * j + 1));
+        }
+        sum = llm__kq_combine(sum, llm__fp16_to_fp32(llm__le16(bw)), llm__fp16_to_fp32(llm__le16(bw + 2)), llm__lef32(bx), isum, msum);
+    }
+    *s = sum;
+}
+
+static void llm__vec_dot_q5_K_q8_K(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    float sum = 0.0f;
+    int i, j, l, sc[8], mn[8];
+    for (i = 0; i < n / 256; i++, bw += LLM__Q5_K_BYTES, bx += LLM__Q8_K_BYTES) {
+        int isum = 0, msum = 0;
+        llm__k4_scales(bw + 4, sc, mn);
+        for (j = 0; j < 8; j++) {
+            int sj = 0;
+            for (l = 32 * j; l < 32 * j + 32; l++)
+                sj += (llm__q4_K_q(bw + 48, l) | ((bw[16 + (l & 31)] >> j) & 1) << 4) * (int8_t)bx[4 + l];
+            isum += sc[j] * sj;
+            msum += mn[j] * (llm__q8_K_bsum(bx, 2 * j) + llm__q8_K_bsum(bx, 2 * j + 1));
+        }
+        sum = llm__kq_combine(sum, llm__fp16_to_fp32(llm__le16(bw)), llm__fp16_to_fp32(llm__le16(bw + 2)), llm__lef32(bx), isum, msum);
+    }
+    *s = sum;
+}
+
+/* ---- K-quant weight quantizers (no importance matrix) ----
+   Our own search, minimising the plain squared error of the dequantized block:
+   1. each sub-block gets the continuous scale (and min) that fits it best: a sweep of trial
+      scales around range / levels, each followed by the least-squares refit of scale and min to
+      the integer levels it chose (two rounds);
+   2. the super-block factors start at the largest sub-block scale (min) over the integer
+      maximum, rounded to fp16;
+   3. coordinate descent: each sub-block picks its integer scale and min among the neighbours of
+      its continuous fit, by the error of the block as it will dequantize; then the fp16 factors
+      get the least-squares refit for those integers. The best state seen is kept. */
+
+/* round(v) clamped to [lo, hi]; NaN gives lo. */
+static int llm__kq_nearest(float v, int lo, int hi) {
+    if (!(v > (float)lo)) return lo;
+    if (v >= (float)hi) return hi;
+    return (int)llm__round_even(v);
+}
+
+static float llm__kq_fp16(float v) { return llm__fp16_to_fp32(llm__fp32_to_fp16(v)); }
+
+/* Best continuous (s, m >= 0) with x ~ s * L - m, L in 0..nmax, over n values. */
+static void llm__kq_fit_asym(const float *x, int n, int nmax, float *s_out, float *m_out) {
+    float xmin = x[0], xmax = x[0], best = -1.0f, s_best = 0.0f, m_best = 0.0f;
+    int i, step, round;
+    for (i = 1; i < n; i++) {
+        xmin = x[i] < xmin ? x[i] : xmin;
+        xmax = x[i] > xmax ? x[i] : xmax;
+    }
+    if (xmin > 0.0f) xmin = 0.0f;
+    if (!(xmax > xmin)) { /* constant block (or NaN) */
+        *s_out = 0.0f;
+        *m_out = xmin == xmin ? -xmin : 0.0f;
+        return;
+    }
+    for (step = -10; step <= 10; step++) {
+        float s = (xmax - xmin) / ((float)nmax + 0.1f * (float)step), m = -xmin;
+        for (round = 0; round < 2 && s > 0.0f; round++) {
+            double sl = 0, sll = 0, sx = 0, sxl = 0, det, err = 0;
+            float ns, nm;
+            int L[32];
+            for (i = 0; i < n; i++) {
+                L[i] = llm__kq_nearest((x[i] + m) / s, 0, nmax);
+                sl += L[i];
+                sll += (double)L[i] * L[i];
+                sx += x[i];
+                sxl += (double)x[i] * L[i];
+            }
+            det = (double)n * sll - sl * sl;
+            if (det <= 0) break;
+            ns = (float)(((double)n * sxl - sl * sx) / det);
+            nm = (float)((ns * sl - sx) / n);
+            if (nm < 0.0f) { /* the min may only lower the levels: fit the scale alone */
+                nm = 0.0f;
+                ns = sll > 0 ? (float)(sxl / sll) : 0.0f;
+            }
+            for (i = 0; i < n; i++) {
+                double dv = (double)ns * L[i] - nm - x[i];
+                err += dv * dv;
+            }
+            if (best < 0.0f || err < best) {
+                best = (float)err;
+                s_best = ns;
+                m_best = nm;
+            }
+            s = ns;
+            m = nm;
+        }
+    }
+    if (best < 0.0f) { /* no fit: the initial range split */
+        s_best = (xmax - xmin) / (float)nmax;
+        m_best = -xmin;
+    }
+    *s_out = s_best > 0.0f ? s_best : 0.0f;
+    *m_out = m_best;
+}
+
+/* Levels and squared error of n values for the dequantized form f * L - g, L in lo..hi. */
+static double llm__kq_levels(const float *x, int n, float f, float g, int lo, int hi, uint8_t *L) {
+    double err = 0;
+    int i;
+    for (i = 0; i < n; i++) {
+        int q = f != 0.0f ? llm__kq_nearest((x[i] + g) / f, lo, hi) : 0;
+        float v = f * (float)q, dv;
+        dv = v - g - x[i];
+        err += (double)dv * dv;
+        L[i] = (uint8_t)(q - lo);
+    }
+    return err;
+}
+
+/* Asymmetric super-block (Q2_K, Q4_K, Q5_K): nsub sub-blocks of len values, levels 0..nmax,
+   integer scales and mins 0..smax. Fills d, dmin (fp16 values), sc, mn, L (per element). */
+static void llm__kq_quant_asym(const float *x, int nsub, int len, int nmax, int smax, float *d_out, float *dmin_out, int *sc_out,
+                               int *mn_out, uint8_t *L_out) {
+    float s[16], m[16], maxs = 0.0f, maxm = 0.0f, d, dmin;
+    int j, i, iter, sc[16], mn[16];
+    uint8_t L[256], Lt[32];
+    double best = -1.0;
+    for (j = 0; j < nsub; j++) {
+        llm__kq_fit_asym(x + j * len, len, nmax, &s[j], &m[j]);
+        maxs = s[j] > maxs ? s[j] : maxs;
+        maxm = m[j] > maxm ? m[j] : maxm;
+    }
+    d = llm__kq_fp16(maxs / (float)smax);
+    dmin = llm__kq_fp16(maxm / (float)smax);
+    for (iter = 0; iter < 3; iter++) {
+        double err = 0, spp = 0, spq = 0, sqq = 0, sxp = 0, sxq = 0, det;
+        for (j = 0; j < nsub; j++) { /* integer scale and min: the neighbours of the fit */
+            int s0 = d > 0.0f ? llm__kq_nearest(s[j] / d, 0, smax) : 0;
+            int m0 = dmin > 0.0f ? llm__kq_nearest(m[j] / dmin, 0, smax) : 0, a, b;
+            double bj = -1.0;
+            for (a = s0 - 1; a <= s0 + 1; a++)
+                for (b = m0 - 1; b <= m0 + 1; b++) {
+                    double e;
+                    if (a < 0 || a > smax || b < 0 || b > smax || (dmin == 0.0f && b != 0)) continue;
+                    e = llm__kq_levels(x + j * len, len, d * (float)a, dmin * (float)b, 0, nmax, Lt);
+                    if (bj < 0 || e < bj) {
+                        bj = e;
+                        sc[j] = a;
+                        mn[j] = b;
+                        memcpy(L + j * len, Lt, (size_t)len);
+                    }
+                }
+            err += bj;
+        }
+        if (best < 0 || err < best) {
+            best = err;
+            *d_out = d;
+            *dmin_out = dmin;
+            memcpy(sc_out, sc, sizeof(int) * (size_t)nsub);
+            memcpy(mn_out, mn, sizeof(int) * (size_t)nsub);
+            memcpy(L_out, L, (size_t)(nsub * len));
+        }
+        /* least squares for d, dmin with x ~ d * (sc L) - dmin * mn */
+        for (j = 0; j < nsub; j++)
+            for (i = 0; i < len; i++) {
+                double p = (double)sc[j] * L[j * len + i], q = mn[j], xv = x[j * len + i];
+                spp += p * p;
+                spq += p * q;
+                sqq += q * q;
+                sxp += xv * p;
+                sxq += xv * q;
+            }
+        det = spp * sqq - spq * spq;
+        if (sqq == 0 && spp > 0) {
+            d = llm__kq_fp16((float)(sxp / spp));
+            dmin = 0.0f;
+        } else if (det > 0) {
+            float nd = (float)((sxp * sqq - sxq * spq) / det), ndm = (float)((sxp * spq - sxq * spp) / det);
+            if (nd < 0.0f || ndm < 0.0f) break;
+            d = llm__kq_fp16(nd);
+            dmin = llm__kq_fp16(ndm);
+        } else {
+            break;
+        }
+    }
+}
+
+static void llm__q2_K_quantize(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst, L[256];
+    int64_t i;
+    int j, e, sc[16], mn[16];
+    for (i = 0; i < n / 256; i++, b += LLM__Q2_K_BYTES, src += 256) {
+        float d, dmin;
+        llm__kq_quant_asym(src, 16, 16, 3, 15, &d, &dmin, sc, mn, L);
+        memset(b, 0, LLM__Q2_K_BYTES);
+        for (j = 0; j < 16; j++) b[j] = (uint8_t)(sc[j] | mn[j] << 4);
+        for (e = 0; e < 256; e++) b[16 + 32 * (e >> 7) + (e & 31)] |= (uint8_t)(L[e] << (2 * ((e >> 5) & 3)));
+        llm__put16(b + 80, llm__fp32_to_fp16(d));
+        llm__put16(b + 82, llm__fp32_to_fp16(dmin));
+    }
+}
+
+/* Packs eight 6-bit scales and mins as llm__k4_scales reads them. */
+static void llm__k4_pack_scales(uint8_t *s, const int *sc, const int *mn) {
+    int j;
+    for (j = 0; j < 4; j++) {
+        s[j] = (uint8_t)((sc[j] & 63) | (sc[j + 4] >> 4) << 6);
+        s[j + 4] = (uint8_t)((mn[j] & 63) | (mn[j + 4] >> 4) << 6);
+        s[j + 8] = (uint8_t)((sc[j + 4] & 15) | (mn[j + 4] & 15) << 4);
+    }
+}
+
+static void llm__q4_K_quantize(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst, L[256];
+    int64_t i;
+    int e, sc[8], mn[8];
+    for (i = 0; i < n / 256; i++, b += LLM__Q4_K_BYTES, src += 256) {
+        float d, dmin;
+        llm__kq_quant_asym(src, 8, 32, 15, 63, &d, &dmin, sc, mn, L);
+        memset(b, 0, LLM__Q4_K_BYTES);
+        llm__put16(b, llm__fp32_to_fp16(d));
+        llm__put16(b + 2, llm__fp32_to_fp16(dmin));
+        llm__k4_pack_scales(b + 4, sc, mn);
+        for (e = 0; e < 256; e++) b[16 + 32 * (e >> 6) + (e & 31)] |= (uint8_t)(L[e] << (4 * ((e >> 5) & 1)));
+    }
+}
+
+static void llm__q5_K_quantize(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst, L[256];
+    int64_t i;
+    int e, sc[8], mn[8];
+    for (i = 0; i < n / 256; i++, b += LLM__Q5_K_BYTES, src += 256) {
+        float d, dmin;
+        llm__kq_quant_asym(src, 8, 32, 31, 63, &d, &dmin, sc, mn, L);
+        memset(b, 0, LLM__Q5_K_BYTES);
+        llm__put16(b, llm__fp32_to_fp16(d));
+        llm__put16(b + 2, llm__fp32_to_fp16(dmin));
+        llm__k4_pack_scales(b + 4, sc, mn);
+        for (e = 0; e < 256; e++) {
+            b[48 + 32 * (e >> 6) + (e & 31)] |= (uint8_t)((L[e] & 15) << (4 * ((e >> 5) & 1)));
+            b[16 + (e & 31)] |= (uint8_t)((L[e] >> 4) << (e >> 5));
+        }
+    }
+}
+
+/* Q3_K is symmetric: x ~ d * sc * L with L in -4..3 and sc in -32..31. Each sub-block's
+   continuous scale is swept for both signs (the largest value on level -4 or +3). */
+static float llm__kq_fit_sym(const float *x, int n) {
+    float xm = 0.0f, s_best = 0.0f;
+    double best = 0;
+    int i, step, sign, round, have = 0;
+    for (i = 0; i < n; i++) xm = fabsf(x[i]) > fabsf(xm) ? x[i] : xm;
+    if (xm == 0.0f || xm != xm) return 0.0f;
+    for (sign = 0; sign < 2; sign++)
+        for (step = -6; step <= 6; step++) {
+            float s = xm / (sign ? 3.0f + 0.1f * (float)step : -4.0f - 0.1f * (float)step);
+            for (round = 0; round < 2 && s != 0.0f; round++) {
+                double sxl = 0, sll = 0, err;
+                for (i = 0; i < n; i++) {
+                    int q = llm__kq_nearest(x[i] / s, -4, 3);
+                    sxl += (double)x[i] * q;
+                    sll += (double)q * q;
+                }
+                if (sll <= 0) break;
+                err = -sxl * sxl / sll; /* the squared error less sum x^2 */
+                if (!have || err < best) {
+                    have = 1;
+                    best = err;
+                    s_best = (float)(sxl / sll);
+                }
+                s = (float)(sxl / sll);
+            }
+        }
+    return s_best;
+}
+
+static void llm__q3_K_quantize(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst, L[256], Lt[16], Lb[256];
+    int64_t i;
+    int j, e, start, iter, sc[16], scb[16];
+    for (i = 0; i < n / 256; i++, b += LLM__Q3_K_BYTES, src += 256) {
+        float s[16], xm = 0.0f, d, db = 0.0f;
+        double best = -1.0;
+        for (j = 0; j < 16; j++) {
+            s[j] = llm__kq_fit_sym(src + 16 * j, 16);
+            xm = fabsf(s[j]) > fabsf(xm) ? s[j] : xm;
+        }
+        memset(scb, 0, sizeof scb);
+        memset(Lb, 4, sizeof Lb);
+        /* start with the largest scale on -32, then on +31 */
+        for (start = 0; start < 2 && xm != 0.0f; start++) {
+            d = llm__kq_fp16(start ? xm / 31.0f : xm / -32.0f);
+            for (iter = 0; iter < 3 && d != 0.0f; iter++) {
+                double err = 0, spp = 0, sxp = 0;
+                for (j = 0; j < 16; j++) {
+                    int s0 = llm__kq_nearest(s[j] / d, -32, 31), a;
+                    double bj = -1.0;
+                    for (a = s0 - 1; a <= s0 + 1; a++) {
+                        double ea;
+                        if (a < -32 || a > 31) continue;
+                        ea = llm__kq_levels(src + 16 * j, 16, d * (float)a, 0.0f, -4, 3, Lt);
+                        if (bj < 0 || ea < bj) {
+                            bj = ea;
+                            sc[j] = a;
+                            memcpy(L + 16 * j, Lt, 16);
+                        }
+                    }
+                    err += bj;
+                }
+                if (best < 0 || err < best) {
+                    best = err;
+                    db = d;
+                    memcpy(scb, sc, sizeof sc);
+                    memcpy(Lb, L, sizeof L);
+                }
+                for (e = 0; e < 256; e++) { /* least squares for d with x ~ d * (sc L) */
+                    double p = (double)sc[e >> 4] * ((int)L[e] - 4);
+                    spp += p * p;
+                    sxp += (double)src[e] * p;
+                }
+                if (spp <= 0) break;
+                d = llm__kq_fp16((float)(sxp / spp));
+            }
+        }
+        memset(b, 0, LLM__Q3_K_BYTES);
+        for (e = 0; e < 256; e++) {
+            b[32 + 32 * (e >> 7) + (e & 31)] |= (uint8_t)((Lb[e] & 3) << (2 * ((e >> 5) & 3)));
+            b[e & 31] |= (uint8_t)((Lb[e] >> 2) << (e >> 5));
+        }
+        for (j = 0; j < 16; j++) {
+            int v = scb[j] + 32;
+            b[96 + (j & 7)] |= (uint8_t)((v & 15) << (j < 8 ? 0 : 4));
+            b[96 + 8 + (j & 3)] |= (uint8_t)((v >> 4) << (2 * (j >> 2)));
+        }
+        llm__put16(b + 108, llm__fp32_to_fp16(db));
+    }
+}
+
 /* ---- the type table: one row per GGUF type id, positional, each starting with its id ---- */
 
 typedef struct llm__type_traits {
@@ -1300,10 +1813,10 @@ static const llm__type_traits llm__types[LLM_TYPE_COUNT] = {
     {7, "q5_1", 32, 24, NULL, NULL, NULL, 0, NULL},
     {8, "q8_0", 32, 34, llm__q8_0_to_float, llm__q8_0_quantize, llm__q8_0_from_float, LLM_TYPE_Q8_0, llm__vec_dot_q8_0_q8_0},
     {9, "q8_1", 32, 36, NULL, NULL, NULL, 0, NULL},
-    {10, "q2_K", 256, 84, NULL, NULL, NULL, 0, NULL},
-    {11, "q3_K", 256, 110, NULL, NULL, NULL, 0, NULL},
-    {12, "q4_K", 256, 144, NULL, NULL, NULL, 0, NULL},
-    {13, "q5_K", 256, 176, NULL, NULL, NULL, 0, NULL},
+    {10, "q2_K", 256, 84, llm__q2_K_to_float, llm__q2_K_quantize, NULL, LLM_TYPE_Q8_K, llm__vec_dot_q2_K_q8_K},
+    {11, "q3_K", 256, 110, llm__q3_K_to_float, llm__q3_K_quantize, NULL, LLM_TYPE_Q8_K, llm__vec_dot_q3_K_q8_K},
+    {12, "q4_K", 256, 144, llm__q4_K_to_float, llm__q4_K_quantize, NULL, LLM_TYPE_Q8_K, llm__vec_dot_q4_K_q8_K},
+    {13, "q5_K", 256, 176, llm__q5_K_to_float, llm__q5_K_quantize, NULL, LLM_TYPE_Q8_K, llm__vec_dot_q5_K_q8_K},
     {14, "q6_K", 256, 210, NULL, NULL, NULL, 0, NULL},
     {15, "q8_K", 256, 292, llm__q8_K_to_float, llm__q8_K_from_float, llm__q8_K_from_float, LLM_TYPE_Q8_K, NULL},
     {16, "iq2_xxs", 256, 66, NULL, NULL, NULL, 0, NULL},
@@ -1518,6 +2031,141 @@ LLM__TARGET_AVX2 static void llm__vec_dot_q8_0_q8_0_avx2(int n, float *s, const 
     }
     *s = llm__hsum256(acc);
 }
+
+/* K-quants with Q8_K: each super-block's integer sums isum and msum (see the scalar kernels)
+   formed exactly in int32 lanes and finished by llm__kq_combine, so these kernels give the
+   scalar kernels' bits. maddubs multiplies unsigned weight levels by signed activations; a
+   pair of products stays within int16 (at most 2 * 31 * 127). */
+/* fp16 and float factors read in place: F16C's conversion is exact, as llm__fp16_to_fp32. */
+LLM__TARGET_AVX2 static inline float llm__kq_half_avx2(const uint8_t *p) { return _cvtsh_ss((unsigned short)(p[0] | p[1] << 8)); }
+LLM__TARGET_AVX2 static inline float llm__kq_f32_avx2(const uint8_t *p) {
+    float f;
+    memcpy(&f, p, 4); /* x86 is little-endian */
+    return f;
+}
+
+LLM__TARGET_AVX2 static int llm__hsum_i32_avx2(__m256i v) {
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return _mm_cvtsi128_si32(h);
+}
+
+/* int16 lanes: a in the low 128 bits, b in the high 128 bits (two sub-blocks of 16). */
+LLM__TARGET_AVX2 static __m256i llm__kq_pair16_avx2(int a, int b) {
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16((short)a)), _mm_set1_epi16((short)b), 1);
+}
+
+/* sum_j m[j] * (bsums[2j] + bsums[2j + 1]) for Q4_K/Q5_K's eight mins. */
+LLM__TARGET_AVX2 static int llm__kq_msum8_avx2(const uint8_t *bx, const int *mn) {
+    __m256i m = _mm256_setr_epi16((short)mn[0], (short)mn[0], (short)mn[1], (short)mn[1], (short)mn[2], (short)mn[2], (short)mn[3],
+                                  (short)mn[3], (short)mn[4], (short)mn[4], (short)mn[5], (short)mn[5], (short)mn[6], (short)mn[6],
+                                  (short)mn[7], (short)mn[7]);
+    return llm__hsum_i32_avx2(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(bx + 260)), m));
+}
+
+LLM__TARGET_AVX2 static void llm__vec_dot_q2_K_q8_K_avx2(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    const __m256i three = _mm256_set1_epi8(3);
+    float sum = 0.0f;
+    int i, h, k;
+    for (i = 0; i < n / 256; i++, bw += LLM__Q2_K_BYTES, bx += LLM__Q8_K_BYTES) {
+        __m256i sm = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)bw)), acc = _mm256_setzero_si256();
+        int msum = llm__hsum_i32_avx2(
+            _mm256_madd_epi16(_mm256_srli_epi16(sm, 4), _mm256_loadu_si256((const __m256i *)(bx + 260))));
+        for (h = 0; h < 2; h++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(bw + 16 + 32 * h));
+            for (k = 0; k < 4; k++) {
+                int j = 8 * h + 2 * k;
+                __m256i v = _mm256_and_si256(_mm256_srl_epi16(q, _mm_cvtsi32_si128(2 * k)), three);
+                __m256i p = _mm256_maddubs_epi16(v, _mm256_loadu_si256((const __m256i *)(bx + 4 + 128 * h + 32 * k)));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, llm__kq_pair16_avx2(bw[j] & 15, bw[j + 1] & 15)));
+            }
+        }
+        sum = llm__kq_combine(sum, llm__kq_half_avx2(bw + 80), llm__kq_half_avx2(bw + 82), llm__kq_f32_avx2(bx),
+                              llm__hsum_i32_avx2(acc), msum);
+    }
+    *s = sum;
+}
+
+/* Q3_K's level q - 4 with q = low 2 bits | third bit << 2 in 0..7: sum (q - 4) x over a
+   sub-block is sum q x - 4 * bsum, so maddubs takes q and the bsums carry the offset. */
+LLM__TARGET_AVX2 static void llm__vec_dot_q3_K_q8_K_avx2(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    const __m256i three = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
+    float sum = 0.0f;
+    int i, h, k, sc[16];
+    for (i = 0; i < n / 256; i++, bw += LLM__Q3_K_BYTES, bx += LLM__Q8_K_BYTES) {
+        __m256i hm = _mm256_loadu_si256((const __m256i *)bw), acc = _mm256_setzero_si256(), sv;
+        int corr;
+        llm__q3_K_scales(bw + 96, sc);
+        sv = _mm256_setr_epi16((short)sc[0], (short)sc[1], (short)sc[2], (short)sc[3], (short)sc[4], (short)sc[5], (short)sc[6],
+                               (short)sc[7], (short)sc[8], (short)sc[9], (short)sc[10], (short)sc[11], (short)sc[12], (short)sc[13],
+                               (short)sc[14], (short)sc[15]);
+        corr = llm__hsum_i32_avx2(_mm256_madd_epi16(sv, _mm256_loadu_si256((const __m256i *)(bx + 260))));
+        for (h = 0; h < 2; h++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(bw + 32 + 32 * h));
+            for (k = 0; k < 4; k++) {
+                int j = 8 * h + 2 * k;
+                __m256i bit = _mm256_set1_epi8((char)(1 << (4 * h + k)));
+                __m256i hb = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), bit), four);
+                __m256i v = _mm256_or_si256(_mm256_and_si256(_mm256_srl_epi16(q, _mm_cvtsi32_si128(2 * k)), three), hb);
+                __m256i p = _mm256_maddubs_epi16(v, _mm256_loadu_si256((const __m256i *)(bx + 4 + 128 * h + 32 * k)));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, llm__kq_pair16_avx2(sc[j], sc[j + 1])));
+            }
+        }
+        sum = llm__kq_combine(sum, llm__kq_half_avx2(bw + 108), 0.0f, llm__kq_f32_avx2(bx), llm__hsum_i32_avx2(acc) - 4 * corr, 0);
+    }
+    *s = sum;
+}
+
+LLM__TARGET_AVX2 static void llm__vec_dot_q4_K_q8_K_avx2(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    const __m256i low = _mm256_set1_epi8(15);
+    float sum = 0.0f;
+    int i, g, sc[8], mn[8];
+    for (i = 0; i < n / 256; i++, bw += LLM__Q4_K_BYTES, bx += LLM__Q8_K_BYTES) {
+        __m256i acc = _mm256_setzero_si256();
+        llm__k4_scales(bw + 4, sc, mn);
+        for (g = 0; g < 4; g++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(bw + 16 + 32 * g));
+            __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(q, low), _mm256_loadu_si256((const __m256i *)(bx + 4 + 64 * g)));
+            __m256i p1 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), low),
+                                              _mm256_loadu_si256((const __m256i *)(bx + 36 + 64 * g)));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p0, _mm256_set1_epi16((short)sc[2 * g])));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p1, _mm256_set1_epi16((short)sc[2 * g + 1])));
+        }
+        sum = llm__kq_combine(sum, llm__kq_half_avx2(bw), llm__kq_half_avx2(bw + 2), llm__kq_f32_avx2(bx),
+                              llm__hsum_i32_avx2(acc), llm__kq_msum8_avx2(bx, mn));
+    }
+    *s = sum;
+}
+
+LLM__TARGET_AVX2 static void llm__vec_dot_q5_K_q8_K_avx2(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    const __m256i low = _mm256_set1_epi8(15), sixteen = _mm256_set1_epi8(16);
+    float sum = 0.0f;
+    int i, g, sc[8], mn[8];
+    for (i = 0; i < n / 256; i++, bw += LLM__Q5_K_BYTES, bx += LLM__Q8_K_BYTES) {
+        __m256i qh = _mm256_loadu_si256((const __m256i *)(bw + 16)), acc = _mm256_setzero_si256();
+        llm__k4_scales(bw + 4, sc, mn);
+        for (g = 0; g < 4; g++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(bw + 48 + 32 * g));
+            __m256i b0 = _mm256_set1_epi8((char)(1 << (2 * g))), b1 = _mm256_set1_epi8((char)(1 << (2 * g + 1)));
+            __m256i h0 = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, b0), b0), sixteen);
+            __m256i h1 = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, b1), b1), sixteen);
+            __m256i p0 = _mm256_maddubs_epi16(_mm256_or_si256(_mm256_and_si256(q, low), h0),
+                                              _mm256_loadu_si256((const __m256i *)(bx + 4 + 64 * g)));
+            __m256i p1 = _mm256_maddubs_epi16(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low), h1),
+                                              _mm256_loadu_si256((const __m256i *)(bx + 36 + 64 * g)));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p0, _mm256_set1_epi16((short)sc[2 * g])));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p1, _mm256_set1_epi16((short)sc[2 * g + 1])));
+        }
+        sum = llm__kq_combine(sum, llm__kq_half_avx2(bw), llm__kq_half_avx2(bw + 2), llm__kq_f32_avx2(bx),
+                              llm__hsum_i32_avx2(acc), llm__kq_msum8_avx2(bx, mn));
+    }
+    *s = sum;
+}
 #endif /* LLM__AVX2 */
 
 /* ---- NEON (AArch64, chosen at compile time) ---- */
@@ -1646,6 +2294,161 @@ static void llm__vec_dot_q8_0_q8_0_neon_dotprod(int n, float *s, const void *w, 
 }
 #endif /* __ARM_FEATURE_DOTPROD */
 
+
+/* K-quants with Q8_K: per sub-block int32x4 partial sums of q_w * q_x (SDOT with dotprod;
+   otherwise int8 products widened to int16 and pairs added into int32), scaled by the
+   sub-block's integer scale into one accumulator, so each super-block's isum and msum are
+   the scalar kernel's exact integers and llm__kq_combine gives the same bits. dot is a
+   constant in each caller: the always-inlined bodies serve both instruction sets. */
+LLM__KQ_INLINE int32x4_t llm__kq_dot16_neon(int32x4_t acc, int8x16_t a, int8x16_t b, int dot) {
+#if defined(__ARM_FEATURE_DOTPROD)
+    if (dot) return vdotq_s32(acc, a, b);
+#endif
+    (void)dot;
+    acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(a), vget_low_s8(b)));
+    return vpadalq_s16(acc, vmull_high_s8(a, b));
+}
+
+static int8x16_t llm__kq_x16_neon(const uint8_t *p) { return vreinterpretq_s8_u8(vld1q_u8(p)); }
+
+LLM__KQ_INLINE float llm__vec_dot_q2_K_body_neon(int n, const uint8_t *bw, const uint8_t *bx, int dot) {
+    const uint8x16_t three = vdupq_n_u8(3);
+    float sum = 0.0f;
+    int i, h, k, j;
+    for (i = 0; i < n / 256; i++, bw += LLM__Q2_K_BYTES, bx += LLM__Q8_K_BYTES) {
+        int32x4_t acc = vdupq_n_s32(0);
+        int msum = 0;
+        for (j = 0; j < 16; j++) msum += (bw[j] >> 4) * llm__q8_K_bsum(bx, j);
+        for (h = 0; h < 2; h++) {
+            uint8x16_t q0 = vld1q_u8(bw + 16 + 32 * h), q1 = vld1q_u8(bw + 32 + 32 * h);
+            for (k = 0; k < 4; k++) {
+                int8x16_t sh = vdupq_n_s8((int8_t)(-2 * k));
+                const uint8_t *px = bx + 4 + 128 * h + 32 * k;
+                int8x16_t v0 = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(q0, sh), three));
+                int8x16_t v1 = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(q1, sh), three));
+                j = 8 * h + 2 * k;
+                acc = vmlaq_n_s32(acc, llm__kq_dot16_neon(vdupq_n_s32(0), v0, llm__kq_x16_neon(px), dot), bw[j] & 15);
+                acc = vmlaq_n_s32(acc, llm__kq_dot16_neon(vdupq_n_s32(0), v1, llm__kq_x16_neon(px + 16), dot), bw[j + 1] & 15);
+            }
+        }
+        sum = llm__kq_combine(sum, llm__fp16_to_fp32(llm__le16(bw + 80)), llm__fp16_to_fp32(llm__le16(bw + 82)), llm__lef32(bx),
+                              vaddvq_s32(acc), msum);
+    }
+    return sum;
+}
+
+/* Q3_K: levels rebuilt as (low 2 bits | third bit << 2) - 4, int8 in -4..3. */
+LLM__KQ_INLINE float llm__vec_dot_q3_K_body_neon(int n, const uint8_t *bw, const uint8_t *bx, int dot) {
+    const uint8x16_t three = vdupq_n_u8(3), four = vdupq_n_u8(4);
+    float sum = 0.0f;
+    int i, h, k, j, sc[16];
+    for (i = 0; i < n / 256; i++, bw += LLM__Q3_K_BYTES, bx += LLM__Q8_K_BYTES) {
+        uint8x16_t hm0 = vld1q_u8(bw), hm1 = vld1q_u8(bw + 16);
+        int32x4_t acc = vdupq_n_s32(0);
+        llm__q3_K_scales(bw + 96, sc);
+        for (h = 0; h < 2; h++) {
+            uint8x16_t q0 = vld1q_u8(bw + 32 + 32 * h), q1 = vld1q_u8(bw + 48 + 32 * h);
+            for (k = 0; k < 4; k++) {
+                int8x16_t sh = vdupq_n_s8((int8_t)(-2 * k));
+                uint8x16_t bit = vdupq_n_u8((uint8_t)(1 << (4 * h + k)));
+                const uint8_t *px = bx + 4 + 128 * h + 32 * k;
+                uint8x16_t u0 = vorrq_u8(vandq_u8(vshlq_u8(q0, sh), three), vandq_u8(vtstq_u8(hm0, bit), four));
+                uint8x16_t u1 = vorrq_u8(vandq_u8(vshlq_u8(q1, sh), three), vandq_u8(vtstq_u8(hm1, bit), four));
+                int8x16_t v0 = vsubq_s8(vreinterpretq_s8_u8(u0), vdupq_n_s8(4)), v1 = vsubq_s8(vreinterpretq_s8_u8(u1), vdupq_n_s8(4));
+                j = 8 * h + 2 * k;
+                acc = vmlaq_n_s32(acc, llm__kq_dot16_neon(vdupq_n_s32(0), v0, llm__kq_x16_neon(px), dot), sc[j]);
+                acc = vmlaq_n_s32(acc, llm__kq_dot16_neon(vdupq_n_s32(0), v1, llm__kq_x16_neon(px + 16), dot), sc[j + 1]);
+            }
+        }
+        sum = llm__kq_combine(sum, llm__fp16_to_fp32(llm__le16(bw + 108)), 0.0f, llm__lef32(bx), vaddvq_s32(acc), 0);
+    }
+    return sum;
+}
+
+/* Q4_K (qh == 0) and Q5_K (qh: the fifth bits, qs 32 bytes further on). */
+LLM__KQ_INLINE float llm__vec_dot_q45_K_body_neon(int n, const uint8_t *bw, const uint8_t *bx, int q5, int dot) {
+    const uint8x16_t low = vdupq_n_u8(15), sixteen = vdupq_n_u8(16);
+    float sum = 0.0f;
+    int i, g, j, sc[8], mn[8];
+    for (i = 0; i < n / 256; i++, bw += q5 ? LLM__Q5_K_BYTES : LLM__Q4_K_BYTES, bx += LLM__Q8_K_BYTES) {
+        const uint8_t *qs = bw + (q5 ? 48 : 16);
+        uint8x16_t h0 = vdupq_n_u8(0), h1 = vdupq_n_u8(0);
+        int32x4_t acc = vdupq_n_s32(0);
+        int msum = 0;
+        llm__k4_scales(bw + 4, sc, mn);
+        for (j = 0; j < 8; j++) msum += mn[j] * (llm__q8_K_bsum(bx, 2 * j) + llm__q8_K_bsum(bx, 2 * j + 1));
+        if (q5) {
+            h0 = vld1q_u8(bw + 16);
+            h1 = vld1q_u8(bw + 32);
+        }
+        for (g = 0; g < 4; g++) {
+            uint8x16_t q0 = vld1q_u8(qs + 32 * g), q1 = vld1q_u8(qs + 16 + 32 * g);
+            uint8x16_t l0 = vandq_u8(q0, low), l1 = vandq_u8(q1, low), u0 = vshrq_n_u8(q0, 4), u1 = vshrq_n_u8(q1, 4);
+            const uint8_t *px = bx + 4 + 64 * g;
+            int32x4_t s0, s1;
+            if (q5) {
+                uint8x16_t b0 = vdupq_n_u8((uint8_t)(1 << (2 * g))), b1 = vdupq_n_u8((uint8_t)(2 << (2 * g)));
+                l0 = vorrq_u8(l0, vandq_u8(vtstq_u8(h0, b0), sixteen));
+                l1 = vorrq_u8(l1, vandq_u8(vtstq_u8(h1, b0), sixteen));
+                u0 = vorrq_u8(u0, vandq_u8(vtstq_u8(h0, b1), sixteen));
+                u1 = vorrq_u8(u1, vandq_u8(vtstq_u8(h1, b1), sixteen));
+            }
+            s0 = llm__kq_dot16_neon(vdupq_n_s32(0), vreinterpretq_s8_u8(l0), llm__kq_x16_neon(px), dot);
+            s0 = llm__kq_dot16_neon(s0, vreinterpretq_s8_u8(l1), llm__kq_x16_neon(px + 16), dot);
+            s1 = llm__kq_dot16_neon(vdupq_n_s32(0), vreinterpretq_s8_u8(u0), llm__kq_x16_neon(px + 32), dot);
+            s1 = llm__kq_dot16_neon(s1, vreinterpretq_s8_u8(u1), llm__kq_x16_neon(px + 48), dot);
+            acc = vmlaq_n_s32(acc, s0, sc[2 * g]);
+            acc = vmlaq_n_s32(acc, s1, sc[2 * g + 1]);
+        }
+        sum = llm__kq_combine(sum, llm__fp16_to_fp32(llm__le16(bw)), llm__fp16_to_fp32(llm__le16(bw + 2)), llm__lef32(bx),
+                              vaddvq_s32(acc), msum);
+    }
+    return sum;
+}
+
+static void llm__vec_dot_q2_K_q8_K_neon(int n, float *s, const void *w, const void *x) {
+    *s = llm__vec_dot_q2_K_body_neon(n, (const uint8_t *)w, (const uint8_t *)x, 0);
+}
+static void llm__vec_dot_q3_K_q8_K_neon(int n, float *s, const void *w, const void *x) {
+    *s = llm__vec_dot_q3_K_body_neon(n, (const uint8_t *)w, (const uint8_t *)x, 0);
+}
+static void llm__vec_dot_q4_K_q8_K_neon(int n, float *s, const void *w, const void *x) {
+    *s = llm__vec_dot_q45_K_body_neon(n, (const uint8_t *)w, (const uint8_t *)x, 0, 0);
+}
+static void llm__vec_dot_q5_K_q8_K_neon(int n, float *s, const void *w, const void *x) {
+    *s = llm__vec_dot_q45_K_body_neon(n, (const uint8_t *)w, (const uint8_t *)x, 1, 0);
+}
+#if defined(__ARM_FEATURE_DOTPROD)
+static void llm__vec_dot_q2_K_q8_K_neon_dotprod(int n, float *s, const void *w, const void *x) {
+    *s = llm__vec_dot_q2_K_body_neon(n, (const uint8_t *)w, (const uint8_t *)x, 1);
+}
+static void llm__vec_dot_q3_K_q8_K_neon_dotprod(int n, float *s, const void *w, const void *x) {
+    *s = llm__vec_dot_q3_K_body_neon(n, (const uint8_t *)w, (const uint8_t *)x, 1);
+}
+static void llm__vec_dot_q4_K_q8_K_neon_dotprod(int n, float *s, const void *w, const void *x) {
+    *s = llm__vec_dot_q45_K_body_neon(n, (const uint8_t *)w, (const uint8_t *)x, 0, 1);
+}
+static void llm__vec_dot_q5_K_q8_K_neon_dotprod(int n, float *s, const void *w, const void *x) {
+    *s = llm__vec_dot_q45_K_body_neon(n, (const uint8_t *)w, (const uint8_t *)x, 1, 1);
+}
+#endif /* __ARM_FEATURE_DOTPROD */
+
+/* Registers the K-quant kernels (called from llm__kernels_init_neon). */
+static void llm__kernels_init_kquants_neon(llm__kernels *k) {
+    k->vec_dot[LLM_TYPE_Q2_K] = llm__vec_dot_q2_K_q8_K_neon;
+    k->vec_dot[LLM_TYPE_Q3_K] = llm__vec_dot_q3_K_q8_K_neon;
+    k->vec_dot[LLM_TYPE_Q4_K] = llm__vec_dot_q4_K_q8_K_neon;
+    k->vec_dot[LLM_TYPE_Q5_K] = llm__vec_dot_q5_K_q8_K_neon;
+#if defined(__ARM_FEATURE_DOTPROD)
+    if (k->features & LLM_CPU_DOTPROD) {
+        k->vec_dot[LLM_TYPE_Q2_K] = llm__vec_dot_q2_K_q8_K_neon_dotprod;
+        k->vec_dot[LLM_TYPE_Q3_K] = llm__vec_dot_q3_K_q8_K_neon_dotprod;
+        k->vec_dot[LLM_TYPE_Q4_K] = llm__vec_dot_q4_K_q8_K_neon_dotprod;
+        k->vec_dot[LLM_TYPE_Q5_K] = llm__vec_dot_q5_K_q8_K_neon_dotprod;
+    }
+#endif
+}
+
 #endif /* !__AARCH64EB__ */
 
 static void llm__kernels_init_neon(llm__kernels *k) {
@@ -1657,6 +2460,7 @@ static void llm__kernels_init_neon(llm__kernels *k) {
 #if defined(__ARM_FEATURE_DOTPROD)
     if (k->features & LLM_CPU_DOTPROD) k->vec_dot[LLM_TYPE_Q8_0] = llm__vec_dot_q8_0_q8_0_neon_dotprod;
 #endif
+    llm__kernels_init_kquants_neon(k);
 #else
     (void)k;
 #endif
@@ -1704,6 +2508,10 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
         k->vec_dot[LLM_TYPE_F16] = llm__vec_dot_f16_f16_avx2;
         k->vec_dot[LLM_TYPE_BF16] = llm__vec_dot_bf16_bf16_avx2;
         k->vec_dot[LLM_TYPE_Q8_0] = llm__vec_dot_q8_0_q8_0_avx2;
+        k->vec_dot[LLM_TYPE_Q2_K] = llm__vec_dot_q2_K_q8_K_avx2;
+        k->vec_dot[LLM_TYPE_Q3_K] = llm__vec_dot_q3_K_q8_K_avx2;
+        k->vec_dot[LLM_TYPE_Q4_K] = llm__vec_dot_q4_K_q8_K_avx2;
+        k->vec_dot[LLM_TYPE_Q5_K] = llm__vec_dot_q5_K_q8_K_avx2;
     }
 #endif
 #if defined(LLM__NEON)

@@ -135,6 +135,7 @@ static llm_model *t_load_model(const char *rel) {
 #include "test_tokenizer.c" /* SentencePiece vectors, round trips, pieces */
 #include "test_model.c"     /* logits against refs, greedy ids, batch/thread identity */
 #include "test_arch.c"      /* every architecture of refs/arch */
+#include "test_quants_k.c" /* K-quants Q2_K..Q5_K: dequant, mat-vec, logits, SIMD, quantizer */
 #include "test_sampling.c"  /* samplers, RNG, generation */
 #include "test_game.c"      /* stepping, cancel, state save/restore, context shift */
 
@@ -146,6 +147,7 @@ int main(int argc, char **argv) {
     tests_tokenizer();
     tests_model();
     tests_arch();
+    tests_quants_k();
     tests_sampling();
     tests_game();
     printf("%d passed, %d failed, %d skipped\n", t_n_pass, t_n_fail, t_n_skip);

@@ -85,7 +85,7 @@ static void test_type_table(void) {
     }
     T_CHECK(llm_type_from_name("Q8_0") == LLM_TYPE_Q8_0 && llm_type_from_name("nope") == -1, "names");
     T_CHECK(llm_type_row_size(LLM_TYPE_Q8_0, 64) == 68 && llm_type_row_size(LLM_TYPE_Q8_0, 33) == 0, "row sizes");
-    T_CHECK(llm_type_supported(LLM_TYPE_F16) && !llm_type_supported(LLM_TYPE_Q4_K), "supported set");
+    T_CHECK(llm_type_supported(LLM_TYPE_F16) && llm_type_supported(LLM_TYPE_Q4_K) && !llm_type_supported(LLM_TYPE_IQ2_XXS), "supported set");
 }
 
 /* ---- half precision ---- */
@@ -384,7 +384,8 @@ static void t_run_qemu(const char *bin) {
     if (system("command -v qemu-aarch64-static >/dev/null 2>&1") != 0) T_SKIP("qemu-aarch64-static not installed");
     snprintf(cmd, sizeof cmd,
              "qemu-aarch64-static %s test_sha256 test_type_table test_fp16 test_q8_0 test_dequant test_matvec test_simd "
-             "test_refs_real test_bit_identity test_rng test_tok_vectors 2>&1",
+             "test_refs_real test_bit_identity test_rng test_tok_vectors test_kquant_dequant test_kquant_matvec test_kquant_refs "
+             "test_kquant_simd 2>&1",
              bin);
     p = popen(cmd, "r");
     T_REQUIRE(p, "popen");
