@@ -134,6 +134,7 @@ static llm_model *t_load_model(const char *rel) {
 #include "test_kernels.c"   /* type table, dequantization, mat-vec against refs, per ISA */
 #include "test_tokenizer.c" /* SentencePiece vectors, round trips, pieces */
 #include "test_model.c"     /* logits against refs, greedy ids, batch/thread identity */
+#include "test_quants_q32.c" /* Q4_0 Q4_1 Q5_0 Q5_1 IQ4_NL and Q8_1: kernels, logits, quantizers */
 #include "test_sampling.c"  /* samplers, RNG, generation */
 
 int main(int argc, char **argv) {
@@ -143,6 +144,7 @@ int main(int argc, char **argv) {
     tests_kernels();
     tests_tokenizer();
     tests_model();
+    tests_quants_q32();
     tests_sampling();
     printf("%d passed, %d failed, %d skipped\n", t_n_pass, t_n_fail, t_n_skip);
     return t_n_fail ? 1 : 0;
