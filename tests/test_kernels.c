@@ -403,7 +403,7 @@ static void t_run_qemu(const char *bin) {
     if (system("command -v qemu-aarch64-static >/dev/null 2>&1") != 0) T_SKIP("qemu-aarch64-static not installed");
     snprintf(cmd, sizeof cmd,
              "qemu-aarch64-static %s test_sha256 test_type_table test_fp16 test_q8_0 test_dequant test_matvec test_simd "
-             "test_refs_real test_bit_identity test_rng test_tok_vectors 2>&1",
+             "test_refs_real test_bit_identity test_rng test_tok_vectors test_q32 2>&1",
              bin);
     p = popen(cmd, "r");
     T_REQUIRE(p, "popen");
