@@ -55,6 +55,9 @@
      F16           yes     yes   yes
      BF16          yes     yes   yes
      Q8_0          yes     yes   yes (+dotprod)
+     Q4_0 Q4_1     yes     yes   yes (+dotprod)
+     Q5_0 Q5_1     yes     yes   yes (+dotprod)
+     IQ4_NL        yes     yes   yes (+dotprod)
      architectures: llama (tied or separate output, GQA)
      tokenizers:    SentencePiece ("llama")
 
@@ -1401,46 +1404,59 @@ static float llm__iq4nl_block_error(const float *x, uint16_t dh, uint8_t q[32]) 
     return err;
 }
 
-/* IQ4_NL weights: a search over scales. Each candidate maps the element of largest magnitude
-   onto (or near) an end level, both ends tried; the codes that gives are refitted by least
-   squares, the scale rounded to fp16 and the block re-coded against that stored scale; the
-   candidate with the smallest squared error wins. (ggml searches the same family of scales
-   with x^2-weighted fits; this minimises the plain error the stored block will have.) */
+/* Least-squares scale for the levels of codes q, rounded to fp16: a candidate stored scale. */
+static uint16_t llm__iq4nl_fit(const float *x, const uint8_t q[32]) {
+    float sqx = 0.0f, sqq = 0.0f;
+    int j;
+    for (j = 0; j < 32; j++) {
+        float v = (float)llm__iq4nl_values[q[j]];
+        sqx += v * x[j];
+        sqq += v * v;
+    }
+    return llm__fp32_to_fp16(sqq > 0.0f ? sqx / sqq : 0.0f);
+}
+
+/* IQ4_NL weights: a search over scales. Each candidate puts the element of largest
+   magnitude at -127 + 2t or 113 + 2t level units (t = -4..4: both ends of the levels, and
+   near them); the codes that gives are refitted by least squares, the scale rounded to fp16
+   and the block re-coded against that stored scale. The best candidate is refitted again
+   while that helps. (ggml searches a similar family with x^2-weighted fits; this minimises
+   the plain squared error of the block as stored.) */
 static void llm__iq4_nl_quantize(const float *src, void *dst, int64_t n) {
     uint8_t *b = (uint8_t *)dst, q[32], best_q[32];
     int64_t i;
-    int j, t, end;
+    int j, t, round;
     for (i = 0; i < n / 32; i++, b += LLM__IQ4_NL_BYTES) {
         const float *x = src + i * 32;
-        float amax = 0.0f, max = 0.0f, best = FLT_MAX;
-        uint16_t best_dh = 0;
+        float amax = 0.0f, max = 0.0f, best = FLT_MAX, err;
+        uint16_t best_dh = 0, dh;
         for (j = 0; j < 32; j++)
             if (fabsf(x[j]) > amax) {
                 amax = fabsf(x[j]);
                 max = x[j];
             }
         memset(best_q, 8, 32); /* level 1: an all-zero block stays zero with d = 0 */
-        if (amax > 1e-30f && amax <= 3.4e38f)
-            for (end = 0; end < 2; end++)
-                for (t = -12; t <= 12; t++) {
-                    /* max lands on the level t/2 steps inside the lowest (or highest) level */
-                    float target = end == 0 ? -127.0f + 1.5f * (float)t : 113.0f + 1.5f * (float)t;
-                    float id = target / max, sqx = 0.0f, sqq = 0.0f, err;
-                    uint16_t dh;
-                    for (j = 0; j < 32; j++) {
-                        float v = (float)llm__iq4nl_values[llm__iq4nl_nearest(x[j] * id)];
-                        sqx += v * x[j];
-                        sqq += v * v;
-                    }
-                    if (!(sqq > 0.0f)) continue;
-                    dh = llm__fp32_to_fp16(sqx / sqq);
-                    err = llm__iq4nl_block_error(x, dh, q);
-                    if (err < best) {
-                        best = err;
-                        best_dh = dh;
-                        memcpy(best_q, q, 32);
-                    }
+        if (amax > 1e-30f && amax <= FLT_MAX) {
+            for (t = 0; t < 18; t++) {
+                float id = ((t < 9 ? -127.0f : 113.0f) + 2.0f * (float)(t % 9 - 4)) / max;
+                for (j = 0; j < 32; j++) q[j] = (uint8_t)llm__iq4nl_nearest(x[j] * id);
+                dh = llm__iq4nl_fit(x, q);
+                err = llm__iq4nl_block_error(x, dh, q);
+                if (err < best) {
+                    best = err;
+                    best_dh = dh;
+                    memcpy(best_q, q, 32);
                 }
+            }
+            for (round = 0; round < 3; round++) {
+                dh = llm__iq4nl_fit(x, best_q);
+                err = llm__iq4nl_block_error(x, dh, q);
+                if (!(err < best)) break;
+                best = err;
+                best_dh = dh;
+                memcpy(best_q, q, 32);
+            }
+        }
         llm__put16(b, best_dh);
         llm__pack_nibbles(best_q, b + 2, NULL);
     }
