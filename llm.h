@@ -56,6 +56,9 @@
      BF16          yes     yes   yes
      Q8_0          yes     yes   yes (+dotprod)
      Q2_K..Q5_K    yes     yes   yes (+dotprod)
+     Q4_0 Q4_1     yes     yes   yes (+dotprod)
+     Q5_0 Q5_1     yes     yes   yes (+dotprod)
+     IQ4_NL        yes     yes   yes (+dotprod)
      architectures: llama (tied or separate output, GQA)
      tokenizers:    SentencePiece ("llama")
 
@@ -1782,6 +1785,361 @@ static void llm__q3_K_quantize(const float *src, void *dst, int64_t n) {
     }
 }
 
+/* ---- 32-element blocks: Q4_0 Q4_1 Q5_0 Q5_1 IQ4_NL, and Q8_1 ---- */
+/* Layouts (bytes, little-endian fp16 scales), element j of a block:
+     Q4_0   {d; qs[16]}            18  nibble q = j < 16 ? qs[j] & 15 : qs[j-16] >> 4;  x = (q - 8) * d
+     Q4_1   {d; m; qs[16]}         20  nibble as Q4_0;                                 x = q * d + m
+     Q5_0   {d; qh[4]; qs[16]}     22  q = nibble | bit j of the u32 qh << 4;          x = (q - 16) * d
+     Q5_1   {d; m; qh[4]; qs[16]}  24  q as Q5_0;                                      x = q * d + m
+     IQ4_NL {d; qs[16]}            18  nibble as Q4_0;                   x = d * llm__iq4nl_values[q]
+     Q8_1   {d; s; int8 qs[32]}    36  x = d * q; s = d * (sum of q), the activation form of Q4_1/Q5_1
+   Dequantization does ggml's float operations in ggml's order (an exact int-to-float, one
+   product, for _1 types one sum), so it is bit-exact with ggml's to_float. */
+#define LLM__Q4_0_BYTES 18
+#define LLM__Q4_1_BYTES 20
+#define LLM__Q5_0_BYTES 22
+#define LLM__Q5_1_BYTES 24
+#define LLM__IQ4_NL_BYTES 18
+#define LLM__Q8_1_BYTES 36
+
+/* IQ4_NL's 16 levels (a public format constant), ascending. */
+static const int8_t llm__iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+/* The 32 unsigned 4-bit codes of a block's 16 bytes (low nibbles first), optionally with the
+   fifth bit of each from a little-endian u32 (bit j for element j). */
+static void llm__unpack_nibbles(const uint8_t *qs, const uint8_t *qh, uint8_t q[32]) {
+    uint32_t h = qh ? llm__le32(qh) : 0;
+    int j;
+    for (j = 0; j < 16; j++) {
+        q[j] = (uint8_t)((qs[j] & 15) | ((h >> j) & 1) << 4);
+        q[j + 16] = (uint8_t)((qs[j] >> 4) | ((h >> (j + 16)) & 1) << 4);
+    }
+}
+
+/* The inverse: codes (each < 32) into qs (and the fifth bits into qh when given). */
+static void llm__pack_nibbles(const uint8_t q[32], uint8_t *qs, uint8_t *qh) {
+    uint32_t h = 0;
+    int j;
+    for (j = 0; j < 16; j++) {
+        qs[j] = (uint8_t)((q[j] & 15) | (q[j + 16] & 15) << 4);
+        h |= (uint32_t)(q[j] >> 4) << j | (uint32_t)(q[j + 16] >> 4) << (j + 16);
+    }
+    if (qh) {
+        qh[0] = (uint8_t)h;
+        qh[1] = (uint8_t)(h >> 8);
+        qh[2] = (uint8_t)(h >> 16);
+        qh[3] = (uint8_t)(h >> 24);
+    }
+}
+
+/* Dequantizes blocks of bytes bytes: codes at qs_at (fifth bits at qh_at, or none when 0),
+   minimum at 2 when has_min. x = (q - offset) * d, or q * d + m. */
+static void llm__q32_to_float(const void *src, float *dst, int64_t n, int bytes, int qs_at, int qh_at, int offset, int has_min) {
+    const uint8_t *b = (const uint8_t *)src;
+    uint8_t q[32];
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 32; i++, b += bytes) {
+        float d = llm__fp16_to_fp32(llm__le16(b)), m = has_min ? llm__fp16_to_fp32(llm__le16(b + 2)) : 0.0f;
+        float *y = dst + i * 32;
+        llm__unpack_nibbles(b + qs_at, qh_at ? b + qh_at : NULL, q);
+        if (has_min)
+            for (j = 0; j < 32; j++) y[j] = (float)q[j] * d + m;
+        else
+            for (j = 0; j < 32; j++) y[j] = (float)(q[j] - offset) * d;
+    }
+}
+
+static void llm__q4_0_to_float(const void *src, float *dst, int64_t n) { llm__q32_to_float(src, dst, n, LLM__Q4_0_BYTES, 2, 0, 8, 0); }
+static void llm__q4_1_to_float(const void *src, float *dst, int64_t n) { llm__q32_to_float(src, dst, n, LLM__Q4_1_BYTES, 4, 0, 0, 1); }
+static void llm__q5_0_to_float(const void *src, float *dst, int64_t n) { llm__q32_to_float(src, dst, n, LLM__Q5_0_BYTES, 6, 2, 16, 0); }
+static void llm__q5_1_to_float(const void *src, float *dst, int64_t n) { llm__q32_to_float(src, dst, n, LLM__Q5_1_BYTES, 8, 4, 0, 1); }
+
+static void llm__iq4_nl_to_float(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = (const uint8_t *)src;
+    uint8_t q[32];
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 32; i++, b += LLM__IQ4_NL_BYTES) {
+        float d = llm__fp16_to_fp32(llm__le16(b));
+        llm__unpack_nibbles(b + 2, NULL, q);
+        for (j = 0; j < 32; j++) dst[i * 32 + j] = d * (float)llm__iq4nl_values[q[j]];
+    }
+}
+
+static void llm__q8_1_to_float(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = (const uint8_t *)src;
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 32; i++, b += LLM__Q8_1_BYTES) {
+        float d = llm__fp16_to_fp32(llm__le16(b));
+        for (j = 0; j < 32; j++) dst[i * 32 + j] = d * (float)(int8_t)b[4 + j];
+    }
+}
+
+/* The code ggml's reference quantizers store for v = x/d + offset + 1/2: truncated toward
+   zero (a cast) and capped at top. v is never far below 0; NaN (a corrupt input) gives 0. */
+static uint8_t llm__trunc_code(float v, int top) {
+    if (v >= (float)top) return (uint8_t)top;
+    return (uint8_t)(v >= 1.0f ? (int)v : 0);
+}
+
+/* Q4_0 / Q5_0 weights (ggml's quantize_row_q4_0_ref / _q5_0_ref): d = max / -half, where max
+   is the first element of largest magnitude with its sign, so max itself gets code 0. */
+static void llm__q32_sym_quantize(const float *src, void *dst, int64_t n, int bytes, int qs_at, int qh_at, int half) {
+    uint8_t *b = (uint8_t *)dst, q[32];
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 32; i++, b += bytes) {
+        const float *x = src + i * 32;
+        float amax = 0.0f, max = 0.0f, d, id;
+        for (j = 0; j < 32; j++)
+            if (fabsf(x[j]) > amax) {
+                amax = fabsf(x[j]);
+                max = x[j];
+            }
+        d = max / (float)-half;
+        id = d != 0.0f ? 1.0f / d : 0.0f;
+        llm__put16(b, llm__fp32_to_fp16(d));
+        for (j = 0; j < 32; j++) q[j] = llm__trunc_code(x[j] * id + ((float)half + 0.5f), 2 * half - 1);
+        llm__pack_nibbles(q, b + qs_at, qh_at ? b + qh_at : NULL);
+    }
+}
+
+/* Q4_1 / Q5_1 weights (ggml's quantize_row_q4_1_ref / _q5_1_ref): m = min, d = (max - min) / top. */
+static void llm__q32_min_quantize(const float *src, void *dst, int64_t n, int bytes, int qs_at, int qh_at, int top) {
+    uint8_t *b = (uint8_t *)dst, q[32];
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 32; i++, b += bytes) {
+        const float *x = src + i * 32;
+        float min = FLT_MAX, max = -FLT_MAX, d, id;
+        for (j = 0; j < 32; j++) {
+            if (x[j] < min) min = x[j];
+            if (x[j] > max) max = x[j];
+        }
+        d = (max - min) / (float)top;
+        id = d != 0.0f ? 1.0f / d : 0.0f;
+        llm__put16(b, llm__fp32_to_fp16(d));
+        llm__put16(b + 2, llm__fp32_to_fp16(min));
+        for (j = 0; j < 32; j++) q[j] = llm__trunc_code((x[j] - min) * id + 0.5f, top);
+        llm__pack_nibbles(q, b + qs_at, qh_at ? b + qh_at : NULL);
+    }
+}
+
+static void llm__q4_0_quantize(const float *src, void *dst, int64_t n) { llm__q32_sym_quantize(src, dst, n, LLM__Q4_0_BYTES, 2, 0, 8); }
+static void llm__q5_0_quantize(const float *src, void *dst, int64_t n) { llm__q32_sym_quantize(src, dst, n, LLM__Q5_0_BYTES, 6, 2, 16); }
+static void llm__q4_1_quantize(const float *src, void *dst, int64_t n) { llm__q32_min_quantize(src, dst, n, LLM__Q4_1_BYTES, 4, 0, 15); }
+static void llm__q5_1_quantize(const float *src, void *dst, int64_t n) { llm__q32_min_quantize(src, dst, n, LLM__Q5_1_BYTES, 8, 4, 31); }
+
+/* Index of the IQ4_NL level nearest to v (the lower one on a tie). */
+static int llm__iq4nl_nearest(float v) {
+    int lo = 0, hi = 15;
+    if (!(v > -127.0f)) return 0; /* also NaN */
+    if (v >= 113.0f) return 15;
+    while (hi - lo > 1) { /* levels[lo] < v < levels[hi] */
+        int mid = (lo + hi) / 2;
+        if (v < (float)llm__iq4nl_values[mid]) hi = mid;
+        else lo = mid;
+    }
+    return v - (float)llm__iq4nl_values[lo] <= (float)llm__iq4nl_values[hi] - v ? lo : hi;
+}
+
+/* Squared error of a block stored with the fp16 scale dh and each element at its nearest
+   level; q gets the codes. */
+static float llm__iq4nl_block_error(const float *x, uint16_t dh, uint8_t q[32]) {
+    float d = llm__fp16_to_fp32(dh), id = d != 0.0f ? 1.0f / d : 0.0f, err = 0.0f;
+    int j;
+    for (j = 0; j < 32; j++) {
+        float e;
+        q[j] = (uint8_t)llm__iq4nl_nearest(x[j] * id);
+        e = x[j] - d * (float)llm__iq4nl_values[q[j]];
+        err += e * e;
+    }
+    return err;
+}
+
+/* Least-squares scale for the levels of codes q, rounded to fp16: a candidate stored scale. */
+static uint16_t llm__iq4nl_fit(const float *x, const uint8_t q[32]) {
+    float sqx = 0.0f, sqq = 0.0f;
+    int j;
+    for (j = 0; j < 32; j++) {
+        float v = (float)llm__iq4nl_values[q[j]];
+        sqx += v * x[j];
+        sqq += v * v;
+    }
+    return llm__fp32_to_fp16(sqq > 0.0f ? sqx / sqq : 0.0f);
+}
+
+/* IQ4_NL weights: a search over scales. Each candidate puts the element of largest
+   magnitude at -127 + 2t or 113 + 2t level units (t = -4..4: both ends of the levels, and
+   near them); the codes that gives are refitted by least squares, the scale rounded to fp16
+   and the block re-coded against that stored scale. The best candidate is refitted again
+   while that helps. (ggml searches a similar family with x^2-weighted fits; this minimises
+   the plain squared error of the block as stored.) */
+static void llm__iq4_nl_quantize(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst, q[32], best_q[32];
+    int64_t i;
+    int j, t, round;
+    for (i = 0; i < n / 32; i++, b += LLM__IQ4_NL_BYTES) {
+        const float *x = src + i * 32;
+        float amax = 0.0f, max = 0.0f, best = FLT_MAX, err;
+        uint16_t best_dh = 0, dh;
+        for (j = 0; j < 32; j++)
+            if (fabsf(x[j]) > amax) {
+                amax = fabsf(x[j]);
+                max = x[j];
+            }
+        memset(best_q, 8, 32); /* level 1: an all-zero block stays zero with d = 0 */
+        if (amax > 1e-30f && amax <= FLT_MAX) {
+            for (t = 0; t < 18; t++) {
+                float id = ((t < 9 ? -127.0f : 113.0f) + 2.0f * (float)(t % 9 - 4)) / max;
+                for (j = 0; j < 32; j++) q[j] = (uint8_t)llm__iq4nl_nearest(x[j] * id);
+                dh = llm__iq4nl_fit(x, q);
+                err = llm__iq4nl_block_error(x, dh, q);
+                if (err < best) {
+                    best = err;
+                    best_dh = dh;
+                    memcpy(best_q, q, 32);
+                }
+            }
+            for (round = 0; round < 3; round++) {
+                dh = llm__iq4nl_fit(x, best_q);
+                err = llm__iq4nl_block_error(x, dh, q);
+                if (!(err < best)) break;
+                best = err;
+                best_dh = dh;
+                memcpy(best_q, q, 32);
+            }
+        }
+        llm__put16(b, best_dh);
+        llm__pack_nibbles(best_q, b + 2, NULL);
+    }
+}
+
+/* Q8_1, the activation form for Q4_1 and Q5_1 (ggml's CPU quantize_row_q8_1): q exactly as
+   llm__q8_0_from_float (127/amax, ties to even), then s = fp16(d * sum q) with the float
+   d = amax/127 before its rounding to fp16. */
+static void llm__q8_1_from_float(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst;
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 32; i++, b += LLM__Q8_1_BYTES) {
+        const float *x = src + i * 32;
+        float amax = 0.0f, id, d;
+        int sum = 0;
+        for (j = 0; j < 32; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
+        d = amax / 127.0f;
+        id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        for (j = 0; j < 32; j++) {
+            float v = x[j] * id;
+            int8_t q = llm__to_i8(v < 0 ? -llm__round_even(-v) : llm__round_even(v));
+            b[4 + j] = (uint8_t)q;
+            sum += q;
+        }
+        llm__put16(b, llm__fp32_to_fp16(d));
+        llm__put16(b + 2, llm__fp32_to_fp16(d * (float)sum));
+    }
+}
+
+/* ggml's quantize_row_q8_1_ref: d = amax/127, q = roundf(x * (1/d)), s = fp16(sum q * d). */
+static void llm__q8_1_quantize(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst;
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 32; i++, b += LLM__Q8_1_BYTES) {
+        const float *x = src + i * 32;
+        float amax = 0.0f, d, id;
+        int sum = 0;
+        for (j = 0; j < 32; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
+        d = amax / 127.0f;
+        id = d != 0.0f ? 1.0f / d : 0.0f;
+        for (j = 0; j < 32; j++) {
+            int8_t q = llm__to_i8(roundf(x[j] * id));
+            b[4 + j] = (uint8_t)q;
+            sum += q;
+        }
+        llm__put16(b, llm__fp32_to_fp16(d));
+        llm__put16(b + 2, llm__fp32_to_fp16((float)sum * d));
+    }
+}
+
+/* Scalar dot products: each block's integer sum is exact, then scaled in float and added in
+   block order. For the _1 types the minimum meets the activations' sum: m_w * s_x. */
+
+/* The exact integer dot of a block's 32 codes minus offset (nibbles at qs, fifth bits in qh,
+   0 for the 4-bit types) with 32 int8 activations at qx. */
+static int llm__q32_isum(const uint8_t *qs, uint32_t qh, int offset, const uint8_t *qx) {
+    int j, isum = 0;
+    for (j = 0; j < 16; j++) {
+        int lo = (int)((qs[j] & 15) | ((qh >> j) & 1) << 4) - offset;
+        int hi = (int)((qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4) - offset;
+        isum += lo * (int8_t)qx[j] + hi * (int8_t)qx[j + 16];
+    }
+    return isum;
+}
+
+static void llm__vec_dot_q4_0_q8_0(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    float sum = 0.0f;
+    int i;
+    for (i = 0; i < n / 32; i++, bw += LLM__Q4_0_BYTES, bx += LLM__Q8_0_BYTES) {
+        int isum = llm__q32_isum(bw + 2, 0, 8, bx + 2);
+        sum += (float)isum * (llm__fp16_to_fp32(llm__le16(bw)) * llm__fp16_to_fp32(llm__le16(bx)));
+    }
+    *s = sum;
+}
+
+static void llm__vec_dot_q5_0_q8_0(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    float sum = 0.0f;
+    int i;
+    for (i = 0; i < n / 32; i++, bw += LLM__Q5_0_BYTES, bx += LLM__Q8_0_BYTES) {
+        int isum = llm__q32_isum(bw + 6, llm__le32(bw + 2), 16, bx + 2);
+        sum += (float)isum * (llm__fp16_to_fp32(llm__le16(bw)) * llm__fp16_to_fp32(llm__le16(bx)));
+    }
+    *s = sum;
+}
+
+static void llm__vec_dot_q4_1_q8_1(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    float sum = 0.0f;
+    int i;
+    for (i = 0; i < n / 32; i++, bw += LLM__Q4_1_BYTES, bx += LLM__Q8_1_BYTES) {
+        float dw = llm__fp16_to_fp32(llm__le16(bw)), mw = llm__fp16_to_fp32(llm__le16(bw + 2));
+        float dx = llm__fp16_to_fp32(llm__le16(bx)), sx = llm__fp16_to_fp32(llm__le16(bx + 2));
+        int isum = llm__q32_isum(bw + 4, 0, 0, bx + 4);
+        sum += (float)isum * (dw * dx) + mw * sx;
+    }
+    *s = sum;
+}
+
+static void llm__vec_dot_q5_1_q8_1(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    float sum = 0.0f;
+    int i;
+    for (i = 0; i < n / 32; i++, bw += LLM__Q5_1_BYTES, bx += LLM__Q8_1_BYTES) {
+        float dw = llm__fp16_to_fp32(llm__le16(bw)), mw = llm__fp16_to_fp32(llm__le16(bw + 2));
+        float dx = llm__fp16_to_fp32(llm__le16(bx)), sx = llm__fp16_to_fp32(llm__le16(bx + 2));
+        int isum = llm__q32_isum(bw + 8, llm__le32(bw + 4), 0, bx + 4);
+        sum += (float)isum * (dw * dx) + mw * sx;
+    }
+    *s = sum;
+}
+
+static void llm__vec_dot_iq4_nl_q8_0(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    float sum = 0.0f;
+    int i, j;
+    for (i = 0; i < n / 32; i++, bw += LLM__IQ4_NL_BYTES, bx += LLM__Q8_0_BYTES) {
+        int isum = 0;
+        for (j = 0; j < 16; j++)
+            isum += llm__iq4nl_values[bw[2 + j] & 15] * (int8_t)bx[2 + j] + llm__iq4nl_values[bw[2 + j] >> 4] * (int8_t)bx[18 + j];
+        sum += (float)isum * (llm__fp16_to_fp32(llm__le16(bw)) * llm__fp16_to_fp32(llm__le16(bx)));
+    }
+    *s = sum;
+}
+
 /* ---- the type table: one row per GGUF type id, positional, each starting with its id ---- */
 
 typedef struct llm__type_traits {
@@ -1805,14 +2163,14 @@ static void llm__vec_dot_q8_0_q8_0(int n, float *s, const void *w, const void *x
 static const llm__type_traits llm__types[LLM_TYPE_COUNT] = {
     {0, "f32", 1, 4, llm__f32_to_float, llm__f32_from_float, llm__f32_from_float, LLM_TYPE_F32, llm__vec_dot_f32_f32},
     {1, "f16", 1, 2, llm__f16_to_float, llm__f16_from_float, llm__f16_from_float, LLM_TYPE_F16, llm__vec_dot_f16_f16},
-    {2, "q4_0", 32, 18, NULL, NULL, NULL, 0, NULL},
-    {3, "q4_1", 32, 20, NULL, NULL, NULL, 0, NULL},
+    {2, "q4_0", 32, 18, llm__q4_0_to_float, llm__q4_0_quantize, NULL, LLM_TYPE_Q8_0, llm__vec_dot_q4_0_q8_0},
+    {3, "q4_1", 32, 20, llm__q4_1_to_float, llm__q4_1_quantize, NULL, LLM_TYPE_Q8_1, llm__vec_dot_q4_1_q8_1},
     {4, NULL, 0, 0, NULL, NULL, NULL, 0, NULL},
     {5, NULL, 0, 0, NULL, NULL, NULL, 0, NULL},
-    {6, "q5_0", 32, 22, NULL, NULL, NULL, 0, NULL},
-    {7, "q5_1", 32, 24, NULL, NULL, NULL, 0, NULL},
+    {6, "q5_0", 32, 22, llm__q5_0_to_float, llm__q5_0_quantize, NULL, LLM_TYPE_Q8_0, llm__vec_dot_q5_0_q8_0},
+    {7, "q5_1", 32, 24, llm__q5_1_to_float, llm__q5_1_quantize, NULL, LLM_TYPE_Q8_1, llm__vec_dot_q5_1_q8_1},
     {8, "q8_0", 32, 34, llm__q8_0_to_float, llm__q8_0_quantize, llm__q8_0_from_float, LLM_TYPE_Q8_0, llm__vec_dot_q8_0_q8_0},
-    {9, "q8_1", 32, 36, NULL, NULL, NULL, 0, NULL},
+    {9, "q8_1", 32, 36, llm__q8_1_to_float, llm__q8_1_quantize, llm__q8_1_from_float, LLM_TYPE_Q8_1, NULL},
     {10, "q2_K", 256, 84, llm__q2_K_to_float, llm__q2_K_quantize, NULL, LLM_TYPE_Q8_K, llm__vec_dot_q2_K_q8_K},
     {11, "q3_K", 256, 110, llm__q3_K_to_float, llm__q3_K_quantize, NULL, LLM_TYPE_Q8_K, llm__vec_dot_q3_K_q8_K},
     {12, "q4_K", 256, 144, llm__q4_K_to_float, llm__q4_K_quantize, NULL, LLM_TYPE_Q8_K, llm__vec_dot_q4_K_q8_K},
@@ -1823,7 +2181,7 @@ static const llm__type_traits llm__types[LLM_TYPE_COUNT] = {
     {17, "iq2_xs", 256, 74, NULL, NULL, NULL, 0, NULL},
     {18, "iq3_xxs", 256, 98, NULL, NULL, NULL, 0, NULL},
     {19, "iq1_s", 256, 50, NULL, NULL, NULL, 0, NULL},
-    {20, "iq4_nl", 32, 18, NULL, NULL, NULL, 0, NULL},
+    {20, "iq4_nl", 32, 18, llm__iq4_nl_to_float, llm__iq4_nl_quantize, NULL, LLM_TYPE_Q8_0, llm__vec_dot_iq4_nl_q8_0},
     {21, "iq3_s", 256, 110, NULL, NULL, NULL, 0, NULL},
     {22, "iq2_s", 256, 82, NULL, NULL, NULL, 0, NULL},
     {23, "iq4_xs", 256, 136, NULL, NULL, NULL, 0, NULL},
@@ -2166,6 +2524,106 @@ LLM__TARGET_AVX2 static void llm__vec_dot_q5_K_q8_K_avx2(int n, float *s, const 
     }
     *s = sum;
 }
+/* ---- 32-element blocks: Q4_0 Q4_1 Q5_0 Q5_1 IQ4_NL against Q8_0/Q8_1 ---- */
+/* Each block's integer dot is exact (as in the scalar kernels); the scaled blocks are summed
+   in 8 float lanes with FMA, so results differ from the scalar order by float rounding only. */
+
+/* A block's 16 bytes of nibbles as 32 codes: low nibbles in bytes 0..15, high in 16..31. */
+LLM__TARGET_AVX2 static __m256i llm__nibbles_avx2(const uint8_t *qs) {
+    __m128i b = _mm_loadu_si128((const __m128i *)qs);
+    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(b), _mm_srli_epi16(b, 4), 1);
+    return _mm256_and_si256(v, _mm256_set1_epi8(15));
+}
+
+/* 0x10 in byte j where bit j of the little-endian u32 at qh is set: the fifth bits. */
+LLM__TARGET_AVX2 static __m256i llm__fifth_bits_avx2(const uint8_t *qh) {
+    const __m256i spread = _mm256_set_epi64x(0x0303030303030303LL, 0x0202020202020202LL, 0x0101010101010101LL, 0);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)llm__le32(qh)), spread); /* byte j: qh byte j/8 */
+    v = _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+}
+
+/* 8 int32 lanes summing u[j] * x[j] for unsigned codes u <= 31 (pairs stay within int16). */
+LLM__TARGET_AVX2 static __m256i llm__dot_u8i8x32_avx2(__m256i u, __m256i x) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_set1_epi16(1));
+}
+
+/* The product of two fp16 values in memory (scales), widened by F16C, which is exact. No
+   call leaves the AVX2 code here: calling llm__fp16_to_fp32 from these loops made them ~50x
+   slower on an AMD EPYC VM. x86 is little-endian, so memcpy gives the file's value. */
+LLM__TARGET_AVX2 static float llm__scale_avx2(const uint8_t *bw, const uint8_t *bx) {
+    uint16_t a, b;
+    memcpy(&a, bw, 2);
+    memcpy(&b, bx, 2);
+    return _cvtsh_ss(a) * _cvtsh_ss(b);
+}
+
+LLM__TARGET_AVX2 static void llm__vec_dot_q4_0_q8_0_avx2(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    __m256 acc = _mm256_setzero_ps();
+    int i;
+    for (i = 0; i < n / 32; i++, bw += LLM__Q4_0_BYTES, bx += LLM__Q8_0_BYTES) {
+        __m256i qw = _mm256_sub_epi8(llm__nibbles_avx2(bw + 2), _mm256_set1_epi8(8));
+        __m256i qx = _mm256_loadu_si256((const __m256i *)(bx + 2));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__scale_avx2(bw, bx)), _mm256_cvtepi32_ps(llm__dot_i8x32_avx2(qw, qx)), acc);
+    }
+    *s = llm__hsum256(acc);
+}
+
+LLM__TARGET_AVX2 static void llm__vec_dot_q5_0_q8_0_avx2(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    __m256 acc = _mm256_setzero_ps();
+    int i;
+    for (i = 0; i < n / 32; i++, bw += LLM__Q5_0_BYTES, bx += LLM__Q8_0_BYTES) {
+        __m256i qw = _mm256_or_si256(llm__nibbles_avx2(bw + 6), llm__fifth_bits_avx2(bw + 2));
+        __m256i qx = _mm256_loadu_si256((const __m256i *)(bx + 2));
+        qw = _mm256_sub_epi8(qw, _mm256_set1_epi8(16));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__scale_avx2(bw, bx)), _mm256_cvtepi32_ps(llm__dot_i8x32_avx2(qw, qx)), acc);
+    }
+    *s = llm__hsum256(acc);
+}
+
+LLM__TARGET_AVX2 static void llm__vec_dot_iq4_nl_q8_0_avx2(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    const __m256i levels = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)llm__iq4nl_values));
+    __m256 acc = _mm256_setzero_ps();
+    int i;
+    for (i = 0; i < n / 32; i++, bw += LLM__IQ4_NL_BYTES, bx += LLM__Q8_0_BYTES) {
+        __m256i qw = _mm256_shuffle_epi8(levels, llm__nibbles_avx2(bw + 2)); /* code -> level, |level| <= 127 */
+        __m256i qx = _mm256_loadu_si256((const __m256i *)(bx + 2));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__scale_avx2(bw, bx)), _mm256_cvtepi32_ps(llm__dot_i8x32_avx2(qw, qx)), acc);
+    }
+    *s = llm__hsum256(acc);
+}
+
+LLM__TARGET_AVX2 static void llm__vec_dot_q4_1_q8_1_avx2(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0.0f;
+    int i;
+    for (i = 0; i < n / 32; i++, bw += LLM__Q4_1_BYTES, bx += LLM__Q8_1_BYTES) {
+        __m256i qx = _mm256_loadu_si256((const __m256i *)(bx + 4));
+        __m256i d = llm__dot_u8i8x32_avx2(llm__nibbles_avx2(bw + 4), qx);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__scale_avx2(bw, bx)), _mm256_cvtepi32_ps(d), acc);
+        mins += llm__scale_avx2(bw + 2, bx + 2); /* m_w * s_x */
+    }
+    *s = llm__hsum256(acc) + mins;
+}
+
+LLM__TARGET_AVX2 static void llm__vec_dot_q5_1_q8_1_avx2(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0.0f;
+    int i;
+    for (i = 0; i < n / 32; i++, bw += LLM__Q5_1_BYTES, bx += LLM__Q8_1_BYTES) {
+        __m256i qw = _mm256_or_si256(llm__nibbles_avx2(bw + 8), llm__fifth_bits_avx2(bw + 4));
+        __m256i qx = _mm256_loadu_si256((const __m256i *)(bx + 4));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__scale_avx2(bw, bx)), _mm256_cvtepi32_ps(llm__dot_u8i8x32_avx2(qw, qx)), acc);
+        mins += llm__scale_avx2(bw + 2, bx + 2);
+    }
+    *s = llm__hsum256(acc) + mins;
+}
 #endif /* LLM__AVX2 */
 
 /* ---- NEON (AArch64, chosen at compile time) ---- */
@@ -2449,6 +2907,105 @@ static void llm__kernels_init_kquants_neon(llm__kernels *k) {
 #endif
 }
 
+/* ---- 32-element blocks: Q4_0 Q4_1 Q5_0 Q5_1 IQ4_NL against Q8_0/Q8_1 ---- */
+/* As for Q8_0: each block's integer dot is exact and the blocks are scaled and summed in the
+   scalar kernels' order and expressions, so these are bit-identical to them. Each body takes
+   sdot (1: ARMv8.2 SDOT) and is instantiated twice, as _neon and _neon_dotprod. */
+
+/* A block's nibbles as two vectors of codes: elements 0..15 (low nibbles), 16..31 (high). */
+static void llm__nibbles_neon(const uint8_t *qs, uint8x16_t *lo, uint8x16_t *hi) {
+    uint8x16_t b = vld1q_u8(qs);
+    *lo = vandq_u8(b, vdupq_n_u8(15));
+    *hi = vshrq_n_u8(b, 4);
+}
+
+/* Adds 0x10 to code j where bit j of the little-endian u32 at qh is set: the fifth bits. */
+static void llm__fifth_bits_neon(const uint8_t *qh, uint8x16_t *lo, uint8x16_t *hi) {
+    static const uint8_t bit[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    uint8x16_t m = vld1q_u8(bit), h = vdupq_n_u8(0x10);
+    uint8x8_t b = vreinterpret_u8_u32(vdup_n_u32(llm__le32(qh))); /* qh bytes 0..3, twice */
+    *lo = vorrq_u8(*lo, vandq_u8(vtstq_u8(vcombine_u8(vdup_lane_u8(b, 0), vdup_lane_u8(b, 1)), m), h));
+    *hi = vorrq_u8(*hi, vandq_u8(vtstq_u8(vcombine_u8(vdup_lane_u8(b, 2), vdup_lane_u8(b, 3)), m), h));
+}
+
+/* The exact integer dot of 32 weights (w0: elements 0..15, w1: 16..31) with the int8
+   activations at px. ARMv8.0: products widened to int16, pairs added into int32. */
+static int llm__dot_s8x32_neon(int8x16_t w0, int8x16_t w1, const uint8_t *px, int sdot) {
+    int8x16_t x0 = vreinterpretq_s8_u8(vld1q_u8(px)), x1 = vreinterpretq_s8_u8(vld1q_u8(px + 16));
+    int32x4_t acc = vdupq_n_s32(0);
+#if defined(__ARM_FEATURE_DOTPROD)
+    if (sdot) return vaddvq_s32(vdotq_s32(vdotq_s32(acc, w0, x0), w1, x1));
+#endif
+    (void)sdot;
+    acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(w0), vget_low_s8(x0)));
+    acc = vpadalq_s16(acc, vmull_high_s8(w0, x0));
+    acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(w1), vget_low_s8(x1)));
+    acc = vpadalq_s16(acc, vmull_high_s8(w1, x1));
+    return vaddvq_s32(acc);
+}
+
+/* Q4_0 (fifth = 0, offset 8) and Q5_0 (fifth bits at 2, offset 16) against Q8_0. */
+static void llm__dot_q4_q5_0_neon(int n, float *s, const void *w, const void *x, int bytes, int qs_at, int qh_at, int offset, int sdot) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    const int8x16_t off = vdupq_n_s8((int8_t)offset);
+    float sum = 0.0f;
+    int i;
+    for (i = 0; i < n / 32; i++, bw += bytes, bx += LLM__Q8_0_BYTES) {
+        uint8x16_t lo, hi;
+        int isum;
+        llm__nibbles_neon(bw + qs_at, &lo, &hi);
+        if (qh_at) llm__fifth_bits_neon(bw + qh_at, &lo, &hi);
+        isum = llm__dot_s8x32_neon(vsubq_s8(vreinterpretq_s8_u8(lo), off), vsubq_s8(vreinterpretq_s8_u8(hi), off), bx + 2, sdot);
+        sum += (float)isum * llm__q8_0_scale_neon(bw, bx);
+    }
+    *s = sum;
+}
+
+/* Q4_1 and Q5_1 against Q8_1: codes 0..31 are int8 as they are. */
+static void llm__dot_q4_q5_1_neon(int n, float *s, const void *w, const void *x, int bytes, int qs_at, int qh_at, int sdot) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    float sum = 0.0f;
+    int i;
+    for (i = 0; i < n / 32; i++, bw += bytes, bx += LLM__Q8_1_BYTES) {
+        uint8x16_t lo, hi;
+        int isum;
+        float mw = llm__fp16_to_fp32(llm__le16(bw + 2)), sx = llm__fp16_to_fp32(llm__le16(bx + 2));
+        llm__nibbles_neon(bw + qs_at, &lo, &hi);
+        if (qh_at) llm__fifth_bits_neon(bw + qh_at, &lo, &hi);
+        isum = llm__dot_s8x32_neon(vreinterpretq_s8_u8(lo), vreinterpretq_s8_u8(hi), bx + 4, sdot);
+        sum += (float)isum * llm__q8_0_scale_neon(bw, bx) + mw * sx;
+    }
+    *s = sum;
+}
+
+static void llm__dot_iq4_nl_neon(int n, float *s, const void *w, const void *x, int sdot) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    const int8x16_t levels = vld1q_s8(llm__iq4nl_values);
+    float sum = 0.0f;
+    int i;
+    for (i = 0; i < n / 32; i++, bw += LLM__IQ4_NL_BYTES, bx += LLM__Q8_0_BYTES) {
+        uint8x16_t lo, hi;
+        int isum;
+        llm__nibbles_neon(bw + 2, &lo, &hi);
+        isum = llm__dot_s8x32_neon(vqtbl1q_s8(levels, lo), vqtbl1q_s8(levels, hi), bx + 2, sdot); /* code -> level */
+        sum += (float)isum * llm__q8_0_scale_neon(bw, bx);
+    }
+    *s = sum;
+}
+
+static void llm__vec_dot_q4_0_q8_0_neon(int n, float *s, const void *w, const void *x) { llm__dot_q4_q5_0_neon(n, s, w, x, LLM__Q4_0_BYTES, 2, 0, 8, 0); }
+static void llm__vec_dot_q5_0_q8_0_neon(int n, float *s, const void *w, const void *x) { llm__dot_q4_q5_0_neon(n, s, w, x, LLM__Q5_0_BYTES, 6, 2, 16, 0); }
+static void llm__vec_dot_q4_1_q8_1_neon(int n, float *s, const void *w, const void *x) { llm__dot_q4_q5_1_neon(n, s, w, x, LLM__Q4_1_BYTES, 4, 0, 0); }
+static void llm__vec_dot_q5_1_q8_1_neon(int n, float *s, const void *w, const void *x) { llm__dot_q4_q5_1_neon(n, s, w, x, LLM__Q5_1_BYTES, 8, 4, 0); }
+static void llm__vec_dot_iq4_nl_q8_0_neon(int n, float *s, const void *w, const void *x) { llm__dot_iq4_nl_neon(n, s, w, x, 0); }
+#if defined(__ARM_FEATURE_DOTPROD)
+static void llm__vec_dot_q4_0_q8_0_neon_dotprod(int n, float *s, const void *w, const void *x) { llm__dot_q4_q5_0_neon(n, s, w, x, LLM__Q4_0_BYTES, 2, 0, 8, 1); }
+static void llm__vec_dot_q5_0_q8_0_neon_dotprod(int n, float *s, const void *w, const void *x) { llm__dot_q4_q5_0_neon(n, s, w, x, LLM__Q5_0_BYTES, 6, 2, 16, 1); }
+static void llm__vec_dot_q4_1_q8_1_neon_dotprod(int n, float *s, const void *w, const void *x) { llm__dot_q4_q5_1_neon(n, s, w, x, LLM__Q4_1_BYTES, 4, 0, 1); }
+static void llm__vec_dot_q5_1_q8_1_neon_dotprod(int n, float *s, const void *w, const void *x) { llm__dot_q4_q5_1_neon(n, s, w, x, LLM__Q5_1_BYTES, 8, 4, 1); }
+static void llm__vec_dot_iq4_nl_q8_0_neon_dotprod(int n, float *s, const void *w, const void *x) { llm__dot_iq4_nl_neon(n, s, w, x, 1); }
+#endif
+
 #endif /* !__AARCH64EB__ */
 
 static void llm__kernels_init_neon(llm__kernels *k) {
@@ -2461,6 +3018,20 @@ static void llm__kernels_init_neon(llm__kernels *k) {
     if (k->features & LLM_CPU_DOTPROD) k->vec_dot[LLM_TYPE_Q8_0] = llm__vec_dot_q8_0_q8_0_neon_dotprod;
 #endif
     llm__kernels_init_kquants_neon(k);
+    k->vec_dot[LLM_TYPE_Q4_0] = llm__vec_dot_q4_0_q8_0_neon;
+    k->vec_dot[LLM_TYPE_Q4_1] = llm__vec_dot_q4_1_q8_1_neon;
+    k->vec_dot[LLM_TYPE_Q5_0] = llm__vec_dot_q5_0_q8_0_neon;
+    k->vec_dot[LLM_TYPE_Q5_1] = llm__vec_dot_q5_1_q8_1_neon;
+    k->vec_dot[LLM_TYPE_IQ4_NL] = llm__vec_dot_iq4_nl_q8_0_neon;
+#if defined(__ARM_FEATURE_DOTPROD)
+    if (k->features & LLM_CPU_DOTPROD) {
+        k->vec_dot[LLM_TYPE_Q4_0] = llm__vec_dot_q4_0_q8_0_neon_dotprod;
+        k->vec_dot[LLM_TYPE_Q4_1] = llm__vec_dot_q4_1_q8_1_neon_dotprod;
+        k->vec_dot[LLM_TYPE_Q5_0] = llm__vec_dot_q5_0_q8_0_neon_dotprod;
+        k->vec_dot[LLM_TYPE_Q5_1] = llm__vec_dot_q5_1_q8_1_neon_dotprod;
+        k->vec_dot[LLM_TYPE_IQ4_NL] = llm__vec_dot_iq4_nl_q8_0_neon_dotprod;
+    }
+#endif
 #else
     (void)k;
 #endif
@@ -2512,6 +3083,11 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
         k->vec_dot[LLM_TYPE_Q3_K] = llm__vec_dot_q3_K_q8_K_avx2;
         k->vec_dot[LLM_TYPE_Q4_K] = llm__vec_dot_q4_K_q8_K_avx2;
         k->vec_dot[LLM_TYPE_Q5_K] = llm__vec_dot_q5_K_q8_K_avx2;
+        k->vec_dot[LLM_TYPE_Q4_0] = llm__vec_dot_q4_0_q8_0_avx2;
+        k->vec_dot[LLM_TYPE_Q4_1] = llm__vec_dot_q4_1_q8_1_avx2;
+        k->vec_dot[LLM_TYPE_Q5_0] = llm__vec_dot_q5_0_q8_0_avx2;
+        k->vec_dot[LLM_TYPE_Q5_1] = llm__vec_dot_q5_1_q8_1_avx2;
+        k->vec_dot[LLM_TYPE_IQ4_NL] = llm__vec_dot_iq4_nl_q8_0_avx2;
     }
 #endif
 #if defined(LLM__NEON)

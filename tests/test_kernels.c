@@ -124,19 +124,32 @@ static void test_fp16_conversion(void) {
 
 /* ---- dequantization: bit-exact with ggml (sha256 of every tensor's float32s) ---- */
 
+/* Loads a file for reading its tensors one by one: vocab_only skips the checks a runnable
+   model needs, so a file holding a type this build cannot compute (e.g. a Q6_K output) still
+   loads. NULL (skipped, see t_shared) when missing. */
+static llm_model *t_load_tensors(const char *rel) {
+    llm_model_params p = llm_model_default_params();
+    char err[256];
+    const char *path = t_shared(rel);
+    llm_model *m;
+    if (!path) return NULL;
+    p.vocab_only = 1;
+    m = llm_model_load(path, &p, err, sizeof err);
+    T_CHECK(m != NULL, "load %s: %s", rel, err);
+    return m;
+}
+
 static void t_check_dequant(const char *stem) {
     char rel[256], line[512];
-    const char *path, *mpath;
+    const char *path;
     FILE *f;
     llm_model *m;
-    int checked = 0;
-    char err[256];
+    int checked = 0, not_here = 0;
     snprintf(rel, sizeof rel, "refs/quants/%s.dequant.tsv", stem);
     if (!(path = t_shared(rel))) return;
     snprintf(rel, sizeof rel, "models/synth/%s.gguf", stem);
-    if (!(mpath = t_shared(rel))) return;
-    m = llm_model_load(mpath, NULL, err, sizeof err);
-    T_REQUIRE(m, "%s: %s", stem, err);
+    m = t_load_tensors(rel);
+    if (!m) return;
     f = fopen(path, "r");
     while (f && fgets(line, sizeof line, f)) {
         char name[128], type[16], shape[64], sha[80], hex[65];
@@ -149,6 +162,10 @@ static void t_check_dequant(const char *stem) {
         if (i < 0) continue;
         llm_model_tensor_info(m, i, &ti);
         T_CHECK(strcmp(llm_type_name(ti.type), type) == 0, "%s: %s type %s, reference %s", stem, name, llm_type_name(ti.type), type);
+        if (!llm__types[ti.type].to_float) { /* a type another part of the library adds */
+            not_here++;
+            continue;
+        }
         {
             int64_t rows = ti.ne[1] * ti.ne[2] * ti.ne[3], k;
             float *buf = (float *)malloc((size_t)(rows * ti.ne[0]) * sizeof(float));
@@ -166,6 +183,7 @@ static void t_check_dequant(const char *stem) {
     }
     if (f) fclose(f);
     T_CHECK(checked > 0, "%s: no tensors checked", stem);
+    if (not_here) printf("       %s: %d tensors of types this build cannot dequantize not checked\n", stem, not_here);
     llm_model_free(m);
 }
 
@@ -228,7 +246,7 @@ static void t_check_matvec(const char *dir, const char *stem) {
     llm_model *m;
     unsigned masks[4];
     const char *names[4];
-    int n_isa = t_isas(masks, names), isa, i, checked = 0;
+    int n_isa = t_isas(masks, names), isa, i, checked = 0, not_here = 0;
     double worst[4] = {0, 0, 0, 0};
     snprintf(rel, sizeof rel, "refs/%s/%s.matvec.json", dir, stem);
     if (!(jpath = t_shared(rel))) return;
@@ -240,7 +258,7 @@ static void t_check_matvec(const char *dir, const char *stem) {
     json = (char *)realloc(json, jsize + 1);
     json[jsize] = 0;
     tj_str(tj_get(json, "model"), rel, sizeof rel);
-    m = t_load_model(rel);
+    m = t_load_tensors(rel);
     if (!m) {
         free(json);
         free(bin);
@@ -255,6 +273,7 @@ static void t_check_matvec(const char *dir, const char *stem) {
         tj_str(tj_get(obj, "name"), name, sizeof name);
         w = llm__model_tensor(m, name);
         T_CHECK(w != NULL, "%s: tensor %s missing", stem, name);
+        if (w && !llm_type_supported(w->type)) not_here++;
         if (!w || !llm_type_supported(w->type)) continue;
         ne1 = (int)tj_num(tj_get(obj, "ne1"));
         for (isa = 0; isa < n_isa; isa++) {
@@ -283,7 +302,7 @@ static void t_check_matvec(const char *dir, const char *stem) {
     T_CHECK(checked > 0, "%s: no tensor checked", stem);
     printf("       %-26s %2d tensors", stem, checked);
     for (isa = 0; isa < n_isa; isa++) printf("  %s %.2e", names[isa], worst[isa]);
-    printf("  (worst error / max|y|)\n");
+    printf("  (worst error / max|y|)%s\n", not_here ? "; tensors of types this build cannot compute skipped" : "");
     free(y);
     free(json);
     free(bin);
@@ -385,7 +404,7 @@ static void t_run_qemu(const char *bin) {
     snprintf(cmd, sizeof cmd,
              "qemu-aarch64-static %s test_sha256 test_type_table test_fp16 test_q8_0 test_dequant test_matvec test_simd "
              "test_refs_real test_bit_identity test_rng test_tok_vectors test_kquant_dequant test_kquant_matvec test_kquant_refs "
-             "test_kquant_simd 2>&1",
+             "test_kquant_simd test_q32 2>&1",
              bin);
     p = popen(cmd, "r");
     T_REQUIRE(p, "popen");
