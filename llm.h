@@ -59,6 +59,8 @@
      Q4_0 Q4_1     yes     yes   yes (+dotprod)
      Q5_0 Q5_1     yes     yes   yes (+dotprod)
      IQ4_NL        yes     yes   yes (+dotprod)
+     Q6_K IQ4_XS   yes     yes   yes (+dotprod)
+     TQ1_0 TQ2_0   yes     yes   yes (+dotprod)
      architectures: llama (tied or separate output, GQA)
      tokenizers:    SentencePiece ("llama")
 
@@ -2140,6 +2142,410 @@ static void llm__vec_dot_iq4_nl_q8_0(int n, float *s, const void *w, const void 
     *s = sum;
 }
 
+/* ---- Q6_K, IQ4_XS, TQ1_0, TQ2_0 ---- */
+/* Four weight types in super-blocks of 256, all dotted with Q8_K activations. Each dot product
+   forms one exact integer sum per super-block (sub-block sums times their integer scales) and
+   adds it to a float total scaled by d_w * d_x, as ggml's kernels do; the SIMD kernels form the
+   same integers and the same float steps, so they agree with these bit for bit. */
+
+/* An integer from a float rounded half to even (ggml's nearest_int); values beyond +-2^22 are
+   clamped first and NaN gives 0, so no input reaches an undefined conversion. */
+static int llm__k2_round(float v) {
+    if (!(v > -4194303.0f)) v = v < 0.0f ? -4194303.0f : 0.0f;
+    if (v > 4194303.0f) v = 4194303.0f;
+    return (int)llm__round_even(v);
+}
+
+static int llm__k2_clamp(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* The first element of largest magnitude, with its sign; *amax gets the magnitude. */
+static float llm__k2_signed_max(const float *x, int n, float *amax) {
+    float m = 0.0f, a = 0.0f;
+    int i;
+    for (i = 0; i < n; i++)
+        if (fabsf(x[i]) > a) {
+            a = fabsf(x[i]);
+            m = x[i];
+        }
+    *amax = a;
+    return m;
+}
+
+/* Q6_K: {uint8 ql[128]; uint8 qh[64]; int8 scales[16]; fp16 d} (210 bytes). A 6-bit code
+   c in 0..63 stands for c - 32; x = d * scales[e / 16] * (c - 32). Per half of 128 elements,
+   element l + 32k (l < 32, k < 4) keeps its low 4 bits in ql[64h + l + 32 (k & 1)], low
+   nibble for k < 2 and high nibble otherwise, and its top 2 bits in qh[32h + l] at bit 2k. */
+#define LLM__Q6_K_BYTES 210
+
+/* The 256 codes (0..63) of one block. */
+static void llm__q6_K_codes(const uint8_t *b, uint8_t *c) {
+    int h, l, k;
+    for (h = 0; h < 2; h++)
+        for (k = 0; k < 4; k++)
+            for (l = 0; l < 32; l++) {
+                int lo = b[64 * h + l + 32 * (k & 1)] >> (4 * (k >> 1)) & 15;
+                int hi = b[128 + 32 * h + l] >> (2 * k) & 3;
+                c[128 * h + 32 * k + l] = (uint8_t)(lo | hi << 4);
+            }
+}
+
+static void llm__q6_K_to_float(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = (const uint8_t *)src;
+    uint8_t c[256];
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 256; i++, b += LLM__Q6_K_BYTES, dst += 256) {
+        float d = llm__fp16_to_fp32(llm__le16(b + 208));
+        llm__q6_K_codes(b, c);
+        /* ggml's order: (d * scale) * q */
+        for (j = 0; j < 256; j++) dst[j] = d * (float)(int8_t)b[192 + j / 16] * (float)(c[j] - 32);
+    }
+}
+
+/* Weighted least-squares scale for n values coded as integers in [-nmax, nmax - 1], weights
+   x^2 (the reference quantizer's choice without an importance matrix). Tries the scales that
+   send the largest magnitude to -(nmax + t/10), t = 0 then -9..9, keeping the one with the
+   largest (sum w x q)^2 / sum w q^2, and its codes q + nmax in c. Returns the scale. */
+static float llm__k2_fit(const float *x, int n, int nmax, uint8_t *c) {
+    float amax, max = llm__k2_signed_max(x, n, &amax), best = 0.0f, scale = 0.0f;
+    int t, i;
+    if (amax < 1e-15f) {
+        for (i = 0; i < n; i++) c[i] = (uint8_t)nmax;
+        return 0.0f;
+    }
+    for (t = 0; t < 19; t++) {
+        int step = t == 0 ? 0 : t <= 9 ? t - 10 : t - 9;
+        float is = -((float)nmax + 0.1f * (float)step) / max, sxq = 0.0f, sqq = 0.0f;
+        for (i = 0; i < n; i++) {
+            float q = (float)llm__k2_clamp(llm__k2_round(is * x[i]), -nmax, nmax - 1), w = x[i] * x[i];
+            sxq += w * x[i] * q;
+            sqq += w * q * q;
+        }
+        if (t == 0 || (sqq > 0.0f && sxq * sxq > best * sqq)) {
+            scale = sqq > 0.0f ? sxq / sqq : 0.0f;
+            best = scale * sxq;
+            for (i = 0; i < n; i++) c[i] = (uint8_t)(llm__k2_clamp(llm__k2_round(is * x[i]), -nmax, nmax - 1) + nmax);
+        }
+    }
+    return scale;
+}
+
+/* ggml's reference Q6_K quantizer: a fitted scale per 16, the 16 scales coded in int8 against
+   d (the largest going to -128), then every code re-chosen with the scale it will really have. */
+static void llm__q6_K_quantize(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst;
+    int64_t i;
+    for (i = 0; i < n / 256; i++, b += LLM__Q6_K_BYTES) {
+        const float *x = src + i * 256;
+        float sc[16], smax = 0.0f, asmax = 0.0f, iscale, d;
+        uint8_t c[256];
+        int j, k, h, l;
+        for (j = 0; j < 16; j++) {
+            sc[j] = llm__k2_fit(x + 16 * j, 16, 32, c + 16 * j);
+            if (fabsf(sc[j]) > asmax) {
+                asmax = fabsf(sc[j]);
+                smax = sc[j];
+            }
+        }
+        memset(b, 0, LLM__Q6_K_BYTES);
+        if (asmax < 1e-15f) continue; /* an all-zero block */
+        iscale = -128.0f / smax;
+        llm__put16(b + 208, llm__fp32_to_fp16(1.0f / iscale));
+        d = llm__fp16_to_fp32(llm__le16(b + 208));
+        for (j = 0; j < 16; j++) {
+            int s = llm__k2_clamp(llm__k2_round(iscale * sc[j]), -128, 127);
+            float ds = d * (float)s;
+            b[192 + j] = (uint8_t)(int8_t)s;
+            if (ds == 0.0f) continue;
+            for (k = 0; k < 16; k++) c[16 * j + k] = (uint8_t)(llm__k2_clamp(llm__k2_round(x[16 * j + k] / ds), -32, 31) + 32);
+        }
+        for (h = 0; h < 2; h++)
+            for (k = 0; k < 4; k++)
+                for (l = 0; l < 32; l++) {
+                    int code = c[128 * h + 32 * k + l];
+                    b[64 * h + l + 32 * (k & 1)] |= (uint8_t)((code & 15) << (4 * (k >> 1)));
+                    b[128 + 32 * h + l] |= (uint8_t)((code >> 4) << (2 * k));
+                }
+    }
+}
+
+/* sum + d_w * d_x * isum: the one float step per super-block, d_w the fp16 at dw. Every kernel
+   calls this one out-of-line copy, compiled without the AVX2/FMA target, so no compiler can
+   fuse it into an FMA in one kernel and not in another (-ffp-contract=fast, GCC's default in
+   its GNU modes, would): scalar and SIMD round alike. One call per 256 elements. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static float llm__k2_step(float sum, const uint8_t *dw, const uint8_t *bx, int isum) {
+    return sum + llm__fp16_to_fp32(llm__le16(dw)) * llm__lef32(bx) * (float)isum;
+}
+
+/* Q8_K fields of a block b: d, q, bsums. */
+#define LLM__Q8_K_Q(b) ((const int8_t *)((b) + 4))
+
+/* The -32 of the codes goes through bsums, as in ggml: sum_j s_j (sum c q - 32 bsums_j). */
+static void llm__vec_dot_q6_K_q8_K(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    float sum = 0.0f;
+    uint8_t c[256];
+    int i, j, k;
+    for (i = 0; i < n / 256; i++, bw += LLM__Q6_K_BYTES, bx += LLM__Q8_K_BYTES) {
+        const int8_t *q = LLM__Q8_K_Q(bx);
+        int isum = 0, ioff = 0;
+        llm__q6_K_codes(bw, c);
+        for (j = 0; j < 16; j++) {
+            int sc = (int8_t)bw[192 + j], sub = 0;
+            for (k = 0; k < 16; k++) sub += c[16 * j + k] * q[16 * j + k];
+            isum += sc * sub;
+            ioff += sc * llm__q8_K_bsum(bx, j);
+        }
+        sum = llm__k2_step(sum, bw + 208, bx, isum - 32 * ioff);
+    }
+    *s = sum;
+}
+
+/* IQ4_XS: {fp16 d; uint16 scales_h; uint8 scales_l[4]; uint8 qs[128]} (136 bytes). Sub-block
+   ib of 32 has the 6-bit scale ls = (scales_l[ib/2] nibble ib%2) | (scales_h bits 2ib..2ib+1)
+   << 4, and x = d * (ls - 32) * llm__iq4nl_values[code]; its codes are qs[16ib + j] low nibble
+   (element j) and high nibble (element 16 + j). */
+#define LLM__IQ4_XS_BYTES 136
+
+
+static int llm__iq4_xs_scale(const uint8_t *b, int ib) {
+    return ((b[4 + ib / 2] >> (4 * (ib & 1)) & 15) | (llm__le16(b + 2) >> (2 * ib) & 3) << 4) - 32;
+}
+
+static void llm__iq4_xs_to_float(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = (const uint8_t *)src;
+    int64_t i;
+    int ib, j;
+    for (i = 0; i < n / 256; i++, b += LLM__IQ4_XS_BYTES, dst += 256) {
+        float d = llm__fp16_to_fp32(llm__le16(b));
+        for (ib = 0; ib < 8; ib++) {
+            float dl = d * (float)llm__iq4_xs_scale(b, ib);
+            const uint8_t *qs = b + 8 + 16 * ib;
+            for (j = 0; j < 16; j++) {
+                dst[32 * ib + j] = dl * (float)llm__iq4nl_values[qs[j] & 15];
+                dst[32 * ib + 16 + j] = dl * (float)llm__iq4nl_values[qs[j] >> 4];
+            }
+        }
+    }
+}
+
+/* Index of the table value nearest v (ties to the larger): how many midpoints lie at or below v. */
+static int llm__iq4_index(float v) {
+    int k, idx = 0;
+    for (k = 0; k < 15; k++) idx += v >= 0.5f * (float)(llm__iq4nl_values[k] + llm__iq4nl_values[k + 1]);
+    return idx;
+}
+
+/* Sums of w x q and w q^2 over 32 values coded with inverse scale is; codes into c if given. */
+static void llm__iq4_try(const float *x, float is, float *sxq, float *sqq, uint8_t *c) {
+    int j;
+    *sxq = *sqq = 0.0f;
+    for (j = 0; j < 32; j++) {
+        int idx = llm__iq4_index(is * x[j]);
+        float q = (float)llm__iq4nl_values[idx], w = x[j] * x[j];
+        *sxq += w * q * x[j];
+        *sqq += w * q * q;
+        if (c) c[j] = (uint8_t)idx;
+    }
+}
+
+/* ggml's IQ4_XS quantizer without an importance matrix: per 32 a least-squares scale from the
+   best of 16 candidate inverse scales (the largest magnitude sent to +127 and to -127 + t,
+   |t| <= 7), then the 8 scales coded in 6 bits against d = -(largest scale)/32 and the codes
+   re-chosen with the scale each sub-block will really have. */
+static void llm__iq4_xs_quantize(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst;
+    int64_t i;
+    for (i = 0; i < n / 256; i++, b += LLM__IQ4_XS_BYTES) {
+        const float *x = src + i * 256;
+        float sc[8], smax = 0.0f, asmax = 0.0f, d, id;
+        uint8_t c[32];
+        unsigned sh = 0;
+        int ib, t, j;
+        for (ib = 0; ib < 8; ib++) {
+            const float *xb = x + 32 * ib;
+            float amax, max = llm__k2_signed_max(xb, 32, &amax), sxq, sqq, best, s;
+            sc[ib] = 0.0f;
+            if (amax < 1e-15f) continue;
+            llm__iq4_try(xb, 127.0f / max, &sxq, &sqq, NULL);
+            s = sqq > 0.0f ? sxq / sqq : 0.0f;
+            best = s * sxq;
+            for (t = -7; t <= 7; t++) {
+                llm__iq4_try(xb, (float)(t - 127) / max, &sxq, &sqq, NULL);
+                if (sqq > 0.0f && sxq * sxq > best * sqq) {
+                    s = sxq / sqq;
+                    best = s * sxq;
+                }
+            }
+            sc[ib] = s;
+            if (fabsf(s) > asmax) {
+                asmax = fabsf(s);
+                smax = s;
+            }
+        }
+        memset(b, 0, LLM__IQ4_XS_BYTES);
+        llm__put16(b, llm__fp32_to_fp16(-smax / 32.0f));
+        d = llm__fp16_to_fp32(llm__le16(b)); /* the scale the dequantizer will use */
+        id = d != 0.0f ? 1.0f / d : 0.0f;
+        for (ib = 0; ib < 8; ib++) {
+            int l = llm__k2_clamp(llm__k2_round(id * sc[ib]), -32, 31);
+            float dl = d * (float)l, sxq, sqq;
+            llm__iq4_try(x + 32 * ib, dl != 0.0f ? 1.0f / dl : 0.0f, &sxq, &sqq, c);
+            for (j = 0; j < 16; j++) b[8 + 16 * ib + j] = (uint8_t)(c[j] | c[16 + j] << 4);
+            b[4 + ib / 2] |= (uint8_t)(((l + 32) & 15) << (4 * (ib & 1)));
+            sh |= (unsigned)((l + 32) >> 4) << (2 * ib);
+        }
+        llm__put16(b + 2, (uint16_t)sh);
+    }
+}
+
+/* Per super-block: sum over sub-blocks of (ls - 32) * sum(value * q), one integer. */
+static void llm__vec_dot_iq4_xs_q8_K(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    float sum = 0.0f;
+    int i, ib, j;
+    for (i = 0; i < n / 256; i++, bw += LLM__IQ4_XS_BYTES, bx += LLM__Q8_K_BYTES) {
+        const int8_t *q = LLM__Q8_K_Q(bx);
+        int isum = 0;
+        for (ib = 0; ib < 8; ib++) {
+            const uint8_t *qs = bw + 8 + 16 * ib;
+            int sub = 0;
+            for (j = 0; j < 16; j++)
+                sub += llm__iq4nl_values[qs[j] & 15] * q[32 * ib + j] + llm__iq4nl_values[qs[j] >> 4] * q[32 * ib + 16 + j];
+            isum += llm__iq4_xs_scale(bw, ib) * sub;
+        }
+        sum = llm__k2_step(sum, bw, bx, isum);
+    }
+    *s = sum;
+}
+
+/* TQ1_0: {uint8 qs[48]; uint8 qh[4]; fp16 d} (54 bytes), trits t in {-1, 0, 1}, x = d * t.
+   A byte holds 5 trits as ceil(256 * v / 243), v their base-3 number (first trit most
+   significant); trit k comes back as ((uint8)(byte * 3^k) * 3) >> 8, plus 0..2 -> -1..1.
+   Element order: trit k of qs[m] is element 32k + m (m < 32), of qs[32 + m] element
+   160 + 16k + m (m < 16); qh[m] holds 4 trits (a fifth, zero, pads it): element 240 + 4k + m. */
+#define LLM__TQ1_0_BYTES 54
+
+static const uint8_t llm__pow3[5] = {1, 3, 9, 27, 81};
+
+static int llm__tq1_trit(uint8_t byte, int k) { return ((uint8_t)(byte * llm__pow3[k]) * 3) >> 8; }
+
+/* The 256 trits of one block, as codes 0..2 in element order. */
+static void llm__tq1_0_codes(const uint8_t *b, uint8_t *c) {
+    int k, m;
+    for (k = 0; k < 5; k++) {
+        for (m = 0; m < 32; m++) c[32 * k + m] = (uint8_t)llm__tq1_trit(b[m], k);
+        for (m = 0; m < 16; m++) c[160 + 16 * k + m] = (uint8_t)llm__tq1_trit(b[32 + m], k);
+    }
+    for (k = 0; k < 4; k++)
+        for (m = 0; m < 4; m++) c[240 + 4 * k + m] = (uint8_t)llm__tq1_trit(b[48 + m], k);
+}
+
+static void llm__tq1_0_to_float(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = (const uint8_t *)src;
+    uint8_t c[256];
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 256; i++, b += LLM__TQ1_0_BYTES, dst += 256) {
+        float d = llm__fp16_to_fp32(llm__le16(b + 52));
+        llm__tq1_0_codes(b, c);
+        for (j = 0; j < 256; j++) dst[j] = (float)(c[j] - 1) * d;
+    }
+}
+
+/* Ternary codes 0..2 of x / amax rounded half away from zero (ggml's lroundf), d = amax. */
+static float llm__tq_codes(const float *x, uint8_t *c) {
+    float amax, id;
+    int j;
+    llm__k2_signed_max(x, 256, &amax);
+    id = amax != 0.0f ? 1.0f / amax : 0.0f;
+    for (j = 0; j < 256; j++) {
+        float v = x[j] * id;
+        c[j] = (uint8_t)(v >= 0.5f ? 2 : v <= -0.5f ? 0 : 1);
+    }
+    return amax;
+}
+
+/* 5 codes c[0], c[stride], ... (the first most significant; past count zeros) as one byte. */
+static uint8_t llm__tq1_pack(const uint8_t *c, int stride, int count) {
+    int k, v = 0;
+    for (k = 0; k < 5; k++) v = 3 * v + (k < count ? c[k * stride] : 0);
+    return (uint8_t)((v * 256 + 242) / 243);
+}
+
+static void llm__tq1_0_quantize(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst, c[256];
+    int64_t i;
+    int m;
+    for (i = 0; i < n / 256; i++, b += LLM__TQ1_0_BYTES) {
+        llm__put16(b + 52, llm__fp32_to_fp16(llm__tq_codes(src + i * 256, c)));
+        for (m = 0; m < 32; m++) b[m] = llm__tq1_pack(c + m, 32, 5);
+        for (m = 0; m < 16; m++) b[32 + m] = llm__tq1_pack(c + 160 + m, 16, 5);
+        for (m = 0; m < 4; m++) b[48 + m] = llm__tq1_pack(c + 240 + m, 4, 4);
+    }
+}
+
+/* sum (c - 1) q = sum c q - sum bsums */
+static void llm__vec_dot_tq1_0_q8_K(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    float sum = 0.0f;
+    uint8_t c[256];
+    int i, j;
+    for (i = 0; i < n / 256; i++, bw += LLM__TQ1_0_BYTES, bx += LLM__Q8_K_BYTES) {
+        const int8_t *q = LLM__Q8_K_Q(bx);
+        int isum = 0;
+        llm__tq1_0_codes(bw, c);
+        for (j = 0; j < 256; j++) isum += c[j] * q[j];
+        for (j = 0; j < 16; j++) isum -= llm__q8_K_bsum(bx, j);
+        sum = llm__k2_step(sum, bw + 52, bx, isum);
+    }
+    *s = sum;
+}
+
+/* TQ2_0: {uint8 qs[64]; fp16 d} (66 bytes), 2-bit codes c in 0..2, x = d * (c - 1). Bits 2k..2k+1
+   of qs[32h + m] hold element 128h + 32k + m. */
+#define LLM__TQ2_0_BYTES 66
+
+static int llm__tq2_code(const uint8_t *b, int e) { return b[32 * (e >> 7) + (e & 31)] >> (2 * ((e >> 5) & 3)) & 3; }
+
+static void llm__tq2_0_to_float(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = (const uint8_t *)src;
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 256; i++, b += LLM__TQ2_0_BYTES, dst += 256) {
+        float d = llm__fp16_to_fp32(llm__le16(b + 64));
+        for (j = 0; j < 256; j++) dst[j] = (float)(llm__tq2_code(b, j) - 1) * d;
+    }
+}
+
+static void llm__tq2_0_quantize(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst, c[256];
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 256; i++, b += LLM__TQ2_0_BYTES) {
+        llm__put16(b + 64, llm__fp32_to_fp16(llm__tq_codes(src + i * 256, c)));
+        memset(b, 0, 64);
+        for (j = 0; j < 256; j++) b[32 * (j >> 7) + (j & 31)] |= (uint8_t)(c[j] << (2 * ((j >> 5) & 3)));
+    }
+}
+
+static void llm__vec_dot_tq2_0_q8_K(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    float sum = 0.0f;
+    int i, j;
+    for (i = 0; i < n / 256; i++, bw += LLM__TQ2_0_BYTES, bx += LLM__Q8_K_BYTES) {
+        const int8_t *q = LLM__Q8_K_Q(bx);
+        int isum = 0;
+        for (j = 0; j < 256; j++) isum += llm__tq2_code(bw, j) * q[j];
+        for (j = 0; j < 16; j++) isum -= llm__q8_K_bsum(bx, j);
+        sum = llm__k2_step(sum, bw + 64, bx, isum);
+    }
+    *s = sum;
+}
+
 /* ---- the type table: one row per GGUF type id, positional, each starting with its id ---- */
 
 typedef struct llm__type_traits {
@@ -2175,7 +2581,7 @@ static const llm__type_traits llm__types[LLM_TYPE_COUNT] = {
     {11, "q3_K", 256, 110, llm__q3_K_to_float, llm__q3_K_quantize, NULL, LLM_TYPE_Q8_K, llm__vec_dot_q3_K_q8_K},
     {12, "q4_K", 256, 144, llm__q4_K_to_float, llm__q4_K_quantize, NULL, LLM_TYPE_Q8_K, llm__vec_dot_q4_K_q8_K},
     {13, "q5_K", 256, 176, llm__q5_K_to_float, llm__q5_K_quantize, NULL, LLM_TYPE_Q8_K, llm__vec_dot_q5_K_q8_K},
-    {14, "q6_K", 256, 210, NULL, NULL, NULL, 0, NULL},
+    {14, "q6_K", 256, 210, llm__q6_K_to_float, llm__q6_K_quantize, NULL, LLM_TYPE_Q8_K, llm__vec_dot_q6_K_q8_K},
     {15, "q8_K", 256, 292, llm__q8_K_to_float, llm__q8_K_from_float, llm__q8_K_from_float, LLM_TYPE_Q8_K, NULL},
     {16, "iq2_xxs", 256, 66, NULL, NULL, NULL, 0, NULL},
     {17, "iq2_xs", 256, 74, NULL, NULL, NULL, 0, NULL},
@@ -2184,7 +2590,7 @@ static const llm__type_traits llm__types[LLM_TYPE_COUNT] = {
     {20, "iq4_nl", 32, 18, llm__iq4_nl_to_float, llm__iq4_nl_quantize, NULL, LLM_TYPE_Q8_0, llm__vec_dot_iq4_nl_q8_0},
     {21, "iq3_s", 256, 110, NULL, NULL, NULL, 0, NULL},
     {22, "iq2_s", 256, 82, NULL, NULL, NULL, 0, NULL},
-    {23, "iq4_xs", 256, 136, NULL, NULL, NULL, 0, NULL},
+    {23, "iq4_xs", 256, 136, llm__iq4_xs_to_float, llm__iq4_xs_quantize, NULL, LLM_TYPE_Q8_K, llm__vec_dot_iq4_xs_q8_K},
     {24, "i8", 1, 1, NULL, NULL, NULL, 0, NULL},
     {25, "i16", 1, 2, NULL, NULL, NULL, 0, NULL},
     {26, "i32", 1, 4, NULL, NULL, NULL, 0, NULL},
@@ -2195,8 +2601,8 @@ static const llm__type_traits llm__types[LLM_TYPE_COUNT] = {
     {31, NULL, 0, 0, NULL, NULL, NULL, 0, NULL},
     {32, NULL, 0, 0, NULL, NULL, NULL, 0, NULL},
     {33, NULL, 0, 0, NULL, NULL, NULL, 0, NULL},
-    {34, "tq1_0", 256, 54, NULL, NULL, NULL, 0, NULL},
-    {35, "tq2_0", 256, 66, NULL, NULL, NULL, 0, NULL},
+    {34, "tq1_0", 256, 54, llm__tq1_0_to_float, llm__tq1_0_quantize, NULL, LLM_TYPE_Q8_K, llm__vec_dot_tq1_0_q8_K},
+    {35, "tq2_0", 256, 66, llm__tq2_0_to_float, llm__tq2_0_quantize, NULL, LLM_TYPE_Q8_K, llm__vec_dot_tq2_0_q8_K},
     {36, NULL, 0, 0, NULL, NULL, NULL, 0, NULL},
     {37, NULL, 0, 0, NULL, NULL, NULL, 0, NULL},
     {38, NULL, 0, 0, NULL, NULL, NULL, 0, NULL},
@@ -2624,6 +3030,134 @@ LLM__TARGET_AVX2 static void llm__vec_dot_q5_1_q8_1_avx2(int n, float *s, const 
     }
     *s = llm__hsum256(acc) + mins;
 }
+/* ---- Q6_K, IQ4_XS, TQ1_0, TQ2_0 against Q8_K: the scalar kernels' integers, exactly ---- */
+
+
+/* llm__k2_step for the AVX2 kernels: the same operations, the fp16 scale widened by F16C
+   (exact, as llm__fp16_to_fp32). Out of line and built for AVX2 without FMA, so it cannot be
+   fused either; and it keeps legacy-SSE code (the scalar helpers) out of these kernels, since
+   calling it with live YMM registers costs far more than the arithmetic on some machines. */
+__attribute__((noinline, target("avx2,f16c"))) static float llm__k2_step_avx2(float sum, const uint8_t *dw,
+                                                                             const uint8_t *bx, int isum) {
+    float d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(llm__le16(dw))));
+    float dx = _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128((int)llm__le32(bx))));
+    return sum + d * dx * (float)isum;
+}
+
+/* 16 int16: a in the low 128-bit lane, b in the high one. */
+LLM__TARGET_AVX2 static __m256i llm__pair_epi16_avx2(int a, int b) {
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16((short)a)), _mm_set1_epi16((short)b), 1);
+}
+
+/* sum of the 16 bsums of a Q8_K block (the sum of its q) */
+LLM__TARGET_AVX2 static int llm__q8_K_qsum_avx2(const uint8_t *bx) {
+    return llm__hsum_i32_avx2(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(bx + 260)), _mm256_set1_epi16(1)));
+}
+
+/* Codes 0..63 (unsigned) times q (signed) by maddubs: |pair| <= 2 * 63 * 127, no saturation;
+   each 32-code run spans two sub-blocks, weighted by their scales in madd. */
+LLM__TARGET_AVX2 static void llm__vec_dot_q6_K_q8_K_avx2(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
+    float sum = 0.0f;
+    int i, h, k;
+    for (i = 0; i < n / 256; i++, bw += LLM__Q6_K_BYTES, bx += LLM__Q8_K_BYTES) {
+        const int8_t *sc = (const int8_t *)(bw + 192);
+        __m256i acc = _mm256_setzero_si256();
+        __m256i off = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(bx + 260)),
+                                        _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(bw + 192))));
+        for (h = 0; h < 2; h++) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)(bw + 64 * h));
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(bw + 64 * h + 32));
+            __m256i qh = _mm256_loadu_si256((const __m256i *)(bw + 128 + 32 * h));
+            for (k = 0; k < 4; k++) {
+                __m256i lo = _mm256_and_si256(k & 2 ? _mm256_srli_epi16(k & 1 ? l1 : l0, 4) : (k & 1 ? l1 : l0), m4);
+                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), m2);
+                __m256i c = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
+                __m256i q = _mm256_loadu_si256((const __m256i *)(bx + 4 + 128 * h + 32 * k));
+                int j = 8 * h + 2 * k;
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(c, q), llm__pair_epi16_avx2(sc[j], sc[j + 1])));
+            }
+        }
+        sum = llm__k2_step_avx2(sum, bw + 208, bx, llm__hsum_i32_avx2(acc) - 32 * llm__hsum_i32_avx2(off));
+    }
+    *s = sum;
+}
+
+/* The table values by PSHUFB from the nibbles (low nibbles of 16 bytes in the low lane, high
+   nibbles in the high lane: the sub-block's element order), then a signed int8 dot. */
+LLM__TARGET_AVX2 static void llm__vec_dot_iq4_xs_q8_K_avx2(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)llm__iq4nl_values));
+    const __m128i m4 = _mm_set1_epi8(15);
+    float sum = 0.0f;
+    int i, ib;
+    for (i = 0; i < n / 256; i++, bw += LLM__IQ4_XS_BYTES, bx += LLM__Q8_K_BYTES) {
+        __m256i acc = _mm256_setzero_si256();
+        for (ib = 0; ib < 8; ib++) {
+            __m128i b = _mm_loadu_si128((const __m128i *)(bw + 8 + 16 * ib));
+            __m256i idx = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(b, m4)), _mm_and_si128(_mm_srli_epi16(b, 4), m4), 1);
+            __m256i v = _mm256_shuffle_epi8(table, idx), q = _mm256_loadu_si256((const __m256i *)(bx + 4 + 32 * ib));
+            __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(v, v), _mm256_sign_epi8(q, v));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p16, _mm256_set1_epi16((short)llm__iq4_xs_scale(bw, ib))));
+        }
+        sum = llm__k2_step_avx2(sum, bw, bx, llm__hsum_i32_avx2(acc));
+    }
+    *s = sum;
+}
+
+/* Trits decoded in 16-bit lanes: (byte * 3^k mod 256) * 3 >> 8, then multiplied with q widened
+   to 16 bits; the four qh bytes (16 elements) go through the scalar decoder. */
+LLM__TARGET_AVX2 static __m256i llm__tq1_dot16_avx2(__m128i bytes16, int k, const uint8_t *q) {
+    __m256i v = _mm256_cvtepu8_epi16(bytes16);
+    v = _mm256_and_si256(_mm256_mullo_epi16(v, _mm256_set1_epi16(llm__pow3[k])), _mm256_set1_epi16(255));
+    v = _mm256_srli_epi16(_mm256_mullo_epi16(v, _mm256_set1_epi16(3)), 8);
+    return _mm256_madd_epi16(v, _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)q)));
+}
+
+LLM__TARGET_AVX2 static void llm__vec_dot_tq1_0_q8_K_avx2(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    float sum = 0.0f;
+    int i, k, m;
+    for (i = 0; i < n / 256; i++, bw += LLM__TQ1_0_BYTES, bx += LLM__Q8_K_BYTES) {
+        const int8_t *q = LLM__Q8_K_Q(bx);
+        __m128i a = _mm_loadu_si128((const __m128i *)bw), b = _mm_loadu_si128((const __m128i *)(bw + 16));
+        __m128i c = _mm_loadu_si128((const __m128i *)(bw + 32));
+        __m256i acc = _mm256_setzero_si256();
+        int isum;
+        for (k = 0; k < 5; k++) {
+            acc = _mm256_add_epi32(acc, llm__tq1_dot16_avx2(a, k, bx + 4 + 32 * k));
+            acc = _mm256_add_epi32(acc, llm__tq1_dot16_avx2(b, k, bx + 4 + 32 * k + 16));
+            acc = _mm256_add_epi32(acc, llm__tq1_dot16_avx2(c, k, bx + 4 + 160 + 16 * k));
+        }
+        isum = llm__hsum_i32_avx2(acc) - llm__q8_K_qsum_avx2(bx);
+        for (k = 0; k < 4; k++)
+            for (m = 0; m < 4; m++) isum += llm__tq1_trit(bw[48 + m], k) * q[240 + 4 * k + m];
+        sum = llm__k2_step_avx2(sum, bw + 52, bx, isum);
+    }
+    *s = sum;
+}
+
+/* Codes 0..2 (unsigned) times q by maddubs, then sum c q - sum q. */
+LLM__TARGET_AVX2 static void llm__vec_dot_tq2_0_q8_K_avx2(int n, float *s, const void *w, const void *x) {
+    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
+    const __m256i m2 = _mm256_set1_epi8(3), one = _mm256_set1_epi16(1);
+    float sum = 0.0f;
+    int i, h, k;
+    for (i = 0; i < n / 256; i++, bw += LLM__TQ2_0_BYTES, bx += LLM__Q8_K_BYTES) {
+        __m256i acc = _mm256_setzero_si256();
+        for (h = 0; h < 2; h++) {
+            __m256i b = _mm256_loadu_si256((const __m256i *)(bw + 32 * h));
+            for (k = 0; k < 4; k++) {
+                __m256i c = _mm256_and_si256(_mm256_srli_epi16(b, 2 * k), m2);
+                __m256i q = _mm256_loadu_si256((const __m256i *)(bx + 4 + 128 * h + 32 * k));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(c, q), one));
+            }
+        }
+        sum = llm__k2_step_avx2(sum, bw + 64, bx, llm__hsum_i32_avx2(acc) - llm__q8_K_qsum_avx2(bx));
+    }
+    *s = sum;
+}
 #endif /* LLM__AVX2 */
 
 /* ---- NEON (AArch64, chosen at compile time) ---- */
@@ -3006,6 +3540,147 @@ static void llm__vec_dot_q5_1_q8_1_neon_dotprod(int n, float *s, const void *w, 
 static void llm__vec_dot_iq4_nl_q8_0_neon_dotprod(int n, float *s, const void *w, const void *x) { llm__dot_iq4_nl_neon(n, s, w, x, 1); }
 #endif
 
+/* ---- Q6_K, IQ4_XS, TQ1_0, TQ2_0 against Q8_K: the scalar kernels' integers, exactly ---- */
+
+/* sum of 16 int8 products: ARMv8.0 widening multiplies, or SDOT */
+static int llm__dot_i8x16_neon(int8x16_t a, int8x16_t b) {
+    int32x4_t acc = vpaddlq_s16(vmull_s8(vget_low_s8(a), vget_low_s8(b)));
+    return vaddvq_s32(vpadalq_s16(acc, vmull_high_s8(a, b)));
+}
+#if defined(__ARM_FEATURE_DOTPROD)
+static int llm__dot_i8x16_neon_dotprod(int8x16_t a, int8x16_t b) { return vaddvq_s32(vdotq_s32(vdupq_n_s32(0), a, b)); }
+#endif
+
+static int8x16_t llm__q8_K_q_neon(const uint8_t *bx, int e) { return vreinterpretq_s8_u8(vld1q_u8(bx + 4 + e)); }
+
+/* sum_j scales[j] * bsums[j] of a Q6_K block and its Q8_K partner */
+static int llm__q6_K_off_neon(const uint8_t *bw, const uint8_t *bx) {
+    int8x16_t sc = vreinterpretq_s8_u8(vld1q_u8(bw + 192));
+    int16x8_t b0 = vreinterpretq_s16_u8(vld1q_u8(bx + 260)), b1 = vreinterpretq_s16_u8(vld1q_u8(bx + 276));
+    int32x4_t p = vmull_s16(vget_low_s16(b0), vget_low_s16(vmovl_s8(vget_low_s8(sc))));
+    p = vmlal_high_s16(p, b0, vmovl_s8(vget_low_s8(sc)));
+    p = vmlal_s16(p, vget_low_s16(b1), vget_low_s16(vmovl_high_s8(sc)));
+    p = vmlal_high_s16(p, b1, vmovl_high_s8(sc));
+    return vaddvq_s32(p);
+}
+
+/* The body of each kernel, instantiated for both 16-element dot products (no function
+   pointer in the inner loop). */
+#define LLM__Q6_K_NEON(NAME, DOT)                                                                                   \
+    static void NAME(int n, float *s, const void *w, const void *x) {                                               \
+        const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;                                           \
+        const uint8x16_t m4 = vdupq_n_u8(15), m2 = vdupq_n_u8(3);                                                   \
+        float sum = 0.0f;                                                                                           \
+        int i, h, c;                                                                                                \
+        for (i = 0; i < n / 256; i++, bw += LLM__Q6_K_BYTES, bx += LLM__Q8_K_BYTES) {                               \
+            const int8_t *sc = (const int8_t *)(bw + 192);                                                          \
+            int isum = 0;                                                                                           \
+            for (h = 0; h < 2; h++)                                                                                 \
+                for (c = 0; c < 2; c++) { /* 16 of the 32 positions l of this half */                               \
+                    uint8x16_t l0 = vld1q_u8(bw + 64 * h + 16 * c), l1 = vld1q_u8(bw + 64 * h + 32 + 16 * c);       \
+                    uint8x16_t qh = vld1q_u8(bw + 128 + 32 * h + 16 * c);                                           \
+                    uint8x16_t c0 = vorrq_u8(vandq_u8(l0, m4), vshlq_n_u8(vandq_u8(qh, m2), 4));                   \
+                    uint8x16_t c1 = vorrq_u8(vandq_u8(l1, m4), vshlq_n_u8(vandq_u8(vshrq_n_u8(qh, 2), m2), 4));    \
+                    uint8x16_t c2 = vorrq_u8(vshrq_n_u8(l0, 4), vshlq_n_u8(vandq_u8(vshrq_n_u8(qh, 4), m2), 4));   \
+                    uint8x16_t c3 = vorrq_u8(vshrq_n_u8(l1, 4), vshlq_n_u8(vshrq_n_u8(qh, 6), 4));                 \
+                    int e = 128 * h + 16 * c, j = 8 * h + c;                                                        \
+                    isum += sc[j] * DOT(vreinterpretq_s8_u8(c0), llm__q8_K_q_neon(bx, e));                          \
+                    isum += sc[j + 2] * DOT(vreinterpretq_s8_u8(c1), llm__q8_K_q_neon(bx, e + 32));                 \
+                    isum += sc[j + 4] * DOT(vreinterpretq_s8_u8(c2), llm__q8_K_q_neon(bx, e + 64));                 \
+                    isum += sc[j + 6] * DOT(vreinterpretq_s8_u8(c3), llm__q8_K_q_neon(bx, e + 96));                 \
+                }                                                                                                   \
+            sum = llm__k2_step(sum, bw + 208, bx, isum - 32 * llm__q6_K_off_neon(bw, bx));                          \
+        }                                                                                                           \
+        *s = sum;                                                                                                   \
+    }
+
+/* Table values by TBL from the nibbles. */
+#define LLM__IQ4_XS_NEON(NAME, DOT)                                                                                 \
+    static void NAME(int n, float *s, const void *w, const void *x) {                                               \
+        const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;                                           \
+        const int8x16_t table = vld1q_s8(llm__iq4nl_values);                                                          \
+        float sum = 0.0f;                                                                                           \
+        int i, ib;                                                                                                  \
+        for (i = 0; i < n / 256; i++, bw += LLM__IQ4_XS_BYTES, bx += LLM__Q8_K_BYTES) {                             \
+            int isum = 0;                                                                                           \
+            for (ib = 0; ib < 8; ib++) {                                                                            \
+                uint8x16_t b = vld1q_u8(bw + 8 + 16 * ib);                                                          \
+                int sub = DOT(vqtbl1q_s8(table, vandq_u8(b, vdupq_n_u8(15))), llm__q8_K_q_neon(bx, 32 * ib)) +      \
+                          DOT(vqtbl1q_s8(table, vshrq_n_u8(b, 4)), llm__q8_K_q_neon(bx, 32 * ib + 16));             \
+                isum += llm__iq4_xs_scale(bw, ib) * sub;                                                            \
+            }                                                                                                       \
+            sum = llm__k2_step(sum, bw, bx, isum);                                                                  \
+        }                                                                                                           \
+        *s = sum;                                                                                                   \
+    }
+
+/* sum of the q of a Q8_K block, from its bsums */
+static int llm__q8_K_qsum_neon(const uint8_t *bx) {
+    int16x8_t b0 = vreinterpretq_s16_u8(vld1q_u8(bx + 260)), b1 = vreinterpretq_s16_u8(vld1q_u8(bx + 276));
+    return vaddvq_s32(vpadalq_s16(vpaddlq_s16(b0), b1));
+}
+
+/* Trit k of 16 bytes: (byte * 3^k mod 256) * 3 >> 8. */
+static int8x16_t llm__tq1_trits_neon(uint8x16_t b, int k) {
+    uint8x16_t v = vmulq_u8(b, vdupq_n_u8(llm__pow3[k]));
+    uint8x8_t lo = vshrn_n_u16(vmull_u8(vget_low_u8(v), vdup_n_u8(3)), 8);
+    return vreinterpretq_s8_u8(vcombine_u8(lo, vshrn_n_u16(vmull_high_u8(v, vdupq_n_u8(3)), 8)));
+}
+
+#define LLM__TQ1_0_NEON(NAME, DOT)                                                                                  \
+    static void NAME(int n, float *s, const void *w, const void *x) {                                               \
+        const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;                                           \
+        float sum = 0.0f;                                                                                           \
+        int i, k, m;                                                                                                \
+        for (i = 0; i < n / 256; i++, bw += LLM__TQ1_0_BYTES, bx += LLM__Q8_K_BYTES) {                              \
+            const int8_t *q = LLM__Q8_K_Q(bx);                                                                      \
+            uint8x16_t a = vld1q_u8(bw), b = vld1q_u8(bw + 16), c = vld1q_u8(bw + 32);                              \
+            int isum = -llm__q8_K_qsum_neon(bx);                                                                    \
+            for (k = 0; k < 5; k++) {                                                                               \
+                isum += DOT(llm__tq1_trits_neon(a, k), llm__q8_K_q_neon(bx, 32 * k));                               \
+                isum += DOT(llm__tq1_trits_neon(b, k), llm__q8_K_q_neon(bx, 32 * k + 16));                          \
+                isum += DOT(llm__tq1_trits_neon(c, k), llm__q8_K_q_neon(bx, 160 + 16 * k));                         \
+            }                                                                                                       \
+            for (k = 0; k < 4; k++)                                                                                 \
+                for (m = 0; m < 4; m++) isum += llm__tq1_trit(bw[48 + m], k) * q[240 + 4 * k + m];                  \
+            sum = llm__k2_step(sum, bw + 52, bx, isum);                                                             \
+        }                                                                                                           \
+        *s = sum;                                                                                                   \
+    }
+
+#define LLM__TQ2_0_NEON(NAME, DOT)                                                                                  \
+    static void NAME(int n, float *s, const void *w, const void *x) {                                               \
+        const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;                                           \
+        const uint8x16_t m2 = vdupq_n_u8(3);                                                                        \
+        float sum = 0.0f;                                                                                           \
+        int i, h, c;                                                                                                \
+        for (i = 0; i < n / 256; i++, bw += LLM__TQ2_0_BYTES, bx += LLM__Q8_K_BYTES) {                              \
+            int isum = -llm__q8_K_qsum_neon(bx);                                                                    \
+            for (h = 0; h < 2; h++)                                                                                 \
+                for (c = 0; c < 2; c++) {                                                                           \
+                    uint8x16_t b = vld1q_u8(bw + 32 * h + 16 * c);                                                  \
+                    int e = 128 * h + 16 * c;                                                                       \
+                    isum += DOT(vreinterpretq_s8_u8(vandq_u8(b, m2)), llm__q8_K_q_neon(bx, e));                     \
+                    isum += DOT(vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(b, 2), m2)), llm__q8_K_q_neon(bx, e + 32)); \
+                    isum += DOT(vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(b, 4), m2)), llm__q8_K_q_neon(bx, e + 64)); \
+                    isum += DOT(vreinterpretq_s8_u8(vshrq_n_u8(b, 6)), llm__q8_K_q_neon(bx, e + 96));               \
+                }                                                                                                   \
+            sum = llm__k2_step(sum, bw + 64, bx, isum);                                                             \
+        }                                                                                                           \
+        *s = sum;                                                                                                   \
+    }
+
+LLM__Q6_K_NEON(llm__vec_dot_q6_K_q8_K_neon, llm__dot_i8x16_neon)
+LLM__IQ4_XS_NEON(llm__vec_dot_iq4_xs_q8_K_neon, llm__dot_i8x16_neon)
+LLM__TQ1_0_NEON(llm__vec_dot_tq1_0_q8_K_neon, llm__dot_i8x16_neon)
+LLM__TQ2_0_NEON(llm__vec_dot_tq2_0_q8_K_neon, llm__dot_i8x16_neon)
+#if defined(__ARM_FEATURE_DOTPROD)
+LLM__Q6_K_NEON(llm__vec_dot_q6_K_q8_K_neon_dotprod, llm__dot_i8x16_neon_dotprod)
+LLM__IQ4_XS_NEON(llm__vec_dot_iq4_xs_q8_K_neon_dotprod, llm__dot_i8x16_neon_dotprod)
+LLM__TQ1_0_NEON(llm__vec_dot_tq1_0_q8_K_neon_dotprod, llm__dot_i8x16_neon_dotprod)
+LLM__TQ2_0_NEON(llm__vec_dot_tq2_0_q8_K_neon_dotprod, llm__dot_i8x16_neon_dotprod)
+#endif
+
 #endif /* !__AARCH64EB__ */
 
 static void llm__kernels_init_neon(llm__kernels *k) {
@@ -3018,6 +3693,18 @@ static void llm__kernels_init_neon(llm__kernels *k) {
     if (k->features & LLM_CPU_DOTPROD) k->vec_dot[LLM_TYPE_Q8_0] = llm__vec_dot_q8_0_q8_0_neon_dotprod;
 #endif
     llm__kernels_init_kquants_neon(k);
+    k->vec_dot[LLM_TYPE_Q6_K] = llm__vec_dot_q6_K_q8_K_neon;
+    k->vec_dot[LLM_TYPE_IQ4_XS] = llm__vec_dot_iq4_xs_q8_K_neon;
+    k->vec_dot[LLM_TYPE_TQ1_0] = llm__vec_dot_tq1_0_q8_K_neon;
+    k->vec_dot[LLM_TYPE_TQ2_0] = llm__vec_dot_tq2_0_q8_K_neon;
+#if defined(__ARM_FEATURE_DOTPROD)
+    if (k->features & LLM_CPU_DOTPROD) {
+        k->vec_dot[LLM_TYPE_Q6_K] = llm__vec_dot_q6_K_q8_K_neon_dotprod;
+        k->vec_dot[LLM_TYPE_IQ4_XS] = llm__vec_dot_iq4_xs_q8_K_neon_dotprod;
+        k->vec_dot[LLM_TYPE_TQ1_0] = llm__vec_dot_tq1_0_q8_K_neon_dotprod;
+        k->vec_dot[LLM_TYPE_TQ2_0] = llm__vec_dot_tq2_0_q8_K_neon_dotprod;
+    }
+#endif
     k->vec_dot[LLM_TYPE_Q4_0] = llm__vec_dot_q4_0_q8_0_neon;
     k->vec_dot[LLM_TYPE_Q4_1] = llm__vec_dot_q4_1_q8_1_neon;
     k->vec_dot[LLM_TYPE_Q5_0] = llm__vec_dot_q5_0_q8_0_neon;
@@ -3088,6 +3775,10 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
         k->vec_dot[LLM_TYPE_Q5_0] = llm__vec_dot_q5_0_q8_0_avx2;
         k->vec_dot[LLM_TYPE_Q5_1] = llm__vec_dot_q5_1_q8_1_avx2;
         k->vec_dot[LLM_TYPE_IQ4_NL] = llm__vec_dot_iq4_nl_q8_0_avx2;
+        k->vec_dot[LLM_TYPE_Q6_K] = llm__vec_dot_q6_K_q8_K_avx2;
+        k->vec_dot[LLM_TYPE_IQ4_XS] = llm__vec_dot_iq4_xs_q8_K_avx2;
+        k->vec_dot[LLM_TYPE_TQ1_0] = llm__vec_dot_tq1_0_q8_K_avx2;
+        k->vec_dot[LLM_TYPE_TQ2_0] = llm__vec_dot_tq2_0_q8_K_avx2;
     }
 #endif
 #if defined(LLM__NEON)
@@ -3209,15 +3900,17 @@ static void llm__pool_worker_loop(llm__worker *w) {
     uint32_t seen = 0, gen;
     for (;;) {
         int spins = 0;
-        while ((gen = (uint32_t)(llm__atomic_load64(&p->ticket) >> 32)) == seen && !llm__atomic_load(&p->stop) &&
+        /* a new job is an even generation other than the last one seen */
+        while (((gen = (uint32_t)(llm__atomic_load64(&p->ticket) >> 32)) == seen || (gen & 1)) && !llm__atomic_load(&p->stop) &&
                spins < LLM__SPIN) {
             if (spins < LLM__SPIN / 2) llm__cpu_relax();
             else llm__yield();
             spins++;
         }
-        if (gen == seen && !llm__atomic_load(&p->stop)) {
+        if ((gen == seen || (gen & 1)) && !llm__atomic_load(&p->stop)) {
             LLM__LOCK(p);
-            while ((gen = (uint32_t)(llm__atomic_load64(&p->ticket) >> 32)) == seen && !llm__atomic_load(&p->stop)) LLM__WAIT(p);
+            while (((gen = (uint32_t)(llm__atomic_load64(&p->ticket) >> 32)) == seen || (gen & 1)) && !llm__atomic_load(&p->stop))
+                LLM__WAIT(p);
             LLM__UNLOCK(p);
         }
         if (llm__atomic_load(&p->stop)) return;
@@ -3311,11 +4004,15 @@ static void llm__pool_run(llm__pool *p, int n_tasks, llm__task_fn fn, void *arg)
         return;
     }
 #if !defined(LLM_NO_THREADS)
+    /* Two generations per job: an odd one while the job is set up, with no tasks to take, so
+       a worker still holding a ticket of the last job cannot take one of this job with the
+       last job's count; then the even one that runs it. */
+    llm__atomic_store64(&p->ticket, (uint64_t)(p->generation + 1) << 32 | 0x7fffffffu);
     p->fn = fn;
     p->arg = arg;
     p->n_tasks = n_tasks;
     llm__atomic_store(&p->done, 0);
-    p->generation++;
+    p->generation += 2;
     LLM__LOCK(p); /* publishing under the lock: a worker about to sleep cannot miss it */
     llm__atomic_store64(&p->ticket, (uint64_t)p->generation << 32);
     LLM__WAKE_ALL(p);

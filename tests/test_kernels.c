@@ -404,7 +404,7 @@ static void t_run_qemu(const char *bin) {
     snprintf(cmd, sizeof cmd,
              "qemu-aarch64-static %s test_sha256 test_type_table test_fp16 test_q8_0 test_dequant test_matvec test_simd "
              "test_refs_real test_bit_identity test_rng test_tok_vectors test_kquant_dequant test_kquant_matvec test_kquant_refs "
-             "test_kquant_simd test_q32 2>&1",
+             "test_kquant_simd test_q32 test_k2 2>&1",
              bin);
     p = popen(cmd, "r");
     T_REQUIRE(p, "popen");

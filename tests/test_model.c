@@ -326,7 +326,41 @@ static void test_context_full(void) {
     llm_model_free(m);
 }
 
+/* The pool runs every task of every job exactly once, and never a task of one job with
+   another job's function, under many small jobs of varying sizes (what a forward pass does). */
+typedef struct t_pool_job {
+    int count[256];
+    int job;
+    int bad;
+} t_pool_job;
+
+static void t_pool_task(void *arg, int t, int ith) {
+    t_pool_job *j = (t_pool_job *)arg;
+    (void)ith;
+    __atomic_fetch_add(&j->count[t], 1, __ATOMIC_RELAXED);
+}
+
+static void test_pool_stress(void) {
+    int threads, job, t, errors = 0;
+    for (threads = 2; threads <= 8; threads += 3) {
+        llm__pool pool;
+        t_pool_job a, b;
+        T_REQUIRE(llm__pool_start(&pool, threads), "pool start");
+        for (job = 0; job < 20000; job++) {
+            t_pool_job *j = (job & 1) ? &a : &b;
+            int n = 2 + (job * 7919) % 200;
+            memset(j, 0, sizeof *j);
+            llm__pool_run(&pool, n, t_pool_task, j);
+            for (t = 0; t < 256; t++)
+                if (j->count[t] != (t < n)) errors++;
+        }
+        llm__pool_stop(&pool);
+    }
+    T_CHECK(errors == 0, "%d tasks ran a wrong number of times", errors);
+}
+
 static void tests_model(void) {
+    T_RUN(test_pool_stress);
     T_RUN(test_refs_real);
     T_RUN(test_refs_quants);
     T_RUN(test_greedy_free_running_f32);
