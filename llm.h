@@ -1872,7 +1872,24 @@ enum {
     LLM__TOKEN_BYTE = 6
 };
 
-enum { LLM__VOCAB_NONE = 0, LLM__VOCAB_SPM = 1 /* tokenizer.ggml.model "llama" */ };
+enum {
+    LLM__VOCAB_NONE = 0, /* a tokenizer we cannot run (vocab_only loads keep its tokens) */
+    LLM__VOCAB_SPM = 1,  /* tokenizer.ggml.model "llama" */
+    LLM__VOCAB_BPE = 2   /* tokenizer.ggml.model "gpt2": byte-level BPE */
+};
+
+/* Pre-tokenizers of byte-level BPE, chosen by tokenizer.ggml.pre (see >>tokenizer). */
+enum {
+    LLM__PRE_DEFAULT = 0,
+    LLM__PRE_GPT2,         /* gpt-2, phi-2, mpt, olmo, jais */
+    LLM__PRE_LLAMA3,       /* llama-bpe, llama3, llama-v3, falcon3 */
+    LLM__PRE_QWEN2,        /* qwen2, deepseek-r1-qwen, stablelm2, megrez */
+    LLM__PRE_DEEPSEEK_LLM, /* deepseek-llm */
+    LLM__PRE_DEEPSEEK_CODER, /* deepseek-coder */
+    LLM__PRE_FALCON,       /* falcon */
+    LLM__PRE_STARCODER,    /* starcoder, refact, command-r, smollm, codeshell, exaone, minerva-7b */
+    LLM__PRE_COUNT
+};
 
 /* The tokenizer's data. text/score/type are filled by the model loader from the GGUF
    arrays (copies owned by the model); llm__vocab_build() derives the rest. */
@@ -1886,6 +1903,12 @@ typedef struct llm__vocab {
     llm_token bos, eos, unk, pad, eot, eom; /* LLM_TOKEN_NULL when absent */
     int add_bos, add_eos;     /* tokenizer.ggml.add_bos_token / add_eos_token */
     int add_space_prefix;     /* tokenizer.ggml.add_space_prefix (default 1 for SPM) */
+    int pre;                  /* LLM__PRE_*, for BPE */
+    int ignore_merges;        /* BPE: a pre-tokenized word that is a token is emitted whole */
+    int n_merges;             /* BPE merge rules "left right", rank = index */
+    const char **merge;       /* [n_merges] (borrowed, or owned through merge_owned) */
+    uint32_t *merge_len;      /* [n_merges] bytes */
+    void *merge_owned;        /* the loader's copies, freed by llm__vocab_free */
     /* derived by llm__vocab_build */
     llm_token byte_token[256]; /* id of "<0xXX>", or LLM_TOKEN_NULL */
     uint32_t *hash;           /* open addressing: token id + 1, 0 = empty */
@@ -1893,6 +1916,9 @@ typedef struct llm__vocab {
     llm_token *special;       /* control and user-defined tokens, longest text first */
     int n_special;
     uint8_t *is_eog;          /* [n_vocab] */
+    uint32_t *merge_hash;     /* open addressing over (left, right): rank + 1, 0 = empty */
+    uint32_t merge_mask;
+    uint32_t *merge_split;    /* [n_merges] offset of the space between left and right */
 } llm__vocab;
 
 /* One transformer block's weights. Norm weights are copied to float at load. */
@@ -2025,6 +2051,81 @@ static int llm__model_token_id(llm_model *m, const char *key, llm_token *out, ch
 static int llm__vocab_build(llm__vocab *v, const llm_allocator *a, char *err, size_t err_size); /* >>tokenizer */
 static void llm__vocab_free(llm__vocab *v, const llm_allocator *a);
 
+/* Byte-level BPE: the pre-tokenizer named by tokenizer.ggml.pre and the merge rules of
+   tokenizer.ggml.merges ("left right", rank = index), copied into memory the vocabulary owns. */
+static int llm__model_load_bpe(llm_model *m, char *err, size_t err_size) {
+    static const struct {
+        const char *name;
+        int pre;
+    } names[] = {{"default", LLM__PRE_DEFAULT},        {"gpt-2", LLM__PRE_GPT2},
+                 {"phi-2", LLM__PRE_GPT2},             {"mpt", LLM__PRE_GPT2},
+                 {"olmo", LLM__PRE_GPT2},              {"jais", LLM__PRE_GPT2},
+                 {"llama-bpe", LLM__PRE_LLAMA3},       {"llama3", LLM__PRE_LLAMA3},
+                 {"llama-v3", LLM__PRE_LLAMA3},        {"falcon3", LLM__PRE_LLAMA3},
+                 {"qwen2", LLM__PRE_QWEN2},            {"deepseek-r1-qwen", LLM__PRE_QWEN2},
+                 {"stablelm2", LLM__PRE_QWEN2},        {"megrez", LLM__PRE_QWEN2},
+                 {"deepseek-llm", LLM__PRE_DEEPSEEK_LLM}, {"deepseek-coder", LLM__PRE_DEEPSEEK_CODER},
+                 {"falcon", LLM__PRE_FALCON},          {"starcoder", LLM__PRE_STARCODER},
+                 {"refact", LLM__PRE_STARCODER},       {"command-r", LLM__PRE_STARCODER},
+                 {"smollm", LLM__PRE_STARCODER},       {"codeshell", LLM__PRE_STARCODER},
+                 {"exaone", LLM__PRE_STARCODER},       {"minerva-7b", LLM__PRE_STARCODER}};
+    const llm__gguf *g = &m->gguf;
+    llm__vocab *v = &m->vocab;
+    const char *pre;
+    size_t pre_len, total = 0, len, k;
+    int mi = llm__gguf_find(g, "tokenizer.ggml.merges"), r;
+    const uint8_t *p;
+    uint64_t i, n;
+    char *dst;
+    v->pre = LLM__PRE_DEFAULT; /* llama.cpp's choice when the key is missing */
+    r = llm__gguf_get_str(g, "tokenizer.ggml.pre", &pre, &pre_len);
+    if (r < 0) return llm__errf(err, err_size, LLM_ERR_FORMAT, "metadata 'tokenizer.ggml.pre' is not a string");
+    if (r > 0) {
+        for (k = 0; k < sizeof names / sizeof names[0]; k++)
+            if (strlen(names[k].name) == pre_len && memcmp(names[k].name, pre, pre_len) == 0) break;
+        if (k == sizeof names / sizeof names[0]) {
+            if (m->vocab_only) {
+                v->kind = LLM__VOCAB_NONE;
+                return LLM_OK;
+            }
+            return llm__errf(err, err_size, LLM_ERR_UNSUPPORTED, "pre-tokenizer '%.*s' is not supported",
+                             (int)(pre_len > 32 ? 32 : pre_len), pre);
+        }
+        v->pre = names[k].pre;
+    }
+    if (v->pre == LLM__PRE_LLAMA3) v->ignore_merges = 1, v->add_bos = 1;
+    if (mi < 0 || g->kv[mi].type != LLM__GGUF_ARRAY || g->kv[mi].arr_type != LLM__GGUF_STRING)
+        return llm__errf(err, err_size, LLM_ERR_FORMAT, "metadata 'tokenizer.ggml.merges' is missing or not a string array");
+    n = g->kv[mi].arr_n;
+    if (n > (1u << 24)) /* ranks travel as exact floats in the merge heap */
+        return llm__errf(err, err_size, LLM_ERR_FORMAT, "%llu merges are too many", (unsigned long long)n);
+    for (i = 0, p = g->kv[mi].data; i < n; i++) {
+        len = (size_t)llm__le64(p);
+        total += len + 1;
+        p += 8 + len;
+    }
+    /* One block: the pointer array, the lengths, then the texts. */
+    if (!llm__add_size(total, (size_t)n * (sizeof(char *) + sizeof(uint32_t)), &total))
+        return llm__errf(err, err_size, LLM_ERR_FORMAT, "merges too large");
+    v->merge_owned = llm__malloc(&m->alloc, total ? total : 1);
+    if (!v->merge_owned) return llm__errf(err, err_size, LLM_ERR_NOMEM, "out of memory loading %llu merges", (unsigned long long)n);
+    v->merge = (const char **)v->merge_owned;
+    v->merge_len = (uint32_t *)(void *)((char *)v->merge_owned + (size_t)n * sizeof(char *));
+    dst = (char *)(v->merge_len + n);
+    for (i = 0, p = g->kv[mi].data; i < n; i++) {
+        len = (size_t)llm__le64(p);
+        if (len > UINT32_MAX) return llm__errf(err, err_size, LLM_ERR_FORMAT, "merge %llu is too long", (unsigned long long)i);
+        memcpy(dst, p + 8, len);
+        dst[len] = 0;
+        v->merge[i] = dst;
+        v->merge_len[i] = (uint32_t)len;
+        dst += len + 1;
+        p += 8 + len;
+    }
+    v->n_merges = (int)n;
+    return LLM_OK;
+}
+
 /* Loads the tokenizer arrays and special ids. */
 static int llm__model_load_vocab(llm_model *m, uint32_t max_vocab, char *err, size_t err_size) {
     const llm__gguf *g = &m->gguf;
@@ -2038,8 +2139,15 @@ static int llm__model_load_vocab(llm_model *m, uint32_t max_vocab, char *err, si
     r = llm__gguf_get_str(g, "tokenizer.ggml.model", &model_name, &model_len);
     if (r <= 0) return llm__errf(err, err_size, LLM_ERR_FORMAT, "metadata 'tokenizer.ggml.model' is missing or not a string");
     if (model_len == 5 && memcmp(model_name, "llama", 5) == 0) v->kind = LLM__VOCAB_SPM;
-    else
-        return llm__errf(err, err_size, LLM_ERR_UNSUPPORTED, "tokenizer '%.*s' is not supported yet (only SentencePiece 'llama')",
+    else if (model_len == 4 && memcmp(model_name, "gpt2", 4) == 0) v->kind = LLM__VOCAB_BPE;
+    else if (m->vocab_only) {
+        /* Kept readable for `llm info`; llm_tokenize says LLM_ERR_UNSUPPORTED. */
+        v->kind = LLM__VOCAB_NONE;
+        llm__logf(m->log, m->log_user, LLM_LOG_WARN, "tokenizer '%.*s' is not supported: tokenizing will fail",
+                  (int)(model_len > 32 ? 32 : model_len), model_name);
+    } else
+        return llm__errf(err, err_size, LLM_ERR_UNSUPPORTED,
+                         "tokenizer '%.*s' is not supported (SentencePiece 'llama' and byte-level BPE 'gpt2' are)",
                          (int)(model_len > 32 ? 32 : model_len), model_name);
     if (ti < 0 || g->kv[ti].type != LLM__GGUF_ARRAY || g->kv[ti].arr_type != LLM__GGUF_STRING)
         return llm__errf(err, err_size, LLM_ERR_FORMAT, "metadata 'tokenizer.ggml.tokens' is missing or not a string array");
@@ -2093,6 +2201,14 @@ static int llm__model_load_vocab(llm_model *m, uint32_t max_vocab, char *err, si
     v->add_bos = 1;
     v->add_eos = 0;
     v->add_space_prefix = 1;
+    if (v->kind == LLM__VOCAB_BPE) {
+        /* llama.cpp's BPE defaults: bos = eos = 11 (GPT-2 style files), no UNK, no space prefix. */
+        v->unk = LLM_TOKEN_NULL;
+        v->bos = v->eos = v->n_vocab > 11 ? 11 : LLM_TOKEN_NULL;
+        v->add_bos = 0;
+        v->add_space_prefix = 0;
+        if ((r = llm__model_load_bpe(m, err, err_size)) != LLM_OK) return r;
+    }
     if ((r = llm__model_token_id(m, "tokenizer.ggml.bos_token_id", &v->bos, err, err_size)) != LLM_OK) return r;
     if ((r = llm__model_token_id(m, "tokenizer.ggml.eos_token_id", &v->eos, err, err_size)) != LLM_OK) return r;
     if ((r = llm__model_token_id(m, "tokenizer.ggml.unknown_token_id", &v->unk, err, err_size)) != LLM_OK) return r;
@@ -2259,9 +2375,9 @@ static llm_model *llm__model_from_bytes(llm_model *m, const llm_model_params *p,
     }
     memcpy(m->arch, arch, arch_len);
     m->arch[arch_len] = 0;
+    m->vocab_only = p->vocab_only != 0;
     r = llm__model_load_vocab(m, p->max_vocab ? p->max_vocab : LLM_MAX_VOCAB, err, err_size);
     if (r != LLM_OK) goto fail;
-    m->vocab_only = p->vocab_only != 0;
     if (m->vocab_only) return m;
     if (strcmp(m->arch, "llama") != 0) {
         r = llm__errf(err, err_size, LLM_ERR_UNSUPPORTED, "architecture '%s' is not supported yet", m->arch);
@@ -3091,6 +3207,8 @@ LLMDEF const float *llm_logits(llm_context *c, int i) {
    right-stripping of whitespace after special tokens in Phi-3 models (chosen by general.name)
    and its guessing of FIM tokens by text. */
 
+static int llm__bpe_build(llm__vocab *v, const llm_allocator *a); /* below, ---- byte-level BPE */
+
 /* GGUF token types whose text the partition step can match. */
 static int llm__vocab_is_special_type(int32_t type) {
     return type == LLM__TOKEN_CONTROL || type == LLM__TOKEN_USER_DEFINED || type == LLM__TOKEN_UNKNOWN;
@@ -3135,6 +3253,15 @@ static void llm__vocab_free(llm__vocab *v, const llm_allocator *a) {
     llm__free(a, v->hash);
     llm__free(a, v->special);
     llm__free(a, v->is_eog);
+    llm__free(a, v->merge_hash);
+    llm__free(a, v->merge_split);
+    llm__free(a, v->merge_owned);
+    v->merge_hash = NULL;
+    v->merge_split = NULL;
+    v->merge_owned = NULL;
+    v->merge = NULL;
+    v->merge_len = NULL;
+    v->n_merges = 0;
     v->hash = NULL;
     v->hash_mask = 0;
     v->special = NULL;
@@ -3172,6 +3299,8 @@ static int llm__vocab_build(llm__vocab *v, const llm_allocator *a, char *err, si
     v->special = NULL;
     v->n_special = 0;
     v->is_eog = NULL;
+    v->merge_hash = NULL;
+    v->merge_split = NULL;
     n = v->n_vocab;
     if (n <= 0) return llm__errf(err, err_size, LLM_ERR_FORMAT, "the vocabulary is empty");
     if (n > (1 << 30)) return llm__errf(err, err_size, LLM_ERR_FORMAT, "vocabulary of %d tokens is too large", n);
@@ -3258,6 +3387,7 @@ static int llm__vocab_build(llm__vocab *v, const llm_allocator *a, char *err, si
         llm__free(a, keys);
     }
     v->n_special = n_special;
+    if (v->kind == LLM__VOCAB_BPE && !llm__bpe_build(v, a)) goto nomem;
     return LLM_OK;
 
 nomem:
@@ -3473,6 +3603,445 @@ static int llm__spm_fragment(llm__tok_state *st, const char *text, int len, int 
     return LLM_OK;
 }
 
+/* ---- byte-level BPE -------------------------------------------------------------------- */
+/* Byte-level BPE ("gpt2"), as llama.cpp v0.4.0's BPE path:
+
+   1. Special tokens partition the text exactly as for SentencePiece (no space prefix).
+   2. Each text fragment is decoded into code points and cut into words by the pre-tokenizer of
+      tokenizer.ggml.pre: one or more passes, each splitting every piece the passes before left
+      into its leftmost-first matches and the gaps between them (std::regex_iterator's rule).
+      The passes are hand-written scanners for llama.cpp's regular expressions over the
+      Unicode classes of >>unicode (\p{L}, \p{N}, \p{P}, White_Space for \s).
+   3. Each word's bytes are mapped to printable code points (GPT-2's bytes_to_unicode: bytes
+      '!'..'~', 0xA1..0xAC and 0xAE..0xFF stand for themselves, the other 68 become U+0100..
+      U+0143 in byte order), split into those characters, and adjacent symbols are merged
+      lowest merge rank first, leftmost on ties, until no adjacent pair has a rule. With
+      ignore_merges (llama3), a word that is itself a token is emitted whole first.
+   4. Each final symbol is emitted as its token; a symbol without one (a vocabulary missing
+      byte characters) becomes the tokens of its single bytes that exist, as llama.cpp does.
+
+   One deliberate difference: llama.cpp replaces an invalid UTF-8 byte by U+FFFD before
+   encoding; we classify it as U+FFFD (a symbol) but encode the byte itself, so that
+   detokenize(tokenize(s)) == s holds for any bytes. */
+
+enum {
+    LLM__UC_UNASSIGNED = 0,
+    LLM__UC_NUMBER = 1,
+    LLM__UC_LETTER = 2,
+    LLM__UC_MARK = 3,
+    LLM__UC_PUNCT = 4,
+    LLM__UC_SYMBOL = 5,
+    LLM__UC_SEPARATOR = 6,
+    LLM__UC_OTHER = 7, /* control, format, surrogate, private use */
+    LLM__UC_WS = 8     /* flag: White_Space */
+};
+static int llm__unicode_class(uint32_t cp); /* generated table, end of the implementation */
+
+/* The code point standing for byte b in byte-level BPE texts. */
+static uint32_t llm__bpe_byte_cp(unsigned b) {
+    if ((b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE) return b;
+    if (b <= 0x20) return 256 + b;
+    if (b <= 0xA0) return 256 + 33 + (b - 0x7F);
+    return 256 + 67; /* 0xAD */
+}
+
+/* The byte code point cp stands for, or -1. */
+static int llm__bpe_cp_byte(uint32_t cp) {
+    if (cp < 256) return ((cp >= 0x21 && cp <= 0x7E) || (cp >= 0xA1 && cp <= 0xAC) || cp >= 0xAE) ? (int)cp : -1;
+    if (cp < 256 + 33) return (int)(cp - 256);
+    if (cp < 256 + 67) return (int)(cp - 256 - 33 + 0x7F);
+    return cp == 256 + 67 ? 0xAD : -1;
+}
+
+/* Decodes one code point at s[0..n) as llama.cpp does (lead byte and continuation bytes
+   checked, nothing else); *len gets its bytes. An invalid byte gives -1 and *len = 1. */
+static int32_t llm__utf8_decode(const unsigned char *s, size_t n, int *len) {
+    unsigned c = s[0];
+    int k, i;
+    uint32_t cp;
+    *len = 1;
+    if (c < 0x80) return (int32_t)c;
+    if ((c & 0xE0) == 0xC0) k = 1, cp = c & 0x1F;
+    else if ((c & 0xF0) == 0xE0) k = 2, cp = c & 0x0F;
+    else if ((c & 0xF8) == 0xF0) k = 3, cp = c & 0x07;
+    else return -1;
+    if ((size_t)k >= n) return -1;
+    for (i = 1; i <= k; i++) {
+        if ((s[i] & 0xC0) != 0x80) return -1;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    *len = k + 1;
+    return (int32_t)cp;
+}
+
+/* Rank of the merge "left right", or -1. */
+static int llm__bpe_rank(const llm__vocab *v, const char *l, size_t nl, const char *r, size_t nr) {
+    uint32_t h = 2166136261u, i, e;
+    size_t k;
+    if (!v->merge_hash) return -1;
+    for (k = 0; k < nl; k++) h = (h ^ (unsigned char)l[k]) * 16777619u;
+    h = (h ^ ' ') * 16777619u;
+    for (k = 0; k < nr; k++) h = (h ^ (unsigned char)r[k]) * 16777619u;
+    for (i = h & v->merge_mask; (e = v->merge_hash[i]) != 0; i = (i + 1) & v->merge_mask) {
+        const char *m = v->merge[e - 1];
+        if (v->merge_split[e - 1] == nl && v->merge_len[e - 1] == nl + 1 + nr && memcmp(m, l, nl) == 0 &&
+            memcmp(m + nl + 1, r, nr) == 0)
+            return (int)(e - 1);
+    }
+    return -1;
+}
+
+/* Builds the merge table; the first of duplicate rules keeps its rank (as llama.cpp). */
+static int llm__bpe_build(llm__vocab *v, const llm_allocator *a) {
+    uint32_t cap = 16;
+    int i;
+    if (v->n_merges <= 0) return 1;
+    while (cap < 2u * (uint32_t)v->n_merges) cap <<= 1;
+    v->merge_hash = (uint32_t *)llm__alloc_array(a, cap, sizeof(uint32_t));
+    v->merge_split = (uint32_t *)llm__alloc_array(a, (size_t)v->n_merges, sizeof(uint32_t));
+    if (!v->merge_hash || !v->merge_split) return 0;
+    v->merge_mask = cap - 1;
+    for (i = 0; i < v->n_merges; i++) {
+        const char *m = v->merge[i], *sp;
+        uint32_t n = v->merge_len[i], h;
+        /* The split is the first space after the first byte; a rule without one never applies. */
+        sp = n > 1 ? (const char *)memchr(m + 1, ' ', n - 1) : NULL;
+        v->merge_split[i] = 0;
+        if (!sp) continue;
+        v->merge_split[i] = (uint32_t)(sp - m);
+        if (llm__bpe_rank(v, m, (size_t)(sp - m), sp + 1, n - (size_t)(sp - m) - 1) >= 0) continue;
+        h = llm__fnv1a(m, n) & v->merge_mask;
+        while (v->merge_hash[h]) h = (h + 1) & v->merge_mask;
+        v->merge_hash[h] = (uint32_t)i + 1;
+    }
+    return 1;
+}
+
+/* ---- pre-tokenizers ---- */
+
+/* Passes, each one of llama.cpp's regular expressions. */
+enum {
+    LLM__PASS_GPT2,          /* 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ */
+    LLM__PASS_LLAMA3,        /* (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
+                                 ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+ */
+    LLM__PASS_QWEN2,         /* the same with \p{N} instead of \p{N}{1,3} */
+    LLM__PASS_NUMBER,        /* \p{N} */
+    LLM__PASS_NUMBERS,       /* \p{N}+ */
+    LLM__PASS_PUNCT_FALCON,  /* [\p{P}\$\+<=>\^~\|`]+ */
+    LLM__PASS_PUNCT_DEFAULT, /* [\p{P}\$\+<=>\^~\|]+ */
+    LLM__PASS_DIGITS3,       /* [0-9][0-9][0-9] */
+    LLM__PASS_NEWLINE,       /* [\r\n] */
+    LLM__PASS_DS_LETTERS,    /* \s?[A-Za-zµÀ-ÖØ-öø-ƺ...]+ (deepseek-llm's list of letters) */
+    LLM__PASS_DS_PUNCT,      /* \s?[!-/:-~！-／：-～‘-‟　-。]+ */
+    LLM__PASS_WS_END,        /* \s+$ */
+    LLM__PASS_CJK,           /* [一-龥ࠀ-一가-퟿]+ */
+    LLM__PASS_SP_LETTERS,    /* \s?\p{L}+ */
+    LLM__PASS_SP_PUNCT,      /* \s?\p{P}+ */
+    LLM__PASS_NONE
+};
+
+/* The passes of each LLM__PRE_*, in order (llama.cpp's regex_exprs). */
+static const unsigned char llm__pre_passes[LLM__PRE_COUNT][6] = {
+    /* DEFAULT */ {LLM__PASS_PUNCT_DEFAULT, LLM__PASS_GPT2, LLM__PASS_NUMBERS, LLM__PASS_DIGITS3, LLM__PASS_NONE},
+    /* GPT2 */ {LLM__PASS_GPT2, LLM__PASS_NONE},
+    /* LLAMA3 */ {LLM__PASS_LLAMA3, LLM__PASS_NONE},
+    /* QWEN2 */ {LLM__PASS_QWEN2, LLM__PASS_NONE},
+    /* DEEPSEEK_LLM */
+    {LLM__PASS_NEWLINE, LLM__PASS_DS_LETTERS, LLM__PASS_DS_PUNCT, LLM__PASS_WS_END, LLM__PASS_CJK, LLM__PASS_NUMBERS},
+    /* DEEPSEEK_CODER */
+    {LLM__PASS_NEWLINE, LLM__PASS_SP_LETTERS, LLM__PASS_SP_PUNCT, LLM__PASS_CJK, LLM__PASS_NUMBER, LLM__PASS_NONE},
+    /* FALCON */ {LLM__PASS_PUNCT_FALCON, LLM__PASS_GPT2, LLM__PASS_DIGITS3, LLM__PASS_NONE},
+    /* STARCODER */ {LLM__PASS_NUMBER, LLM__PASS_GPT2, LLM__PASS_NONE},
+};
+
+/* deepseek-llm's letter list, [first, last] code points. */
+static const uint32_t llm__ds_letters[][2] = {
+    {0x41, 0x5a},       {0x61, 0x7a},       {0xb5, 0xb5},       {0xc0, 0xd6},       {0xd8, 0xf6},
+    {0xf8, 0x1ba},      {0x1bc, 0x1bf},     {0x1c4, 0x293},     {0x295, 0x2af},     {0x370, 0x373},
+    {0x376, 0x377},     {0x37b, 0x37d},     {0x37f, 0x37f},     {0x386, 0x386},     {0x388, 0x38a},
+    {0x38c, 0x38c},     {0x38e, 0x3a1},     {0x3a3, 0x3f5},     {0x3f7, 0x481},     {0x48a, 0x52f},
+    {0x531, 0x556},     {0x10a0, 0x10c5},   {0x13a0, 0x13f5},   {0x13f8, 0x13fd},   {0x1c90, 0x1cba},
+    {0x1cbd, 0x1cbf},   {0x1d00, 0x1d2b},   {0x1d6b, 0x1d77},   {0x1d79, 0x1d9a},   {0x1e00, 0x1f15},
+    {0x1f18, 0x1f1d},   {0x1f20, 0x1f45},   {0x1f48, 0x1f4d},   {0x1f50, 0x1f57},   {0x1f59, 0x1f59},
+    {0x1f5b, 0x1f5b},   {0x1f5d, 0x1f5d},   {0x1f5f, 0x1f7d},   {0x1f80, 0x1fb4},   {0x1fb6, 0x1fbc},
+    {0x1fbe, 0x1fbe},   {0x1fc2, 0x1fc4},   {0x1fc6, 0x1fcc},   {0x1fd0, 0x1fd3},   {0x1fd6, 0x1fdb},
+    {0x1fe0, 0x1fec},   {0x1ff2, 0x1ff4},   {0x1ff6, 0x1ffc},   {0x2102, 0x2102},   {0x2107, 0x2107},
+    {0x210a, 0x2113},   {0x2115, 0x2115},   {0x2119, 0x211d},   {0x2124, 0x2124},   {0x2126, 0x2126},
+    {0x2128, 0x2128},   {0x212a, 0x212d},   {0x212f, 0x2134},   {0x2139, 0x2139},   {0x213c, 0x213f},
+    {0x2145, 0x2149},   {0x214e, 0x214e},   {0x2183, 0x2184},   {0x2c00, 0x2c7b},   {0x2c7e, 0x2ce4},
+    {0x2ceb, 0x2cee},   {0x2cf2, 0x2cf3},   {0xa640, 0xa66d},   {0xa680, 0xa69b},   {0xa722, 0xa76f},
+    {0xa771, 0xa787},   {0xa78b, 0xa78e},   {0xab70, 0xabbf},   {0xfb00, 0xfb06},   {0xfb13, 0xfb17},
+    {0xff21, 0xff3a},   {0xff41, 0xff5a},   {0x10400, 0x1044f}, {0x104b0, 0x104d3}, {0x104d8, 0x104fb},
+    {0x10c80, 0x10cb2}, {0x10cc0, 0x10cf2}, {0x118a0, 0x118df}, {0x1e900, 0x1e943}};
+static const uint32_t llm__ds_punct[][2] = {{0x21, 0x2f},     {0x3a, 0x7e},     {0xff01, 0xff0f},
+                                            {0xff1a, 0xff5e}, {0x2018, 0x201f}, {0x3000, 0x3002}};
+static const uint32_t llm__ds_cjk[][2] = {{0x4e00, 0x9fa5}, {0x800, 0x4e00}, {0xac00, 0xd7ff}};
+
+static int llm__in_ranges(uint32_t cp, const uint32_t (*r)[2], size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (cp >= r[i][0] && cp <= r[i][1]) return 1;
+    return 0;
+}
+
+/* A fragment's code points: value, class (LLM__UC_* | LLM__UC_WS) and byte offset. */
+typedef struct llm__cps {
+    uint32_t *cp;
+    uint8_t *cls;
+    int *off; /* [n + 1] */
+    int n;
+} llm__cps;
+
+#define LLM__CP_WS(c, i) ((c)->cls[i] & LLM__UC_WS)
+#define LLM__CP_IS(c, i, k) (!LLM__CP_WS(c, i) && ((c)->cls[i] & 7) == (k))
+#define LLM__CP_OTHER(c, i) (!LLM__CP_WS(c, i) && ((c)->cls[i] & 7) != LLM__UC_LETTER && ((c)->cls[i] & 7) != LLM__UC_NUMBER)
+
+/* Whether code point i is in one of the character sets the passes use. */
+static int llm__pass_set(const llm__cps *c, int i, int pass) {
+    uint32_t cp = c->cp[i];
+    if (LLM__CP_WS(c, i)) return 0; /* llama.cpp maps white space to \v before matching sets */
+    switch (pass) {
+    case LLM__PASS_PUNCT_FALCON:
+        if (cp == '`') return 1;
+        /* fall through */
+    case LLM__PASS_PUNCT_DEFAULT:
+        return LLM__CP_IS(c, i, LLM__UC_PUNCT) || cp == '$' || cp == '+' || cp == '<' || cp == '=' || cp == '>' ||
+               cp == '^' || cp == '~' || cp == '|';
+    case LLM__PASS_DS_LETTERS: return llm__in_ranges(cp, llm__ds_letters, sizeof llm__ds_letters / sizeof llm__ds_letters[0]);
+    case LLM__PASS_DS_PUNCT: return llm__in_ranges(cp, llm__ds_punct, sizeof llm__ds_punct / sizeof llm__ds_punct[0]);
+    case LLM__PASS_CJK: return llm__in_ranges(cp, llm__ds_cjk, sizeof llm__ds_cjk / sizeof llm__ds_cjk[0]);
+    case LLM__PASS_SP_LETTERS: return LLM__CP_IS(c, i, LLM__UC_LETTER);
+    case LLM__PASS_SP_PUNCT: return LLM__CP_IS(c, i, LLM__UC_PUNCT);
+    default: return 0;
+    }
+}
+
+static int llm__ascii_lower(uint32_t c) { return c >= 'A' && c <= 'Z' ? (int)(c + 32) : (int)c; }
+
+/* Length in code points of the match of pass at pos inside [pos, end), 0 if none. */
+static int llm__pass_match(const llm__cps *c, int pos, int end, int pass) {
+    const uint32_t *cp = c->cp;
+    int j, k, w, last;
+    switch (pass) {
+    case LLM__PASS_GPT2:
+    case LLM__PASS_LLAMA3:
+    case LLM__PASS_QWEN2: {
+        int icase = pass != LLM__PASS_GPT2;
+        /* contractions: 's 't 'm 'd 're 've 'll (any case but GPT-2's) */
+        if (cp[pos] == '\'' && pos + 1 < end) {
+            int a = icase ? llm__ascii_lower(cp[pos + 1]) : (int)cp[pos + 1];
+            if (a == 's' || a == 't' || a == 'm' || a == 'd') return 2;
+            if (pos + 2 < end) {
+                int b = icase ? llm__ascii_lower(cp[pos + 2]) : (int)cp[pos + 2];
+                if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return 3;
+            }
+        }
+        if (pass == LLM__PASS_GPT2) {
+            /* ' ?' then a run of letters, of numbers, or of anything else but white space */
+            k = cp[pos] == ' ' ? pos + 1 : pos;
+            if (k < end) {
+                int kind = LLM__CP_IS(c, k, LLM__UC_LETTER) ? 1 : LLM__CP_IS(c, k, LLM__UC_NUMBER) ? 2 : LLM__CP_OTHER(c, k) ? 3 : 0;
+                if (kind) {
+                    for (j = k + 1; j < end; j++)
+                        if ((kind == 1 && !LLM__CP_IS(c, j, LLM__UC_LETTER)) || (kind == 2 && !LLM__CP_IS(c, j, LLM__UC_NUMBER)) ||
+                            (kind == 3 && !LLM__CP_OTHER(c, j)))
+                            break;
+                    return j - pos;
+                }
+            }
+        } else {
+            /* [^\r\n\p{L}\p{N}]?\p{L}+ */
+            if (cp[pos] != '\r' && cp[pos] != '\n' && !LLM__CP_IS(c, pos, LLM__UC_NUMBER) &&
+                (LLM__CP_IS(c, pos, LLM__UC_LETTER) || (pos + 1 < end && LLM__CP_IS(c, pos + 1, LLM__UC_LETTER)))) {
+                for (j = pos + 1; j < end && LLM__CP_IS(c, j, LLM__UC_LETTER); j++) {}
+                return j - pos;
+            }
+            /* \p{N}{1,3} or \p{N} */
+            if (LLM__CP_IS(c, pos, LLM__UC_NUMBER)) {
+                int max = pass == LLM__PASS_LLAMA3 ? 3 : 1;
+                for (j = pos + 1; j < end && j - pos < max && LLM__CP_IS(c, j, LLM__UC_NUMBER); j++) {}
+                return j - pos;
+            }
+            /*  ?[^\s\p{L}\p{N}]+[\r\n]* */
+            k = cp[pos] == ' ' ? pos + 1 : pos;
+            if (k < end && LLM__CP_OTHER(c, k)) {
+                for (j = k + 1; j < end && LLM__CP_OTHER(c, j); j++) {}
+                while (j < end && (cp[j] == '\r' || cp[j] == '\n')) j++;
+                return j - pos;
+            }
+        }
+        /* white space: \s*[\r\n]+ (not GPT-2), \s+(?!\S), \s+ */
+        for (w = 0, last = 0; pos + w < end && LLM__CP_WS(c, pos + w); w++)
+            if (cp[pos + w] == '\r' || cp[pos + w] == '\n') last = w + 1;
+        if (last && pass != LLM__PASS_GPT2) return last;
+        if (w > 1 && pos + w < end) return w - 1;
+        return w > 0 ? w : 1;
+    }
+    case LLM__PASS_NUMBER: return LLM__CP_IS(c, pos, LLM__UC_NUMBER) ? 1 : 0;
+    case LLM__PASS_NUMBERS:
+        for (j = pos; j < end && LLM__CP_IS(c, j, LLM__UC_NUMBER); j++) {}
+        return j - pos;
+    case LLM__PASS_DIGITS3:
+        for (j = pos; j < end && j < pos + 3 && cp[j] >= '0' && cp[j] <= '9'; j++) {}
+        return j == pos + 3 ? 3 : 0;
+    case LLM__PASS_NEWLINE: return cp[pos] == '\r' || cp[pos] == '\n';
+    case LLM__PASS_WS_END:
+        for (j = pos; j < end && LLM__CP_WS(c, j); j++) {}
+        return j > pos && j == end ? j - pos : 0;
+    case LLM__PASS_PUNCT_FALCON:
+    case LLM__PASS_PUNCT_DEFAULT:
+    case LLM__PASS_CJK:
+        for (j = pos; j < end && llm__pass_set(c, j, pass); j++) {}
+        return j - pos;
+    default: /* \s?[set]+ */
+        k = LLM__CP_WS(c, pos) && pos + 1 < end && llm__pass_set(c, pos + 1, pass) ? pos + 1 : pos;
+        for (j = k; j < end && llm__pass_set(c, j, pass); j++) {}
+        return j > k ? j - pos : 0;
+    }
+}
+
+/* Cuts [0, c->n) into words: ends[] gets each word's end (in code points); returns the count.
+   tmp has room for c->n ints. */
+static int llm__pretokenize(const llm__cps *c, int pre, int *ends, int *tmp) {
+    int n_ends = 1, p, i;
+    ends[0] = c->n;
+    for (p = 0; p < 6 && llm__pre_passes[pre][p] != LLM__PASS_NONE; p++) {
+        int pass = llm__pre_passes[pre][p], n_out = 0, start = 0;
+        for (i = 0; i < n_ends; i++) {
+            int end = ends[i], pos = start, gap = start;
+            while (pos < end) {
+                int m = llm__pass_match(c, pos, end, pass);
+                if (m <= 0) {
+                    pos++;
+                    continue;
+                }
+                if (pos > gap) tmp[n_out++] = pos;
+                pos += m;
+                tmp[n_out++] = pos;
+                gap = pos;
+            }
+            if (gap < end) tmp[n_out++] = end;
+            start = end;
+        }
+        memcpy(ends, tmp, sizeof(int) * (size_t)n_out);
+        n_ends = n_out;
+    }
+    return n_ends;
+}
+
+/* Queues the merge of left and its right neighbour if a rule joins them. */
+static int llm__bpe_try_pair(llm__tok_state *st, const char *word, int left, int right) {
+    llm__bigram b;
+    int rank;
+    if (left < 0 || right < 0) return 1;
+    rank = llm__bpe_rank(st->v, word + st->sym[left].off, (size_t)st->sym[left].n, word + st->sym[right].off,
+                         (size_t)st->sym[right].n);
+    if (rank < 0) return 1;
+    b.left = left;
+    b.right = right;
+    b.size = st->sym[left].n + st->sym[right].n;
+    b.score = -(float)rank; /* the heap takes the highest score: the lowest rank */
+    return llm__heap_push(st, b);
+}
+
+/* Merges and emits one byte-encoded word of n bytes. */
+static int llm__bpe_word(llm__tok_state *st, const char *word, int n) {
+    const llm__vocab *v = st->v;
+    llm__sym *sym;
+    void *q;
+    int n_sym = 0, i, k;
+    llm_token id;
+    if (v->ignore_merges && (id = llm__vocab_find(v, word, (size_t)n)) >= 0) {
+        llm__tok_emit(st, id);
+        return LLM_OK;
+    }
+    if (!(q = llm__grow(st->a, st->sym, &st->sym_cap, (size_t)n, sizeof(llm__sym)))) return LLM_ERR_NOMEM;
+    sym = st->sym = (llm__sym *)q;
+    for (i = 0; i < n;) {
+        int l = llm__utf8_len((unsigned char)word[i]);
+        if (l > n - i) l = n - i;
+        sym[n_sym].prev = n_sym - 1;
+        sym[n_sym].next = n_sym + 1;
+        sym[n_sym].off = i;
+        sym[n_sym].n = l;
+        n_sym++;
+        i += l;
+    }
+    sym[n_sym - 1].next = -1;
+    st->heap_n = 0;
+    for (i = 1; i < n_sym; i++)
+        if (!llm__bpe_try_pair(st, word, i - 1, i)) return LLM_ERR_NOMEM;
+    while (st->heap_n > 0) {
+        llm__bigram b = llm__heap_pop(st);
+        llm__sym *l = &sym[b.left], *rs = &sym[b.right];
+        if (l->n == 0 || rs->n == 0 || l->n + rs->n != b.size) continue; /* stale */
+        l->n += rs->n;
+        rs->n = 0;
+        l->next = rs->next;
+        if (rs->next >= 0) sym[rs->next].prev = b.left;
+        if (!llm__bpe_try_pair(st, word, l->prev, b.left) || !llm__bpe_try_pair(st, word, b.left, l->next))
+            return LLM_ERR_NOMEM;
+    }
+    for (i = 0; i != -1; i = sym[i].next) {
+        const char *s = word + sym[i].off;
+        id = llm__vocab_find(v, s, (size_t)sym[i].n);
+        if (id >= 0) {
+            llm__tok_emit(st, id);
+            continue;
+        }
+        for (k = 0; k < sym[i].n; k++)
+            if ((id = llm__vocab_find(v, s + k, 1)) >= 0) llm__tok_emit(st, id);
+    }
+    return LLM_OK;
+}
+
+/* Tokenizes one text fragment with byte-level BPE (steps 2-4 above). */
+static int llm__bpe_fragment(llm__tok_state *st, const char *text, int len) {
+    const unsigned char *s = (const unsigned char *)text;
+    llm__cps c;
+    int *ends = NULL, *tmp = NULL, n_words, i, w, r = LLM_OK, start = 0;
+    char *word = NULL;
+    if (len <= 0) return LLM_OK;
+    c.cp = (uint32_t *)llm__alloc_array(st->a, (size_t)len, sizeof(uint32_t));
+    c.cls = (uint8_t *)llm__alloc_array(st->a, (size_t)len, 1);
+    c.off = (int *)llm__alloc_array(st->a, (size_t)len + 1, sizeof(int));
+    ends = (int *)llm__alloc_array(st->a, (size_t)len, sizeof(int));
+    tmp = (int *)llm__alloc_array(st->a, (size_t)len, sizeof(int));
+    word = (char *)llm__malloc(st->a, (size_t)len * 2);
+    if (!c.cp || !c.cls || !c.off || !ends || !tmp || !word) {
+        r = LLM_ERR_NOMEM;
+        goto done;
+    }
+    for (i = 0, c.n = 0; i < len; c.n++) {
+        int l;
+        int32_t cp = llm__utf8_decode(s + i, (size_t)(len - i), &l);
+        c.cp[c.n] = cp < 0 ? 0xFFFDu : (uint32_t)cp;
+        c.cls[c.n] = (uint8_t)llm__unicode_class(c.cp[c.n]);
+        c.off[c.n] = i;
+        i += l;
+    }
+    c.off[c.n] = len;
+    n_words = llm__pretokenize(&c, st->v->pre, ends, tmp);
+    for (w = 0; w < n_words; w++) {
+        int n = 0, b;
+        for (b = c.off[start]; b < c.off[ends[w]]; b++) {
+            uint32_t u = llm__bpe_byte_cp(s[b]);
+            if (u < 0x80) word[n++] = (char)u;
+            else word[n++] = (char)(0xC0 | (u >> 6)), word[n++] = (char)(0x80 | (u & 0x3F));
+        }
+        start = ends[w];
+        if (n > 0 && (r = llm__bpe_word(st, word, n)) != LLM_OK) goto done;
+    }
+done:
+    llm__free(st->a, c.cp);
+    llm__free(st->a, c.cls);
+    llm__free(st->a, c.off);
+    llm__free(st->a, ends);
+    llm__free(st->a, tmp);
+    llm__free(st->a, word);
+    return r;
+}
+
 /* Splits fragment list *frags around every occurrence of special token t in its text
    fragments (step 1 above). Returns 0 when out of memory. */
 static int llm__split_special(const llm_allocator *a, const char *text, llm__frag **frags, int *n_frags,
@@ -3533,7 +4102,7 @@ static int llm__vocab_tokenize(const llm__vocab *v, const llm_allocator *a, cons
     int parse_special = (flags & LLM_TOKENIZE_PARSE_SPECIAL) != 0;
 
     if (!v || (!text && len > 0) || max < 0 || (!out && max > 0)) return LLM_ERR_ARG;
-    if (v->kind != LLM__VOCAB_SPM || !v->hash) return LLM_ERR_UNSUPPORTED;
+    if ((v->kind != LLM__VOCAB_SPM && v->kind != LLM__VOCAB_BPE) || !v->hash) return LLM_ERR_UNSUPPORTED;
     /* Offsets are ints, and an escaped fragment is at most 3 bytes per input byte plus 3. */
     if (len > (size_t)(INT_MAX / 4)) return LLM_ERR_ARG;
     memset(&st, 0, sizeof st);
@@ -3599,7 +4168,10 @@ static int llm__vocab_tokenize(const llm__vocab *v, const llm_allocator *a, cons
                 prev_special = 1;
                 continue;
             }
-            r = llm__spm_fragment(&st, text + frags[i].off, frags[i].len, v->add_space_prefix && prev_special);
+            if (v->kind == LLM__VOCAB_BPE)
+                r = llm__bpe_fragment(&st, text + frags[i].off, frags[i].len);
+            else
+                r = llm__spm_fragment(&st, text + frags[i].off, frags[i].len, v->add_space_prefix && prev_special);
             if (r != LLM_OK) goto done;
             prev_special = 0;
         }
@@ -3641,6 +4213,25 @@ static size_t llm__piece_write(const llm__vocab *v, llm_token t, char *dst, size
         if (strip && b == ' ') return 0;
         if (cap > 0) dst[0] = (char)b;
         return 1;
+    }
+    if (v->kind == LLM__VOCAB_BPE && type == LLM__TOKEN_NORMAL) {
+        /* Byte-level text: each code point back to its byte; others (not in a well-formed
+           vocabulary) are copied as they are, where llama.cpp writes "[UNK_BYTE_0x..]". */
+        for (i = 0; i < len;) {
+            int l, b;
+            int32_t cp = llm__utf8_decode((const unsigned char *)s + i, len - i, &l);
+            b = cp < 0 ? -1 : llm__bpe_cp_byte((uint32_t)cp);
+            if (b >= 0) {
+                if (n < cap) dst[n] = (char)b;
+                n++;
+            } else {
+                int k;
+                for (k = 0; k < l; k++, n++)
+                    if (n < cap) dst[n] = s[i + k];
+            }
+            i += (size_t)l;
+        }
+        return n;
     }
     if (type == LLM__TOKEN_CONTROL || type == LLM__TOKEN_UNKNOWN) {
         if (!(flags & LLM_PIECE_SPECIAL)) return 0;
@@ -4067,6 +4658,256 @@ LLMDEF int llm_context_estimate(const llm_model *m, const llm_context_params *p,
     out->scratch_bytes = s.scratch_bytes;
     out->total_bytes = out->weights_bytes + out->kv_bytes + out->scratch_bytes;
     return LLM_OK;
+}
+
+/* ==== Unicode categories: generated by tools/gen_unicode.py, do not edit ====== >>unicode */
+/* General category classes of every code point (Unicode 15.0.0) and White_Space, as ranges:
+   entry = first code point << 4 | LLM__UC_* | (8 if white space); a range lasts until the next
+   entry's start. Looked up by llm__unicode_class(). */
+#define LLM__UNICODE_N_RANGES 2274
+static const uint32_t llm__unicode_ranges[LLM__UNICODE_N_RANGES] = {
+    0x0000007, 0x000009f, 0x00000e7, 0x000020e, 0x0000214, 0x0000245, 0x0000254, 0x00002b5, 0x00002c4, 0x0000301,
+    0x00003a4, 0x00003c5, 0x00003f4, 0x0000412, 0x00005b4, 0x00005e5, 0x00005f4, 0x0000605, 0x0000612, 0x00007b4,
+    0x00007c5, 0x00007d4, 0x00007e5, 0x00007f7, 0x000085f, 0x0000867, 0x0000a0e, 0x0000a14, 0x0000a25, 0x0000a74,
+    0x0000a85, 0x0000aa2, 0x0000ab4, 0x0000ac5, 0x0000ad7, 0x0000ae5, 0x0000b21, 0x0000b45, 0x0000b52, 0x0000b64,
+    0x0000b85, 0x0000b91, 0x0000ba2, 0x0000bb4, 0x0000bc1, 0x0000bf4, 0x0000c02, 0x0000d75, 0x0000d82, 0x0000f75,
+    0x0000f82, 0x0002c25, 0x0002c62, 0x0002d25, 0x0002e02, 0x0002e55, 0x0002ec2, 0x0002ed5, 0x0002ee2, 0x0002ef5,
+    0x0003003, 0x0003702, 0x0003755, 0x0003762, 0x0003780, 0x00037a2, 0x00037e4, 0x00037f2, 0x0003800, 0x0003845,
+    0x0003862, 0x0003874, 0x0003882, 0x00038b0, 0x00038c2, 0x00038d0, 0x00038e2, 0x0003a20, 0x0003a32, 0x0003f65,
+    0x0003f72, 0x0004825, 0x0004833, 0x00048a2, 0x0005300, 0x0005312, 0x0005570, 0x0005592, 0x00055a4, 0x0005602,
+    0x0005894, 0x00058b0, 0x00058d5, 0x0005900, 0x0005913, 0x0005be4, 0x0005bf3, 0x0005c04, 0x0005c13, 0x0005c34,
+    0x0005c43, 0x0005c64, 0x0005c73, 0x0005c80, 0x0005d02, 0x0005eb0, 0x0005ef2, 0x0005f34, 0x0005f50, 0x0006007,
+    0x0006065, 0x0006094, 0x00060b5, 0x00060c4, 0x00060e5, 0x0006103, 0x00061b4, 0x00061c7, 0x00061d4, 0x0006202,
+    0x00064b3, 0x0006601, 0x00066a4, 0x00066e2, 0x0006703, 0x0006712, 0x0006d44, 0x0006d52, 0x0006d63, 0x0006dd7,
+    0x0006de5, 0x0006df3, 0x0006e52, 0x0006e73, 0x0006e95, 0x0006ea3, 0x0006ee2, 0x0006f01, 0x0006fa2, 0x0006fd5,
+    0x0006ff2, 0x0007004, 0x00070e0, 0x00070f7, 0x0007102, 0x0007113, 0x0007122, 0x0007303, 0x00074b0, 0x00074d2,
+    0x0007a63, 0x0007b12, 0x0007b20, 0x0007c01, 0x0007ca2, 0x0007eb3, 0x0007f42, 0x0007f65, 0x0007f74, 0x0007fa2,
+    0x0007fb0, 0x0007fd3, 0x0007fe5, 0x0008002, 0x0008163, 0x00081a2, 0x00081b3, 0x0008242, 0x0008253, 0x0008282,
+    0x0008293, 0x00082e0, 0x0008304, 0x00083f0, 0x0008402, 0x0008593, 0x00085c0, 0x00085e4, 0x00085f0, 0x0008602,
+    0x00086b0, 0x0008702, 0x0008885, 0x0008892, 0x00088f0, 0x0008907, 0x0008920, 0x0008983, 0x0008a02, 0x0008ca3,
+    0x0008e27, 0x0008e33, 0x0009042, 0x00093a3, 0x00093d2, 0x00093e3, 0x0009502, 0x0009513, 0x0009582, 0x0009623,
+    0x0009644, 0x0009661, 0x0009704, 0x0009712, 0x0009813, 0x0009840, 0x0009852, 0x00098d0, 0x00098f2, 0x0009910,
+    0x0009932, 0x0009a90, 0x0009aa2, 0x0009b10, 0x0009b22, 0x0009b30, 0x0009b62, 0x0009ba0, 0x0009bc3, 0x0009bd2,
+    0x0009be3, 0x0009c50, 0x0009c73, 0x0009c90, 0x0009cb3, 0x0009ce2, 0x0009cf0, 0x0009d73, 0x0009d80, 0x0009dc2,
+    0x0009de0, 0x0009df2, 0x0009e23, 0x0009e40, 0x0009e61, 0x0009f02, 0x0009f25, 0x0009f41, 0x0009fa5, 0x0009fc2,
+    0x0009fd4, 0x0009fe3, 0x0009ff0, 0x000a013, 0x000a040, 0x000a052, 0x000a0b0, 0x000a0f2, 0x000a110, 0x000a132,
+    0x000a290, 0x000a2a2, 0x000a310, 0x000a322, 0x000a340, 0x000a352, 0x000a370, 0x000a382, 0x000a3a0, 0x000a3c3,
+    0x000a3d0, 0x000a3e3, 0x000a430, 0x000a473, 0x000a490, 0x000a4b3, 0x000a4e0, 0x000a513, 0x000a520, 0x000a592,
+    0x000a5d0, 0x000a5e2, 0x000a5f0, 0x000a661, 0x000a703, 0x000a722, 0x000a753, 0x000a764, 0x000a770, 0x000a813,
+    0x000a840, 0x000a852, 0x000a8e0, 0x000a8f2, 0x000a920, 0x000a932, 0x000aa90, 0x000aaa2, 0x000ab10, 0x000ab22,
+    0x000ab40, 0x000ab52, 0x000aba0, 0x000abc3, 0x000abd2, 0x000abe3, 0x000ac60, 0x000ac73, 0x000aca0, 0x000acb3,
+    0x000ace0, 0x000ad02, 0x000ad10, 0x000ae02, 0x000ae23, 0x000ae40, 0x000ae61, 0x000af04, 0x000af15, 0x000af20,
+    0x000af92, 0x000afa3, 0x000b000, 0x000b013, 0x000b040, 0x000b052, 0x000b0d0, 0x000b0f2, 0x000b110, 0x000b132,
+    0x000b290, 0x000b2a2, 0x000b310, 0x000b322, 0x000b340, 0x000b352, 0x000b3a0, 0x000b3c3, 0x000b3d2, 0x000b3e3,
+    0x000b450, 0x000b473, 0x000b490, 0x000b4b3, 0x000b4e0, 0x000b553, 0x000b580, 0x000b5c2, 0x000b5e0, 0x000b5f2,
+    0x000b623, 0x000b640, 0x000b661, 0x000b705, 0x000b712, 0x000b721, 0x000b780, 0x000b823, 0x000b832, 0x000b840,
+    0x000b852, 0x000b8b0, 0x000b8e2, 0x000b910, 0x000b922, 0x000b960, 0x000b992, 0x000b9b0, 0x000b9c2, 0x000b9d0,
+    0x000b9e2, 0x000ba00, 0x000ba32, 0x000ba50, 0x000ba82, 0x000bab0, 0x000bae2, 0x000bba0, 0x000bbe3, 0x000bc30,
+    0x000bc63, 0x000bc90, 0x000bca3, 0x000bce0, 0x000bd02, 0x000bd10, 0x000bd73, 0x000bd80, 0x000be61, 0x000bf35,
+    0x000bfb0, 0x000c003, 0x000c052, 0x000c0d0, 0x000c0e2, 0x000c110, 0x000c122, 0x000c290, 0x000c2a2, 0x000c3a0,
+    0x000c3c3, 0x000c3d2, 0x000c3e3, 0x000c450, 0x000c463, 0x000c490, 0x000c4a3, 0x000c4e0, 0x000c553, 0x000c570,
+    0x000c582, 0x000c5b0, 0x000c5d2, 0x000c5e0, 0x000c602, 0x000c623, 0x000c640, 0x000c661, 0x000c700, 0x000c774,
+    0x000c781, 0x000c7f5, 0x000c802, 0x000c813, 0x000c844, 0x000c852, 0x000c8d0, 0x000c8e2, 0x000c910, 0x000c922,
+    0x000ca90, 0x000caa2, 0x000cb40, 0x000cb52, 0x000cba0, 0x000cbc3, 0x000cbd2, 0x000cbe3, 0x000cc50, 0x000cc63,
+    0x000cc90, 0x000cca3, 0x000cce0, 0x000cd53, 0x000cd70, 0x000cdd2, 0x000cdf0, 0x000ce02, 0x000ce23, 0x000ce40,
+    0x000ce61, 0x000cf00, 0x000cf12, 0x000cf33, 0x000cf40, 0x000d003, 0x000d042, 0x000d0d0, 0x000d0e2, 0x000d110,
+    0x000d122, 0x000d3b3, 0x000d3d2, 0x000d3e3, 0x000d450, 0x000d463, 0x000d490, 0x000d4a3, 0x000d4e2, 0x000d4f5,
+    0x000d500, 0x000d542, 0x000d573, 0x000d581, 0x000d5f2, 0x000d623, 0x000d640, 0x000d661, 0x000d795, 0x000d7a2,
+    0x000d800, 0x000d813, 0x000d840, 0x000d852, 0x000d970, 0x000d9a2, 0x000db20, 0x000db32, 0x000dbc0, 0x000dbd2,
+    0x000dbe0, 0x000dc02, 0x000dc70, 0x000dca3, 0x000dcb0, 0x000dcf3, 0x000dd50, 0x000dd63, 0x000dd70, 0x000dd83,
+    0x000de00, 0x000de61, 0x000df00, 0x000df23, 0x000df44, 0x000df50, 0x000e012, 0x000e313, 0x000e322, 0x000e343,
+    0x000e3b0, 0x000e3f5, 0x000e402, 0x000e473, 0x000e4f4, 0x000e501, 0x000e5a4, 0x000e5c0, 0x000e812, 0x000e830,
+    0x000e842, 0x000e850, 0x000e862, 0x000e8b0, 0x000e8c2, 0x000ea40, 0x000ea52, 0x000ea60, 0x000ea72, 0x000eb13,
+    0x000eb22, 0x000eb43, 0x000ebd2, 0x000ebe0, 0x000ec02, 0x000ec50, 0x000ec62, 0x000ec70, 0x000ec83, 0x000ecf0,
+    0x000ed01, 0x000eda0, 0x000edc2, 0x000ee00, 0x000f002, 0x000f015, 0x000f044, 0x000f135, 0x000f144, 0x000f155,
+    0x000f183, 0x000f1a5, 0x000f201, 0x000f345, 0x000f353, 0x000f365, 0x000f373, 0x000f385, 0x000f393, 0x000f3a4,
+    0x000f3e3, 0x000f402, 0x000f480, 0x000f492, 0x000f6d0, 0x000f713, 0x000f854, 0x000f863, 0x000f882, 0x000f8d3,
+    0x000f980, 0x000f993, 0x000fbd0, 0x000fbe5, 0x000fc63, 0x000fc75, 0x000fcd0, 0x000fce5, 0x000fd04, 0x000fd55,
+    0x000fd94, 0x000fdb0, 0x0010002, 0x00102b3, 0x00103f2, 0x0010401, 0x00104a4, 0x0010502, 0x0010563, 0x00105a2,
+    0x00105e3, 0x0010612, 0x0010623, 0x0010652, 0x0010673, 0x00106e2, 0x0010713, 0x0010752, 0x0010823, 0x00108e2,
+    0x00108f3, 0x0010901, 0x00109a3, 0x00109e5, 0x0010a02, 0x0010c60, 0x0010c72, 0x0010c80, 0x0010cd2, 0x0010ce0,
+    0x0010d02, 0x0010fb4, 0x0010fc2, 0x0012490, 0x00124a2, 0x00124e0, 0x0012502, 0x0012570, 0x0012582, 0x0012590,
+    0x00125a2, 0x00125e0, 0x0012602, 0x0012890, 0x00128a2, 0x00128e0, 0x0012902, 0x0012b10, 0x0012b22, 0x0012b60,
+    0x0012b82, 0x0012bf0, 0x0012c02, 0x0012c10, 0x0012c22, 0x0012c60, 0x0012c82, 0x0012d70, 0x0012d82, 0x0013110,
+    0x0013122, 0x0013160, 0x0013182, 0x00135b0, 0x00135d3, 0x0013604, 0x0013691, 0x00137d0, 0x0013802, 0x0013905,
+    0x00139a0, 0x0013a02, 0x0013f60, 0x0013f82, 0x0013fe0, 0x0014004, 0x0014012, 0x00166d5, 0x00166e4, 0x00166f2,
+    0x001680e, 0x0016812, 0x00169b4, 0x00169d0, 0x0016a02, 0x0016eb4, 0x0016ee1, 0x0016f12, 0x0016f90, 0x0017002,
+    0x0017123, 0x0017160, 0x00171f2, 0x0017323, 0x0017354, 0x0017370, 0x0017402, 0x0017523, 0x0017540, 0x0017602,
+    0x00176d0, 0x00176e2, 0x0017710, 0x0017723, 0x0017740, 0x0017802, 0x0017b43, 0x0017d44, 0x0017d72, 0x0017d84,
+    0x0017db5, 0x0017dc2, 0x0017dd3, 0x0017de0, 0x0017e01, 0x0017ea0, 0x0017f01, 0x0017fa0, 0x0018004, 0x00180b3,
+    0x00180e7, 0x00180f3, 0x0018101, 0x00181a0, 0x0018202, 0x0018790, 0x0018802, 0x0018853, 0x0018872, 0x0018a93,
+    0x0018aa2, 0x0018ab0, 0x0018b02, 0x0018f60, 0x0019002, 0x00191f0, 0x0019203, 0x00192c0, 0x0019303, 0x00193c0,
+    0x0019405, 0x0019410, 0x0019444, 0x0019461, 0x0019502, 0x00196e0, 0x0019702, 0x0019750, 0x0019802, 0x0019ac0,
+    0x0019b02, 0x0019ca0, 0x0019d01, 0x0019db0, 0x0019de5, 0x001a002, 0x001a173, 0x001a1c0, 0x001a1e4, 0x001a202,
+    0x001a553, 0x001a5f0, 0x001a603, 0x001a7d0, 0x001a7f3, 0x001a801, 0x001a8a0, 0x001a901, 0x001a9a0, 0x001aa04,
+    0x001aa72, 0x001aa84, 0x001aae0, 0x001ab03, 0x001acf0, 0x001b003, 0x001b052, 0x001b343, 0x001b452, 0x001b4d0,
+    0x001b501, 0x001b5a4, 0x001b615, 0x001b6b3, 0x001b745, 0x001b7d4, 0x001b7f0, 0x001b803, 0x001b832, 0x001ba13,
+    0x001bae2, 0x001bb01, 0x001bba2, 0x001be63, 0x001bf40, 0x001bfc4, 0x001c002, 0x001c243, 0x001c380, 0x001c3b4,
+    0x001c401, 0x001c4a0, 0x001c4d2, 0x001c501, 0x001c5a2, 0x001c7e4, 0x001c802, 0x001c890, 0x001c902, 0x001cbb0,
+    0x001cbd2, 0x001cc04, 0x001cc80, 0x001cd03, 0x001cd34, 0x001cd43, 0x001ce92, 0x001ced3, 0x001cee2, 0x001cf43,
+    0x001cf52, 0x001cf73, 0x001cfa2, 0x001cfb0, 0x001d002, 0x001dc03, 0x001e002, 0x001f160, 0x001f182, 0x001f1e0,
+    0x001f202, 0x001f460, 0x001f482, 0x001f4e0, 0x001f502, 0x001f580, 0x001f592, 0x001f5a0, 0x001f5b2, 0x001f5c0,
+    0x001f5d2, 0x001f5e0, 0x001f5f2, 0x001f7e0, 0x001f802, 0x001fb50, 0x001fb62, 0x001fbd5, 0x001fbe2, 0x001fbf5,
+    0x001fc22, 0x001fc50, 0x001fc62, 0x001fcd5, 0x001fd02, 0x001fd40, 0x001fd62, 0x001fdc0, 0x001fdd5, 0x001fe02,
+    0x001fed5, 0x001ff00, 0x001ff22, 0x001ff50, 0x001ff62, 0x001ffd5, 0x001fff0, 0x002000e, 0x00200b7, 0x0020104,
+    0x002028e, 0x00202a7, 0x00202fe, 0x0020304, 0x0020445, 0x0020454, 0x0020525, 0x0020534, 0x00205fe, 0x0020607,
+    0x0020650, 0x0020667, 0x0020701, 0x0020712, 0x0020720, 0x0020741, 0x00207a5, 0x00207d4, 0x00207f2, 0x0020801,
+    0x00208a5, 0x00208d4, 0x00208f0, 0x0020902, 0x00209d0, 0x0020a05, 0x0020c10, 0x0020d03, 0x0020f10, 0x0021005,
+    0x0021022, 0x0021035, 0x0021072, 0x0021085, 0x00210a2, 0x0021145, 0x0021152, 0x0021165, 0x0021192, 0x00211e5,
+    0x0021242, 0x0021255, 0x0021262, 0x0021275, 0x0021282, 0x0021295, 0x00212a2, 0x00212e5, 0x00212f2, 0x00213a5,
+    0x00213c2, 0x0021405, 0x0021452, 0x00214a5, 0x00214e2, 0x00214f5, 0x0021501, 0x0021832, 0x0021851, 0x00218a5,
+    0x00218c0, 0x0021905, 0x0023084, 0x00230c5, 0x0023294, 0x00232b5, 0x0024270, 0x0024405, 0x00244b0, 0x0024601,
+    0x00249c5, 0x0024ea1, 0x0025005, 0x0027684, 0x0027761, 0x0027945, 0x0027c54, 0x0027c75, 0x0027e64, 0x0027f05,
+    0x0029834, 0x0029995, 0x0029d84, 0x0029dc5, 0x0029fc4, 0x0029fe5, 0x002b740, 0x002b765, 0x002b960, 0x002b975,
+    0x002c002, 0x002ce55, 0x002ceb2, 0x002cef3, 0x002cf22, 0x002cf40, 0x002cf94, 0x002cfd1, 0x002cfe4, 0x002d002,
+    0x002d260, 0x002d272, 0x002d280, 0x002d2d2, 0x002d2e0, 0x002d302, 0x002d680, 0x002d6f2, 0x002d704, 0x002d710,
+    0x002d7f3, 0x002d802, 0x002d970, 0x002da02, 0x002da70, 0x002da82, 0x002daf0, 0x002db02, 0x002db70, 0x002db82,
+    0x002dbf0, 0x002dc02, 0x002dc70, 0x002dc82, 0x002dcf0, 0x002dd02, 0x002dd70, 0x002dd82, 0x002ddf0, 0x002de03,
+    0x002e004, 0x002e2f2, 0x002e304, 0x002e505, 0x002e524, 0x002e5e0, 0x002e805, 0x002e9a0, 0x002e9b5, 0x002ef40,
+    0x002f005, 0x002fd60, 0x002ff05, 0x002ffc0, 0x003000e, 0x0030014, 0x0030045, 0x0030052, 0x0030071, 0x0030084,
+    0x0030125, 0x0030144, 0x0030205, 0x0030211, 0x00302a3, 0x0030304, 0x0030312, 0x0030365, 0x0030381, 0x00303b2,
+    0x00303d4, 0x00303e5, 0x0030400, 0x0030412, 0x0030970, 0x0030993, 0x00309b5, 0x00309d2, 0x0030a04, 0x0030a12,
+    0x0030fb4, 0x0030fc2, 0x0031000, 0x0031052, 0x0031300, 0x0031312, 0x00318f0, 0x0031905, 0x0031921, 0x0031965,
+    0x0031a02, 0x0031c05, 0x0031e40, 0x0031f02, 0x0032005, 0x00321f0, 0x0032201, 0x00322a5, 0x0032481, 0x0032505,
+    0x0032511, 0x0032605, 0x0032801, 0x00328a5, 0x0032b11, 0x0032c05, 0x0034002, 0x004dc05, 0x004e002, 0x00a48d0,
+    0x00a4905, 0x00a4c70, 0x00a4d02, 0x00a4fe4, 0x00a5002, 0x00a60d4, 0x00a6102, 0x00a6201, 0x00a62a2, 0x00a62c0,
+    0x00a6402, 0x00a66f3, 0x00a6734, 0x00a6743, 0x00a67e4, 0x00a67f2, 0x00a69e3, 0x00a6a02, 0x00a6e61, 0x00a6f03,
+    0x00a6f24, 0x00a6f80, 0x00a7005, 0x00a7172, 0x00a7205, 0x00a7222, 0x00a7895, 0x00a78b2, 0x00a7cb0, 0x00a7d02,
+    0x00a7d20, 0x00a7d32, 0x00a7d40, 0x00a7d52, 0x00a7da0, 0x00a7f22, 0x00a8023, 0x00a8032, 0x00a8063, 0x00a8072,
+    0x00a80b3, 0x00a80c2, 0x00a8233, 0x00a8285, 0x00a82c3, 0x00a82d0, 0x00a8301, 0x00a8365, 0x00a83a0, 0x00a8402,
+    0x00a8744, 0x00a8780, 0x00a8803, 0x00a8822, 0x00a8b43, 0x00a8c60, 0x00a8ce4, 0x00a8d01, 0x00a8da0, 0x00a8e03,
+    0x00a8f22, 0x00a8f84, 0x00a8fb2, 0x00a8fc4, 0x00a8fd2, 0x00a8ff3, 0x00a9001, 0x00a90a2, 0x00a9263, 0x00a92e4,
+    0x00a9302, 0x00a9473, 0x00a9540, 0x00a95f4, 0x00a9602, 0x00a97d0, 0x00a9803, 0x00a9842, 0x00a9b33, 0x00a9c14,
+    0x00a9ce0, 0x00a9cf2, 0x00a9d01, 0x00a9da0, 0x00a9de4, 0x00a9e02, 0x00a9e53, 0x00a9e62, 0x00a9f01, 0x00a9fa2,
+    0x00a9ff0, 0x00aa002, 0x00aa293, 0x00aa370, 0x00aa402, 0x00aa433, 0x00aa442, 0x00aa4c3, 0x00aa4e0, 0x00aa501,
+    0x00aa5a0, 0x00aa5c4, 0x00aa602, 0x00aa775, 0x00aa7a2, 0x00aa7b3, 0x00aa7e2, 0x00aab03, 0x00aab12, 0x00aab23,
+    0x00aab52, 0x00aab73, 0x00aab92, 0x00aabe3, 0x00aac02, 0x00aac13, 0x00aac22, 0x00aac30, 0x00aadb2, 0x00aade4,
+    0x00aae02, 0x00aaeb3, 0x00aaf04, 0x00aaf22, 0x00aaf53, 0x00aaf70, 0x00ab012, 0x00ab070, 0x00ab092, 0x00ab0f0,
+    0x00ab112, 0x00ab170, 0x00ab202, 0x00ab270, 0x00ab282, 0x00ab2f0, 0x00ab302, 0x00ab5b5, 0x00ab5c2, 0x00ab6a5,
+    0x00ab6c0, 0x00ab702, 0x00abe33, 0x00abeb4, 0x00abec3, 0x00abee0, 0x00abf01, 0x00abfa0, 0x00ac002, 0x00d7a40,
+    0x00d7b02, 0x00d7c70, 0x00d7cb2, 0x00d7fc0, 0x00d8007, 0x00f9002, 0x00fa6e0, 0x00fa702, 0x00fada0, 0x00fb002,
+    0x00fb070, 0x00fb132, 0x00fb180, 0x00fb1d2, 0x00fb1e3, 0x00fb1f2, 0x00fb295, 0x00fb2a2, 0x00fb370, 0x00fb382,
+    0x00fb3d0, 0x00fb3e2, 0x00fb3f0, 0x00fb402, 0x00fb420, 0x00fb432, 0x00fb450, 0x00fb462, 0x00fbb25, 0x00fbc30,
+    0x00fbd32, 0x00fd3e4, 0x00fd405, 0x00fd502, 0x00fd900, 0x00fd922, 0x00fdc80, 0x00fdcf5, 0x00fdd00, 0x00fdf02,
+    0x00fdfc5, 0x00fe003, 0x00fe104, 0x00fe1a0, 0x00fe203, 0x00fe304, 0x00fe530, 0x00fe544, 0x00fe625, 0x00fe634,
+    0x00fe645, 0x00fe670, 0x00fe684, 0x00fe695, 0x00fe6a4, 0x00fe6c0, 0x00fe702, 0x00fe750, 0x00fe762, 0x00fefd0,
+    0x00feff7, 0x00ff000, 0x00ff014, 0x00ff045, 0x00ff054, 0x00ff0b5, 0x00ff0c4, 0x00ff101, 0x00ff1a4, 0x00ff1c5,
+    0x00ff1f4, 0x00ff212, 0x00ff3b4, 0x00ff3e5, 0x00ff3f4, 0x00ff405, 0x00ff412, 0x00ff5b4, 0x00ff5c5, 0x00ff5d4,
+    0x00ff5e5, 0x00ff5f4, 0x00ff662, 0x00ffbf0, 0x00ffc22, 0x00ffc80, 0x00ffca2, 0x00ffd00, 0x00ffd22, 0x00ffd80,
+    0x00ffda2, 0x00ffdd0, 0x00ffe05, 0x00ffe70, 0x00ffe85, 0x00ffef0, 0x00fff97, 0x00fffc5, 0x00fffe0, 0x0100002,
+    0x01000c0, 0x01000d2, 0x0100270, 0x0100282, 0x01003b0, 0x01003c2, 0x01003e0, 0x01003f2, 0x01004e0, 0x0100502,
+    0x01005e0, 0x0100802, 0x0100fb0, 0x0101004, 0x0101030, 0x0101071, 0x0101340, 0x0101375, 0x0101401, 0x0101795,
+    0x01018a1, 0x01018c5, 0x01018f0, 0x0101905, 0x01019d0, 0x0101a05, 0x0101a10, 0x0101d05, 0x0101fd3, 0x0101fe0,
+    0x0102802, 0x01029d0, 0x0102a02, 0x0102d10, 0x0102e03, 0x0102e11, 0x0102fc0, 0x0103002, 0x0103201, 0x0103240,
+    0x01032d2, 0x0103411, 0x0103422, 0x01034a1, 0x01034b0, 0x0103502, 0x0103763, 0x01037b0, 0x0103802, 0x01039e0,
+    0x01039f4, 0x0103a02, 0x0103c40, 0x0103c82, 0x0103d04, 0x0103d11, 0x0103d60, 0x0104002, 0x01049e0, 0x0104a01,
+    0x0104aa0, 0x0104b02, 0x0104d40, 0x0104d82, 0x0104fc0, 0x0105002, 0x0105280, 0x0105302, 0x0105640, 0x01056f4,
+    0x0105702, 0x01057b0, 0x01057c2, 0x01058b0, 0x01058c2, 0x0105930, 0x0105942, 0x0105960, 0x0105972, 0x0105a20,
+    0x0105a32, 0x0105b20, 0x0105b32, 0x0105ba0, 0x0105bb2, 0x0105bd0, 0x0106002, 0x0107370, 0x0107402, 0x0107560,
+    0x0107602, 0x0107680, 0x0107802, 0x0107860, 0x0107872, 0x0107b10, 0x0107b22, 0x0107bb0, 0x0108002, 0x0108060,
+    0x0108082, 0x0108090, 0x01080a2, 0x0108360, 0x0108372, 0x0108390, 0x01083c2, 0x01083d0, 0x01083f2, 0x0108560,
+    0x0108574, 0x0108581, 0x0108602, 0x0108775, 0x0108791, 0x0108802, 0x01089f0, 0x0108a71, 0x0108b00, 0x0108e02,
+    0x0108f30, 0x0108f42, 0x0108f60, 0x0108fb1, 0x0109002, 0x0109161, 0x01091c0, 0x01091f4, 0x0109202, 0x01093a0,
+    0x01093f4, 0x0109400, 0x0109802, 0x0109b80, 0x0109bc1, 0x0109be2, 0x0109c01, 0x0109d00, 0x0109d21, 0x010a002,
+    0x010a013, 0x010a040, 0x010a053, 0x010a070, 0x010a0c3, 0x010a102, 0x010a140, 0x010a152, 0x010a180, 0x010a192,
+    0x010a360, 0x010a383, 0x010a3b0, 0x010a3f3, 0x010a401, 0x010a490, 0x010a504, 0x010a590, 0x010a602, 0x010a7d1,
+    0x010a7f4, 0x010a802, 0x010a9d1, 0x010aa00, 0x010ac02, 0x010ac85, 0x010ac92, 0x010ae53, 0x010ae70, 0x010aeb1,
+    0x010af04, 0x010af70, 0x010b002, 0x010b360, 0x010b394, 0x010b402, 0x010b560, 0x010b581, 0x010b602, 0x010b730,
+    0x010b781, 0x010b802, 0x010b920, 0x010b994, 0x010b9d0, 0x010ba91, 0x010bb00, 0x010c002, 0x010c490, 0x010c802,
+    0x010cb30, 0x010cc02, 0x010cf30, 0x010cfa1, 0x010d002, 0x010d243, 0x010d280, 0x010d301, 0x010d3a0, 0x010e601,
+    0x010e7f0, 0x010e802, 0x010eaa0, 0x010eab3, 0x010ead4, 0x010eae0, 0x010eb02, 0x010eb20, 0x010efd3, 0x010f002,
+    0x010f1d1, 0x010f272, 0x010f280, 0x010f302, 0x010f463, 0x010f511, 0x010f554, 0x010f5a0, 0x010f702, 0x010f823,
+    0x010f864, 0x010f8a0, 0x010fb02, 0x010fc51, 0x010fcc0, 0x010fe02, 0x010ff70, 0x0110003, 0x0110032, 0x0110383,
+    0x0110474, 0x01104e0, 0x0110521, 0x0110703, 0x0110712, 0x0110733, 0x0110752, 0x0110760, 0x01107f3, 0x0110832,
+    0x0110b03, 0x0110bb4, 0x0110bd7, 0x0110be4, 0x0110c23, 0x0110c30, 0x0110cd7, 0x0110ce0, 0x0110d02, 0x0110e90,
+    0x0110f01, 0x0110fa0, 0x0111003, 0x0111032, 0x0111273, 0x0111350, 0x0111361, 0x0111404, 0x0111442, 0x0111453,
+    0x0111472, 0x0111480, 0x0111502, 0x0111733, 0x0111744, 0x0111762, 0x0111770, 0x0111803, 0x0111832, 0x0111b33,
+    0x0111c12, 0x0111c54, 0x0111c93, 0x0111cd4, 0x0111ce3, 0x0111d01, 0x0111da2, 0x0111db4, 0x0111dc2, 0x0111dd4,
+    0x0111e00, 0x0111e11, 0x0111f50, 0x0112002, 0x0112120, 0x0112132, 0x01122c3, 0x0112384, 0x01123e3, 0x01123f2,
+    0x0112413, 0x0112420, 0x0112802, 0x0112870, 0x0112882, 0x0112890, 0x01128a2, 0x01128e0, 0x01128f2, 0x01129e0,
+    0x01129f2, 0x0112a94, 0x0112aa0, 0x0112b02, 0x0112df3, 0x0112eb0, 0x0112f01, 0x0112fa0, 0x0113003, 0x0113040,
+    0x0113052, 0x01130d0, 0x01130f2, 0x0113110, 0x0113132, 0x0113290, 0x01132a2, 0x0113310, 0x0113322, 0x0113340,
+    0x0113352, 0x01133a0, 0x01133b3, 0x01133d2, 0x01133e3, 0x0113450, 0x0113473, 0x0113490, 0x01134b3, 0x01134e0,
+    0x0113502, 0x0113510, 0x0113573, 0x0113580, 0x01135d2, 0x0113623, 0x0113640, 0x0113663, 0x01136d0, 0x0113703,
+    0x0113750, 0x0114002, 0x0114353, 0x0114472, 0x01144b4, 0x0114501, 0x01145a4, 0x01145c0, 0x01145d4, 0x01145e3,
+    0x01145f2, 0x0114620, 0x0114802, 0x0114b03, 0x0114c42, 0x0114c64, 0x0114c72, 0x0114c80, 0x0114d01, 0x0114da0,
+    0x0115802, 0x0115af3, 0x0115b60, 0x0115b83, 0x0115c14, 0x0115d82, 0x0115dc3, 0x0115de0, 0x0116002, 0x0116303,
+    0x0116414, 0x0116442, 0x0116450, 0x0116501, 0x01165a0, 0x0116604, 0x01166d0, 0x0116802, 0x0116ab3, 0x0116b82,
+    0x0116b94, 0x0116ba0, 0x0116c01, 0x0116ca0, 0x0117002, 0x01171b0, 0x01171d3, 0x01172c0, 0x0117301, 0x01173c4,
+    0x01173f5, 0x0117402, 0x0117470, 0x0118002, 0x01182c3, 0x01183b4, 0x01183c0, 0x0118a02, 0x0118e01, 0x0118f30,
+    0x0118ff2, 0x0119070, 0x0119092, 0x01190a0, 0x01190c2, 0x0119140, 0x0119152, 0x0119170, 0x0119182, 0x0119303,
+    0x0119360, 0x0119373, 0x0119390, 0x01193b3, 0x01193f2, 0x0119403, 0x0119412, 0x0119423, 0x0119444, 0x0119470,
+    0x0119501, 0x01195a0, 0x0119a02, 0x0119a80, 0x0119aa2, 0x0119d13, 0x0119d80, 0x0119da3, 0x0119e12, 0x0119e24,
+    0x0119e32, 0x0119e43, 0x0119e50, 0x011a002, 0x011a013, 0x011a0b2, 0x011a333, 0x011a3a2, 0x011a3b3, 0x011a3f4,
+    0x011a473, 0x011a480, 0x011a502, 0x011a513, 0x011a5c2, 0x011a8a3, 0x011a9a4, 0x011a9d2, 0x011a9e4, 0x011aa30,
+    0x011ab02, 0x011af90, 0x011b004, 0x011b0a0, 0x011c002, 0x011c090, 0x011c0a2, 0x011c2f3, 0x011c370, 0x011c383,
+    0x011c402, 0x011c414, 0x011c460, 0x011c501, 0x011c6d0, 0x011c704, 0x011c722, 0x011c900, 0x011c923, 0x011ca80,
+    0x011ca93, 0x011cb70, 0x011d002, 0x011d070, 0x011d082, 0x011d0a0, 0x011d0b2, 0x011d313, 0x011d370, 0x011d3a3,
+    0x011d3b0, 0x011d3c3, 0x011d3e0, 0x011d3f3, 0x011d462, 0x011d473, 0x011d480, 0x011d501, 0x011d5a0, 0x011d602,
+    0x011d660, 0x011d672, 0x011d690, 0x011d6a2, 0x011d8a3, 0x011d8f0, 0x011d903, 0x011d920, 0x011d933, 0x011d982,
+    0x011d990, 0x011da01, 0x011daa0, 0x011ee02, 0x011ef33, 0x011ef74, 0x011ef90, 0x011f003, 0x011f022, 0x011f033,
+    0x011f042, 0x011f110, 0x011f122, 0x011f343, 0x011f3b0, 0x011f3e3, 0x011f434, 0x011f501, 0x011f5a0, 0x011fb02,
+    0x011fb10, 0x011fc01, 0x011fd55, 0x011ff20, 0x011fff4, 0x0120002, 0x01239a0, 0x0124001, 0x01246f0, 0x0124704,
+    0x0124750, 0x0124802, 0x0125440, 0x012f902, 0x012ff14, 0x012ff30, 0x0130002, 0x0134307, 0x0134403, 0x0134412,
+    0x0134473, 0x0134560, 0x0144002, 0x0146470, 0x0168002, 0x016a390, 0x016a402, 0x016a5f0, 0x016a601, 0x016a6a0,
+    0x016a6e4, 0x016a702, 0x016abf0, 0x016ac01, 0x016aca0, 0x016ad02, 0x016aee0, 0x016af03, 0x016af54, 0x016af60,
+    0x016b002, 0x016b303, 0x016b374, 0x016b3c5, 0x016b402, 0x016b444, 0x016b455, 0x016b460, 0x016b501, 0x016b5a0,
+    0x016b5b1, 0x016b620, 0x016b632, 0x016b780, 0x016b7d2, 0x016b900, 0x016e402, 0x016e801, 0x016e974, 0x016e9b0,
+    0x016f002, 0x016f4b0, 0x016f4f3, 0x016f502, 0x016f513, 0x016f880, 0x016f8f3, 0x016f932, 0x016fa00, 0x016fe02,
+    0x016fe24, 0x016fe32, 0x016fe43, 0x016fe50, 0x016ff03, 0x016ff20, 0x0170002, 0x0187f80, 0x0188002, 0x018cd60,
+    0x018d002, 0x018d090, 0x01aff02, 0x01aff40, 0x01aff52, 0x01affc0, 0x01affd2, 0x01afff0, 0x01b0002, 0x01b1230,
+    0x01b1322, 0x01b1330, 0x01b1502, 0x01b1530, 0x01b1552, 0x01b1560, 0x01b1642, 0x01b1680, 0x01b1702, 0x01b2fc0,
+    0x01bc002, 0x01bc6b0, 0x01bc702, 0x01bc7d0, 0x01bc802, 0x01bc890, 0x01bc902, 0x01bc9a0, 0x01bc9c5, 0x01bc9d3,
+    0x01bc9f4, 0x01bca07, 0x01bca40, 0x01cf003, 0x01cf2e0, 0x01cf303, 0x01cf470, 0x01cf505, 0x01cfc40, 0x01d0005,
+    0x01d0f60, 0x01d1005, 0x01d1270, 0x01d1295, 0x01d1653, 0x01d16a5, 0x01d16d3, 0x01d1737, 0x01d17b3, 0x01d1835,
+    0x01d1853, 0x01d18c5, 0x01d1aa3, 0x01d1ae5, 0x01d1eb0, 0x01d2005, 0x01d2423, 0x01d2455, 0x01d2460, 0x01d2c01,
+    0x01d2d40, 0x01d2e01, 0x01d2f40, 0x01d3005, 0x01d3570, 0x01d3601, 0x01d3790, 0x01d4002, 0x01d4550, 0x01d4562,
+    0x01d49d0, 0x01d49e2, 0x01d4a00, 0x01d4a22, 0x01d4a30, 0x01d4a52, 0x01d4a70, 0x01d4a92, 0x01d4ad0, 0x01d4ae2,
+    0x01d4ba0, 0x01d4bb2, 0x01d4bc0, 0x01d4bd2, 0x01d4c40, 0x01d4c52, 0x01d5060, 0x01d5072, 0x01d50b0, 0x01d50d2,
+    0x01d5150, 0x01d5162, 0x01d51d0, 0x01d51e2, 0x01d53a0, 0x01d53b2, 0x01d53f0, 0x01d5402, 0x01d5450, 0x01d5462,
+    0x01d5470, 0x01d54a2, 0x01d5510, 0x01d5522, 0x01d6a60, 0x01d6a82, 0x01d6c15, 0x01d6c22, 0x01d6db5, 0x01d6dc2,
+    0x01d6fb5, 0x01d6fc2, 0x01d7155, 0x01d7162, 0x01d7355, 0x01d7362, 0x01d74f5, 0x01d7502, 0x01d76f5, 0x01d7702,
+    0x01d7895, 0x01d78a2, 0x01d7a95, 0x01d7aa2, 0x01d7c35, 0x01d7c42, 0x01d7cc0, 0x01d7ce1, 0x01d8005, 0x01da003,
+    0x01da375, 0x01da3b3, 0x01da6d5, 0x01da753, 0x01da765, 0x01da843, 0x01da855, 0x01da874, 0x01da8c0, 0x01da9b3,
+    0x01daa00, 0x01daa13, 0x01dab00, 0x01df002, 0x01df1f0, 0x01df252, 0x01df2b0, 0x01e0003, 0x01e0070, 0x01e0083,
+    0x01e0190, 0x01e01b3, 0x01e0220, 0x01e0233, 0x01e0250, 0x01e0263, 0x01e02b0, 0x01e0302, 0x01e06e0, 0x01e08f3,
+    0x01e0900, 0x01e1002, 0x01e12d0, 0x01e1303, 0x01e1372, 0x01e13e0, 0x01e1401, 0x01e14a0, 0x01e14e2, 0x01e14f5,
+    0x01e1500, 0x01e2902, 0x01e2ae3, 0x01e2af0, 0x01e2c02, 0x01e2ec3, 0x01e2f01, 0x01e2fa0, 0x01e2ff5, 0x01e3000,
+    0x01e4d02, 0x01e4ec3, 0x01e4f01, 0x01e4fa0, 0x01e7e02, 0x01e7e70, 0x01e7e82, 0x01e7ec0, 0x01e7ed2, 0x01e7ef0,
+    0x01e7f02, 0x01e7ff0, 0x01e8002, 0x01e8c50, 0x01e8c71, 0x01e8d03, 0x01e8d70, 0x01e9002, 0x01e9443, 0x01e94b2,
+    0x01e94c0, 0x01e9501, 0x01e95a0, 0x01e95e4, 0x01e9600, 0x01ec711, 0x01ecac5, 0x01ecad1, 0x01ecb05, 0x01ecb11,
+    0x01ecb50, 0x01ed011, 0x01ed2e5, 0x01ed2f1, 0x01ed3e0, 0x01ee002, 0x01ee040, 0x01ee052, 0x01ee200, 0x01ee212,
+    0x01ee230, 0x01ee242, 0x01ee250, 0x01ee272, 0x01ee280, 0x01ee292, 0x01ee330, 0x01ee342, 0x01ee380, 0x01ee392,
+    0x01ee3a0, 0x01ee3b2, 0x01ee3c0, 0x01ee422, 0x01ee430, 0x01ee472, 0x01ee480, 0x01ee492, 0x01ee4a0, 0x01ee4b2,
+    0x01ee4c0, 0x01ee4d2, 0x01ee500, 0x01ee512, 0x01ee530, 0x01ee542, 0x01ee550, 0x01ee572, 0x01ee580, 0x01ee592,
+    0x01ee5a0, 0x01ee5b2, 0x01ee5c0, 0x01ee5d2, 0x01ee5e0, 0x01ee5f2, 0x01ee600, 0x01ee612, 0x01ee630, 0x01ee642,
+    0x01ee650, 0x01ee672, 0x01ee6b0, 0x01ee6c2, 0x01ee730, 0x01ee742, 0x01ee780, 0x01ee792, 0x01ee7d0, 0x01ee7e2,
+    0x01ee7f0, 0x01ee802, 0x01ee8a0, 0x01ee8b2, 0x01ee9c0, 0x01eea12, 0x01eea40, 0x01eea52, 0x01eeaa0, 0x01eeab2,
+    0x01eebc0, 0x01eef05, 0x01eef20, 0x01f0005, 0x01f02c0, 0x01f0305, 0x01f0940, 0x01f0a05, 0x01f0af0, 0x01f0b15,
+    0x01f0c00, 0x01f0c15, 0x01f0d00, 0x01f0d15, 0x01f0f60, 0x01f1001, 0x01f10d5, 0x01f1ae0, 0x01f1e65, 0x01f2030,
+    0x01f2105, 0x01f23c0, 0x01f2405, 0x01f2490, 0x01f2505, 0x01f2520, 0x01f2605, 0x01f2660, 0x01f3005, 0x01f6d80,
+    0x01f6dc5, 0x01f6ed0, 0x01f6f05, 0x01f6fd0, 0x01f7005, 0x01f7770, 0x01f77b5, 0x01f7da0, 0x01f7e05, 0x01f7ec0,
+    0x01f7f05, 0x01f7f10, 0x01f8005, 0x01f80c0, 0x01f8105, 0x01f8480, 0x01f8505, 0x01f85a0, 0x01f8605, 0x01f8880,
+    0x01f8905, 0x01f8ae0, 0x01f8b05, 0x01f8b20, 0x01f9005, 0x01fa540, 0x01fa605, 0x01fa6e0, 0x01fa705, 0x01fa7d0,
+    0x01fa805, 0x01fa890, 0x01fa905, 0x01fabe0, 0x01fabf5, 0x01fac60, 0x01face5, 0x01fadc0, 0x01fae05, 0x01fae90,
+    0x01faf05, 0x01faf90, 0x01fb005, 0x01fb930, 0x01fb945, 0x01fbcb0, 0x01fbf01, 0x01fbfa0, 0x0200002, 0x02a6e00,
+    0x02a7002, 0x02b73a0, 0x02b7402, 0x02b81e0, 0x02b8202, 0x02cea20, 0x02ceb02, 0x02ebe10, 0x02f8002, 0x02fa1e0,
+    0x0300002, 0x03134b0, 0x0313502, 0x0323b00, 0x0e00017, 0x0e00020, 0x0e00207, 0x0e00800, 0x0e01003, 0x0e01f00,
+    0x0f00007, 0x0ffffe0, 0x1000007, 0x10fffe0,
+};
+/* ==== end of generated Unicode categories ==== */
+
+/* Class of code point cp (LLM__UC_*, plus LLM__UC_WS if it is white space): the last range
+   starting at or before cp. */
+static int llm__unicode_class(uint32_t cp) {
+    size_t lo = 0, hi = LLM__UNICODE_N_RANGES;
+    if (cp > 0x10FFFF) return LLM__UC_UNASSIGNED;
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if ((llm__unicode_ranges[mid] >> 4) <= cp) lo = mid;
+        else hi = mid;
+    }
+    return (int)(llm__unicode_ranges[lo] & 15);
 }
 
 #endif /* LLM_IMPLEMENTATION */

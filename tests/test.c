@@ -133,6 +133,7 @@ static llm_model *t_load_model(const char *rel) {
 #include "test_gguf.c"      /* GGUF reader: valid files, every value type, malformed files */
 #include "test_kernels.c"   /* type table, dequantization, mat-vec against refs, per ISA */
 #include "test_tokenizer.c" /* SentencePiece vectors, round trips, pieces */
+#include "test_bpe.c"       /* byte-level BPE vectors, round trips, Unicode table */
 #include "test_model.c"     /* logits against refs, greedy ids, batch/thread identity */
 #include "test_sampling.c"  /* samplers, RNG, generation */
 
@@ -142,6 +143,7 @@ int main(int argc, char **argv) {
     tests_gguf();
     tests_kernels();
     tests_tokenizer();
+    tests_bpe();
     tests_model();
     tests_sampling();
     printf("%d passed, %d failed, %d skipped\n", t_n_pass, t_n_fail, t_n_skip);
