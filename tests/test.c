@@ -134,6 +134,7 @@ static llm_model *t_load_model(const char *rel) {
 #include "test_kernels.c"   /* type table, dequantization, mat-vec against refs, per ISA */
 #include "test_tokenizer.c" /* SentencePiece vectors, round trips, pieces */
 #include "test_bpe.c"       /* byte-level BPE vectors, round trips, Unicode table */
+#include "test_chat.c"      /* chat templates */
 #include "test_model.c"     /* logits against refs, greedy ids, batch/thread identity */
 #include "test_sampling.c"  /* samplers, RNG, generation */
 
@@ -144,6 +145,7 @@ int main(int argc, char **argv) {
     tests_kernels();
     tests_tokenizer();
     tests_bpe();
+    tests_chat();
     tests_model();
     tests_sampling();
     printf("%d passed, %d failed, %d skipped\n", t_n_pass, t_n_fail, t_n_skip);
