@@ -58,7 +58,12 @@
      BF16          yes     yes   yes
      Q8_0          yes     yes   yes (+dotprod)
      architectures: llama (tied or separate output, GQA)
-     tokenizers:    SentencePiece ("llama")
+     tokenizers:    SentencePiece ("llama"); byte-level BPE ("gpt2") with the pre-tokenizers
+                    default, gpt-2, phi-2, mpt, olmo, jais, llama-bpe/llama3, qwen2,
+                    deepseek-r1-qwen, stablelm2, deepseek-llm, deepseek-coder, falcon,
+                    starcoder, refact, command-r, smollm, codeshell, exaone, minerva-7b
+     chat templates: llama2, llama3, chatml, gemma, phi3, mistral-v1/v3/v7 (+tekken),
+                    deepseek (coder), deepseek2, deepseek3, zephyr
 
    ERROR REPORTING AND LOGGING
      Failing calls return an llm_result (LLM_OK = 0, errors negative) or NULL. Loading
@@ -207,7 +212,9 @@ typedef struct llm_model_params {
     llm_allocator allocator; /* alloc == NULL: the LLM_MALLOC/LLM_FREE macros           */
     llm_log_fn log;          /* NULL: silent                                            */
     void *log_user;
-    int vocab_only;          /* 1: load only the tokenizer; tensors are not needed      */
+    int vocab_only;          /* 1: load only the tokenizer; tensors are not needed. A
+                                tokenizer llm.h cannot run still loads (its metadata and
+                                tokens readable); llm_tokenize then gives LLM_ERR_UNSUPPORTED */
     int no_mmap;             /* 1: read the file into memory instead of mapping it      */
     uint32_t max_tensors;    /* 0: LLM_MAX_TENSORS                                      */
     uint32_t max_vocab;      /* 0: LLM_MAX_VOCAB                                        */
@@ -294,7 +301,8 @@ enum {
 };
 /* Joins tokens into text, NUL-terminated when it fits; returns the length needed (without
    the NUL), or a negative llm_result. By default the leading space that SentencePiece
-   tokenization adds is removed, so detokenize(tokenize(s)) == s. */
+   tokenization adds is removed, so detokenize(tokenize(s)) == s (byte-level BPE: for any
+   valid UTF-8, and any bytes where the vocabulary has all 256 byte characters). */
 LLMDEF int llm_detokenize(const llm_model *m, const llm_token *tokens, int n, char *buf, int size, int flags);
 
 LLMDEF llm_token llm_token_bos(const llm_model *m); /* LLM_TOKEN_NULL when absent */
