@@ -63,7 +63,7 @@
                     deepseek-r1-qwen, stablelm2, deepseek-llm, deepseek-coder, falcon,
                     starcoder, refact, command-r, smollm, codeshell, exaone, minerva-7b
      chat templates: llama2, llama3, chatml, gemma, phi3, mistral-v1/v3/v7 (+tekken),
-                    deepseek (coder), deepseek2, deepseek3, zephyr
+                    deepseek (coder), deepseek2, deepseek3, zephyr, command-r
 
    ERROR REPORTING AND LOGGING
      Failing calls return an llm_result (LLM_OK = 0, errors negative) or NULL. Loading
@@ -442,7 +442,7 @@ typedef struct llm_chat_message {
 /* Formats n messages with a chat template, then, if add_generation_prompt, the opening of
    the assistant's turn. tmpl is a template name (llama2, llama3, chatml, gemma, phi3,
    mistral-v1, mistral-v3, mistral-v3-tekken, mistral-v7, mistral-v7-tekken, deepseek,
-   deepseek2, deepseek3, zephyr), or a Jinja template text recognised by its markers, or
+   deepseek2, deepseek3, zephyr, command-r), or a Jinja template text recognised by its markers, or
    NULL for the model's tokenizer.chat_template (m may be NULL when tmpl is given).
    The text leaves out the leading BOS: tokenize it with LLM_TOKENIZE_ADD_SPECIAL |
    LLM_TOKENIZE_PARSE_SPECIAL. snprintf-like: returns the full length in bytes, writes what
@@ -3921,9 +3921,8 @@ static int llm__pass_match(const llm__cps *c, int pos, int end, int pass) {
         for (j = pos; j < end && j < pos + 3 && cp[j] >= '0' && cp[j] <= '9'; j++) {}
         return j == pos + 3 ? 3 : 0;
     case LLM__PASS_NEWLINE: return cp[pos] == '\r' || cp[pos] == '\n';
-    case LLM__PASS_WS_END:
-        for (j = pos; j < end && LLM__CP_WS(c, j); j++) {}
-        return j > pos && j == end ? j - pos : 0;
+    case LLM__PASS_WS_END: /* llm__pretokenize finds it directly: only the trailing run can match */
+        return 0;
     case LLM__PASS_PUNCT_FALCON:
     case LLM__PASS_PUNCT_DEFAULT:
     case LLM__PASS_CJK:
@@ -3945,6 +3944,15 @@ static int llm__pretokenize(const llm__cps *c, int pre, int *ends, int *tmp) {
         int pass = llm__pre_passes[pre][p], n_out = 0, start = 0;
         for (i = 0; i < n_ends; i++) {
             int end = ends[i], pos = start, gap = start;
+            if (pass == LLM__PASS_WS_END) {
+                /* \s+$: the leftmost match is the piece's trailing white space, if any (a
+                   scan from every position would be quadratic in a long run of spaces) */
+                for (pos = end; pos > start && LLM__CP_WS(c, pos - 1); pos--) {}
+                if (pos > start && pos < end) tmp[n_out++] = pos;
+                tmp[n_out++] = end;
+                start = end;
+                continue;
+            }
             while (pos < end) {
                 int m = llm__pass_match(c, pos, end, pass);
                 if (m <= 0) {
@@ -4702,17 +4710,19 @@ enum {
     LLM__CHAT_DEEPSEEK2,
     LLM__CHAT_DEEPSEEK3,
     LLM__CHAT_ZEPHYR,
+    LLM__CHAT_COMMAND_R,
     LLM__CHAT_COUNT
 };
 
 static const char *const llm__chat_names[LLM__CHAT_COUNT] = {
     "llama2", "llama3", "chatml", "gemma", "phi3", "mistral-v1", "mistral-v3", "mistral-v3-tekken",
-    "mistral-v7", "mistral-v7-tekken", "deepseek", "deepseek2", "deepseek3", "zephyr"};
+    "mistral-v7", "mistral-v7-tekken", "deepseek", "deepseek2", "deepseek3", "zephyr", "command-r"};
 
 /* The template a Jinja text is, by its markers, or -1. */
 static int llm__chat_detect(const char *t, size_t len) {
 #define LLM__HAS(s) (llm__find(t, len, s, strlen(s)) >= 0)
     if (LLM__HAS("<|im_start|>")) return LLM__CHAT_CHATML;
+    if (LLM__HAS("<|START_OF_TURN_TOKEN|>") && LLM__HAS("<|CHATBOT_TOKEN|>")) return LLM__CHAT_COMMAND_R;
     if (LLM__HAS("[SYSTEM_PROMPT]")) return LLM__HAS("[INST] ") || LLM__HAS("] ' +") ? LLM__CHAT_MISTRAL_V7 : LLM__CHAT_MISTRAL_V7_TEKKEN;
     if (LLM__HAS("[INST]")) {
         if (LLM__HAS("<<SYS>>")) return LLM__CHAT_LLAMA2;
@@ -4881,6 +4891,11 @@ LLMDEF int llm_chat_format(const llm_model *m, const char *tmpl, const llm_chat_
             else llm__sb_put(&b, "<\xEF\xBD\x9C" "Assistant\xEF\xBD\x9C>"), llm__sb_put(&b, text),
                  llm__sb_put(&b, "<\xEF\xBD\x9C" "end\xE2\x96\x81" "of\xE2\x96\x81" "sentence\xEF\xBD\x9C>");
             break;
+        case LLM__CHAT_COMMAND_R: /* Cohere: <|START_OF_TURN_TOKEN|><|USER_TOKEN|>u<|END_OF_TURN_TOKEN|> */
+            llm__sb_put(&b, "<|START_OF_TURN_TOKEN|>");
+            llm__sb_put(&b, r == LLM__ROLE_SYSTEM ? "<|SYSTEM_TOKEN|>" : r == LLM__ROLE_USER ? "<|USER_TOKEN|>" : "<|CHATBOT_TOKEN|>");
+            llm__sb_put(&b, text), llm__sb_put(&b, "<|END_OF_TURN_TOKEN|>");
+            break;
         default: return LLM_ERR_UNSUPPORTED;
         }
     }
@@ -4888,7 +4903,7 @@ LLMDEF int llm_chat_format(const llm_model *m, const char *tmpl, const llm_chat_
         static const char *const gen[LLM__CHAT_COUNT] = {
             "", "<|start_header_id|>assistant<|end_header_id|>\n\n", "<|im_start|>assistant\n", "<start_of_turn>model\n",
             "<|assistant|>\n", "", "", "", "", "", "### Response:\n", "Assistant:",
-            "<\xEF\xBD\x9C" "Assistant\xEF\xBD\x9C>", "<|assistant|>\n"};
+            ("<\xEF\xBD\x9C" "Assistant\xEF\xBD\x9C>"), "<|assistant|>\n", "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"};
         llm__sb_put(&b, gen[t]);
     }
     if (b.len > (size_t)INT_MAX) return LLM_ERR_ARG;

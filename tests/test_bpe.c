@@ -195,9 +195,38 @@ static void test_bpe_unsupported(void) {
     }
 }
 
+/* Long inputs stay linear: 256 KiB of spaces before a CJK character (deepseek-llm's \s+$
+   pass), of one letter, and of digits. */
+static void test_bpe_long(void) {
+    static const char *const vocabs[] = {"deepseek-llm", "gpt-2", "llama-bpe"};
+    size_t k, len = 1 << 18, i;
+    char *text = (char *)malloc(len + 8);
+    T_REQUIRE(text != NULL, "out of memory");
+    for (k = 0; k < sizeof vocabs / sizeof vocabs[0]; k++) {
+        char rel[200];
+        const char *mp;
+        llm_model *m;
+        int shape;
+        snprintf(rel, sizeof rel, "models/llama.cpp-vocab/ggml-vocab-%s.gguf", vocabs[k]);
+        if (!(mp = t_shared(rel)) || !(m = t_tok_load(mp))) continue;
+        for (shape = 0; shape < 3; shape++) {
+            double t0 = llm__now_ms();
+            int n;
+            for (i = 0; i < len; i++) text[i] = shape == 0 ? ' ' : shape == 1 ? 'a' : (char)('0' + i % 10);
+            if (shape == 0) memcpy(text + len - 3, "\xE4\xB8\xAD", 3);
+            n = llm_tokenize(m, text, len, NULL, 0, 0);
+            T_CHECK(n > 0, "%s shape %d: %d", vocabs[k], shape, n);
+            printf("  %s: 256 KiB input %d: %d tokens in %.0f ms\n", vocabs[k], shape, n, llm__now_ms() - t0);
+        }
+        llm_model_free(m);
+    }
+    free(text);
+}
+
 static void tests_bpe(void) {
     T_RUN(test_bpe_units);
     T_RUN(test_bpe_vectors);
     T_RUN(test_bpe_random);
     T_RUN(test_bpe_unsupported);
+    T_RUN(test_bpe_long);
 }

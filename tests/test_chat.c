@@ -43,6 +43,11 @@ static const t_chat_case t_chat_cases[] = {
     {"deepseek", "You are a helpful assistant.### Instruction:\nHello!\n### Response:\nHi there.\n<|EOT|>\n"
                  "### Instruction:\nWhat is 2+2?\n### Response:\n"},
     {"deepseek2", "You are a helpful assistant.\n\nUser: Hello!\n\nAssistant: Hi there." T_EOS_DS "User: What is 2+2?\n\nAssistant:"},
+    {"command-r", "<|START_OF_TURN_TOKEN|><|SYSTEM_TOKEN|>You are a helpful assistant.<|END_OF_TURN_TOKEN|>"
+                  "<|START_OF_TURN_TOKEN|><|USER_TOKEN|>Hello!<|END_OF_TURN_TOKEN|>"
+                  "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>Hi there.<|END_OF_TURN_TOKEN|>"
+                  "<|START_OF_TURN_TOKEN|><|USER_TOKEN|>What is 2+2?<|END_OF_TURN_TOKEN|>"
+                  "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"},
     {"deepseek3", "You are a helpful assistant.<\xEF\xBD\x9CUser\xEF\xBD\x9C>Hello!<\xEF\xBD\x9C" "Assistant\xEF\xBD\x9C>Hi there." T_EOS_DS
                   "<\xEF\xBD\x9CUser\xEF\xBD\x9C>What is 2+2?<\xEF\xBD\x9C" "Assistant\xEF\xBD\x9C>"},
 };
@@ -137,7 +142,7 @@ static void test_chat_detect(void) {
 static void test_chat_models(void) {
     static const struct {
         const char *vocab, *want;
-    } cases[] = {{"qwen2", "chatml"}, {"llama-bpe", "llama3"}, {"command-r", NULL}, {"phi-3", "phi3"}};
+    } cases[] = {{"qwen2", "chatml"}, {"llama-bpe", "llama3"}, {"command-r", "command-r"}, {"phi-3", "phi3"}};
     size_t i;
     int n_with = 0;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
