@@ -1,21 +1,24 @@
-/* Byte-level BPE: llama.cpp's vectors for every pre-tokenizer present, round trips of the
-   vector inputs and of random UTF-8, random bytes, the byte mapping and the Unicode table.
+/* Byte-level BPE and WordPiece: llama.cpp's vectors for every pre-tokenizer present (and
+   bert-bge), round trips of the vector inputs and of random UTF-8, random bytes, the byte
+   mapping and the Unicode tables.
    Reuses test_tokenizer.c's vector reader (included before this file). */
 
 static const char *const t_bpe_vocabs[] = {"gpt-2",  "deepseek-coder", "deepseek-llm", "falcon",   "mpt",
                                            "starcoder", "refact",      "qwen2",        "llama-bpe", "command-r"};
+#define T_BPE_N_VOCABS (sizeof t_bpe_vocabs / sizeof t_bpe_vocabs[0])
 
 /* ---- 1. llama.cpp's vectors ------------------------------------------------------------------ */
 
 static void test_bpe_vectors(void) {
     size_t c;
-    for (c = 0; c < sizeof t_bpe_vocabs / sizeof t_bpe_vocabs[0]; c++) {
+    for (c = 0; c <= T_BPE_N_VOCABS; c++) { /* and last, WordPiece: bert-bge (lossy, no round trip) */
+        const char *name = c < T_BPE_N_VOCABS ? t_bpe_vocabs[c] : "bert-bge";
         char mrel[200], irel[256], orel[256];
         const char *mp, *ip, *op;
         t_tok_vectors tv;
         llm_model *m;
         int i, n_ok = 0, n_run = 0, n_round = 0;
-        snprintf(mrel, sizeof mrel, "models/llama.cpp-vocab/ggml-vocab-%s.gguf", t_bpe_vocabs[c]);
+        snprintf(mrel, sizeof mrel, "models/llama.cpp-vocab/ggml-vocab-%s.gguf", name);
         snprintf(irel, sizeof irel, "%s.inp", mrel);
         snprintf(orel, sizeof orel, "%s.out", mrel);
         if (!(mp = t_shared(mrel)) || !(ip = t_shared(irel)) || !(op = t_shared(orel))) continue;
@@ -37,21 +40,24 @@ static void test_bpe_vectors(void) {
             if (n_got == n_want && n_want <= 512 && got && memcmp(got, want, sizeof(llm_token) * (size_t)n_want) == 0)
                 n_ok++;
             else
-                T_CHECK(0, "%s input %d: expected%s, got%s", t_bpe_vocabs[c], i, t_tok_ids_str(want, n_want, sw, sizeof sw),
+                T_CHECK(0, "%s input %d: expected%s, got%s", name, i, t_tok_ids_str(want, n_want, sw, sizeof sw),
                         n_got < 0 ? " (error)" : t_tok_ids_str(got, n_got, sg, sizeof sg));
-            if (got) {
+            if (got && c < T_BPE_N_VOCABS) {
                 /* detokenize(tokenize(s)) == s */
                 char *buf = (char *)malloc(tv.len[i] * 4 + 16);
                 nd = llm_detokenize(m, got, n_got, buf, (int)(tv.len[i] * 4 + 16), 0);
                 if (nd == (int)tv.len[i] && memcmp(buf, tv.text[i], tv.len[i]) == 0)
                     n_round++;
                 else
-                    T_CHECK(0, "%s input %d: round trip gave %d bytes, expected %d", t_bpe_vocabs[c], i, nd, (int)tv.len[i]);
+                    T_CHECK(0, "%s input %d: round trip gave %d bytes, expected %d", name, i, nd, (int)tv.len[i]);
                 free(buf);
             }
             free(got);
         }
-        printf("  %s: %d/%d inputs match llama.cpp, %d/%d round-trip\n", t_bpe_vocabs[c], n_ok, n_run, n_round, n_run);
+        if (c < T_BPE_N_VOCABS)
+            printf("  %s: %d/%d inputs match llama.cpp, %d/%d round-trip\n", name, n_ok, n_run, n_round, n_run);
+        else
+            printf("  %s (WordPiece): %d/%d inputs match llama.cpp\n", name, n_ok, n_run);
         T_CHECK(n_run > 0, "%s: no inputs", irel);
         t_tok_vectors_free(&tv);
         llm_model_free(m);
@@ -86,7 +92,7 @@ static size_t t_bpe_random_cp(uint64_t *seed, char *dst, size_t room) {
 static void test_bpe_random(void) {
     size_t c;
     uint64_t seed = 4242;
-    for (c = 0; c < sizeof t_bpe_vocabs / sizeof t_bpe_vocabs[0]; c++) {
+    for (c = 0; c < T_BPE_N_VOCABS; c++) {
         char mrel[200], text[400], back[2048];
         const char *mp;
         llm_token ids[1024];
@@ -176,23 +182,40 @@ static void test_bpe_units(void) {
             "NEL is white space, 0x1C is not");
 }
 
-/* A model whose tokenizer we do not run still loads with vocab_only (metadata for `llm info`). */
+/* A model whose tokenizer we do not run still loads with vocab_only (metadata for `llm info`):
+   bert-bge with its tokenizer.ggml.model renamed "bxrt" in memory. */
 static void test_bpe_unsupported(void) {
+    static const char key[] = "tokenizer.ggml.model";
     const char *mp = t_shared("models/llama.cpp-vocab/ggml-vocab-bert-bge.gguf");
+    unsigned char *data;
+    size_t size = 0, i;
+    llm_model_params p = llm_model_default_params();
     llm_model *m;
+    char err[256];
     int n;
-    if (!mp || !(m = t_tok_load(mp))) return;
-    n = llm_tokenize(m, "hello", 5, NULL, 0, 0);
-    T_CHECK(n == LLM_ERR_UNSUPPORTED, "bert tokenize: %d, expected LLM_ERR_UNSUPPORTED", n);
-    T_CHECK(llm_model_n_vocab(m) > 0, "bert vocabulary size");
-    llm_model_free(m);
-    {
-        char err[256];
-        err[0] = 0;
-        m = llm_model_load(mp, NULL, err, sizeof err);
-        T_CHECK(m == NULL && strstr(err, "not supported"), "full load of a bert vocabulary: %s", err);
+    if (!mp) return;
+    data = t_read_file(mp, &size);
+    T_REQUIRE(data != NULL, "cannot read %s", mp);
+    /* key, then u32 type 8 (string), u64 length 4, "bert" */
+    for (i = 0; i + sizeof key + 16 < size; i++)
+        if (memcmp(data + i, key, sizeof key - 1) == 0 && memcmp(data + i + sizeof key - 1 + 12, "bert", 4) == 0) break;
+    T_REQUIRE(i + sizeof key + 16 < size, "no tokenizer.ggml.model = bert in %s", mp);
+    data[i + sizeof key - 1 + 13] = 'x';
+    p.vocab_only = 1;
+    m = llm_model_load_memory(data, size, &p, err, sizeof err);
+    T_CHECK(m != NULL, "vocab_only load of an unknown tokenizer: %s", err);
+    if (m) {
+        n = llm_tokenize(m, "hello", 5, NULL, 0, 0);
+        T_CHECK(n == LLM_ERR_UNSUPPORTED, "unknown tokenizer: tokenize gave %d, expected LLM_ERR_UNSUPPORTED", n);
+        T_CHECK(llm_model_n_vocab(m) > 0 && llm_model_meta_find(m, "tokenizer.ggml.model") >= 0, "metadata readable");
         llm_model_free(m);
     }
+    err[0] = 0;
+    p.vocab_only = 0;
+    m = llm_model_load_memory(data, size, &p, err, sizeof err);
+    T_CHECK(m == NULL && strstr(err, "not supported"), "full load of an unknown tokenizer: %s", err);
+    llm_model_free(m);
+    free(data);
 }
 
 /* Long inputs stay linear: 256 KiB of spaces before a CJK character (deepseek-llm's \s+$
@@ -223,10 +246,46 @@ static void test_bpe_long(void) {
     free(text);
 }
 
+/* WordPiece on random input: never an error, never a crash (no round trip: it lower-cases
+   and drops accents); the normalisation tables. */
+static void test_bpe_wordpiece(void) {
+    const char *mp = t_shared("models/llama.cpp-vocab/ggml-vocab-bert-bge.gguf");
+    llm_model *m;
+    uint64_t seed = 99;
+    int iter, bad = 0;
+    llm_token ids[1024];
+    char text[400];
+    T_CHECK(llm__unicode_tolower('A') == 'a' && llm__unicode_tolower(0xC9) == 0xE9 && llm__unicode_tolower(0x391) == 0x3B1 &&
+                llm__unicode_tolower(0x130) == 'i' && llm__unicode_tolower(0x10400) == 0x10428 && llm__unicode_tolower('a') == 'a',
+            "lowercase");
+    T_CHECK(llm__unicode_nfd_first(0xE9) == 'e' && llm__unicode_nfd_first(0x1E69) == 's' && llm__unicode_nfd_first(0xAC00) == 0x1100 &&
+                llm__unicode_nfd_first('x') == 'x' && llm__unicode_nfd_first(0x4E2D) == 0x4E2D,
+            "decomposition");
+    if (!mp || !(m = t_tok_load(mp))) return;
+    for (iter = 0; iter < 600; iter++) {
+        size_t len = (size_t)(t_tok_rng(&seed) % 200), i = 0;
+        int n;
+        while (i < len) {
+            if (iter % 2) {
+                size_t k = t_bpe_random_cp(&seed, text + i, len - i);
+                if (!k) break;
+                i += k;
+            } else {
+                text[i++] = (char)(t_tok_rng(&seed) >> 13);
+            }
+        }
+        n = llm_tokenize(m, text, i, ids, (int)(sizeof ids / sizeof ids[0]), LLM_TOKENIZE_ADD_SPECIAL);
+        if ((n < 2 || n > (int)(sizeof ids / sizeof ids[0]) || ids[0] != 101 || ids[n - 1] != 102) && bad++ < 5)
+            T_CHECK(0, "bert iteration %d: %d tokens", iter, n);
+    }
+    llm_model_free(m);
+}
+
 static void tests_bpe(void) {
     T_RUN(test_bpe_units);
     T_RUN(test_bpe_vectors);
     T_RUN(test_bpe_random);
     T_RUN(test_bpe_unsupported);
     T_RUN(test_bpe_long);
+    T_RUN(test_bpe_wordpiece);
 }
