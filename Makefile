@@ -36,7 +36,7 @@ ifneq ($(CROSS),)
 TESTS  += build/test-aarch64 build/test-aarch64-dotprod
 endif
 
-.PHONY: all test clean
+.PHONY: all test clean check-generated
 all: build/llm $(EXAMPLES)
 
 build/llm: $(LLM_OBJ)
@@ -52,7 +52,7 @@ build/examples/%: examples/%.c $(HEADER)
 
 # ---- tests --------------------------------------------------------------------------------
 
-test: $(CHECKS) all $(TESTS)
+test: check-generated $(CHECKS) all $(TESTS)
 ifeq ($(CLANG),)
 	@echo "compile checks and build/test-asan with clang skipped: clang not installed"
 endif
@@ -77,6 +77,11 @@ build/test-aarch64: $(TEST_SRC) $(HEADER)
 build/test-aarch64-dotprod: $(TEST_SRC) $(HEADER)
 	@mkdir -p $(@D)
 	aarch64-linux-gnu-gcc -O2 -g $(WARN) -std=c11 -march=armv8.2-a+dotprod -static -o $@ tests/test.c $(LDLIBS)
+
+# Generated sections of llm.h must match their generators (needs Debian's unicode-data).
+check-generated:
+	@if [ -f /usr/share/unicode/UnicodeData.txt ]; then python3 tools/gen_unicode.py --check; \
+	else echo "check-generated skipped: /usr/share/unicode/UnicodeData.txt missing (apt-get install unicode-data)"; fi
 
 CHECK_DEPS = tools/compile_check.c $(HEADER)
 CHECK_C    = -O2 $(WARN) -std=c11 -c -o /dev/null tools/compile_check.c

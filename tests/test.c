@@ -133,6 +133,8 @@ static llm_model *t_load_model(const char *rel) {
 #include "test_gguf.c"      /* GGUF reader: valid files, every value type, malformed files */
 #include "test_kernels.c"   /* type table, dequantization, mat-vec against refs, per ISA */
 #include "test_tokenizer.c" /* SentencePiece vectors, round trips, pieces */
+#include "test_bpe.c"       /* byte-level BPE vectors, round trips, Unicode table */
+#include "test_chat.c"      /* chat templates */
 #include "test_model.c"     /* logits against refs, greedy ids, batch/thread identity */
 #include "test_arch.c"      /* every architecture of refs/arch */
 #include "test_quants_k.c" /* K-quants Q2_K..Q5_K: dequant, mat-vec, logits, SIMD, quantizer */
@@ -147,6 +149,8 @@ int main(int argc, char **argv) {
     tests_gguf();
     tests_kernels();
     tests_tokenizer();
+    tests_bpe();
+    tests_chat();
     tests_model();
     tests_arch();
     tests_quants_k();

@@ -5,6 +5,7 @@
 #include <string.h>
 
 int cmd_run(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
@@ -16,6 +17,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"run", cmd_run, "generate text from a prompt"},
+    {"chat", cmd_chat, "talk with a model, using its chat template"},
     {"info", cmd_info, "show a model's metadata, hyper-parameters, tensors and memory needs"},
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"logits", cmd_logits, "decode a sequence in one batch and print or save every position's logits"},
