@@ -30,7 +30,7 @@ CHECKS += build/check/clang-c11
 TESTS  += build/test-asan
 endif
 ifneq ($(CLANGXX),)
-CHECKS += build/check/clang++-c++17
+CHECKS += build/check/clang++-c++17 build/check/examples
 endif
 ifneq ($(CROSS),)
 TESTS  += build/test-aarch64 build/test-aarch64-dotprod
@@ -105,6 +105,13 @@ build/check/clang-c11: $(CHECK_DEPS)
 build/check/clang++-c++17: $(CHECK_DEPS)
 	@mkdir -p $(@D)
 	clang++ $(CHECK_CXX) && touch $@
+
+# every example as C11 with clang and as C++17 with g++ and clang++
+build/check/examples: $(wildcard examples/*.c) $(HEADER)
+	@mkdir -p $(@D)
+	for f in examples/*.c; do \
+		clang $(WARN) -std=c11 -fsyntax-only $$f && g++ $(WARN) -x c++ -std=c++17 -fsyntax-only $$f && \
+		clang++ $(WARN) -x c++ -std=c++17 -fsyntax-only $$f || exit 1; done && touch $@
 
 clean:
 	rm -rf build

@@ -180,7 +180,141 @@ static void test_context_shift(void) {
     free(x);
 }
 
+/* A host job system: runs the items on two threads of its own. */
+typedef struct t_host_job {
+    llm_job_fn job;
+    void *arg;
+    int from, to;
+} t_host_job;
+static void *t_host_thread(void *a) {
+    t_host_job *j = (t_host_job *)a;
+    int i;
+    for (i = j->from; i < j->to; i++) j->job(j->arg, i);
+    return NULL;
+}
+static int t_host_calls;
+static void t_host_jobs(void *user, int n, llm_job_fn job, void *arg) {
+    t_host_job a, b;
+    pthread_t th;
+    (void)user;
+    t_host_calls++;
+    a.job = b.job = job;
+    a.arg = b.arg = arg;
+    a.from = 0, a.to = n / 2, b.from = n / 2, b.to = n;
+    pthread_create(&th, NULL, t_host_thread, &b);
+    t_host_thread(&a);
+    pthread_join(th, NULL);
+}
+
+/* A context running on the host's jobs gives the same bits as our own threads. */
+static void test_host_jobs(void) {
+    llm_model *m = t_load_model("models/reference/TinyStories-656K-Q8_0.gguf");
+    llm_context_params cp = llm_context_default_params();
+    llm_context *a, *b;
+    llm_token ids[24];
+    char err[256];
+    int i, nv;
+    if (!m) return;
+    nv = llm_model_n_vocab(m);
+    for (i = 0; i < 24; i++) ids[i] = 3 + i * 41 % 2000;
+    cp.n_ctx = 64;
+    cp.n_outputs = 24;
+    cp.n_threads = 2;
+    a = llm_context_new(m, &cp, err, sizeof err);
+    cp.jobs = t_host_jobs;
+    cp.n_threads = 3;
+    b = llm_context_new(m, &cp, err, sizeof err);
+    T_REQUIRE(a && b, "%s", err);
+    t_host_calls = 0;
+    T_CHECK(llm_decode(a, ids, 24, LLM_DECODE_ALL_LOGITS) == LLM_OK && llm_decode(b, ids, 24, LLM_DECODE_ALL_LOGITS) == LLM_OK, "decode");
+    T_CHECK(t_host_calls > 0, "the host's job system was not used");
+    for (i = 0; i < 24; i++)
+        T_CHECK(memcmp(llm_logits(a, i), llm_logits(b, i), sizeof(float) * (size_t)nv) == 0, "row %d differs", i);
+    llm_context_free(a);
+    llm_context_free(b);
+    llm_model_free(m);
+    T_CHECK(llm_default_threads() >= 1 && llm_default_threads() <= 64, "default threads %d", llm_default_threads());
+}
+
+/* The worker thread gives the same text as llm_generate, polled a little at a time; a
+   cancelled worker ends; a model loads through a read callback. */
+typedef struct t_stream {
+    const unsigned char *p;
+    size_t n, at, chunk;
+} t_stream;
+static long long t_read_chunks(void *user, void *buf, size_t size) {
+    t_stream *s = (t_stream *)user;
+    size_t n = s->n - s->at < size ? s->n - s->at : size;
+    if (n > s->chunk) n = s->chunk; /* a stream hands out small pieces */
+    memcpy(buf, s->p + s->at, n);
+    s->at += n;
+    return (long long)n;
+}
+
+static void test_worker_and_callback_load(void) {
+    llm_model *m = t_load_model("models/stories260K.gguf");
+    llm_generate_params g = llm_generate_default_params();
+    llm_context *a, *b;
+    llm_worker *w;
+    t_tokens *x = (t_tokens *)calloc(1, sizeof *x);
+    char got[8192], piece[7];
+    size_t len = 0, size;
+    int r = 1, polls = 0;
+    const char *path = t_shared("models/stories260K.gguf");
+    if (!m || !path) return;
+    a = t_context(m, 256, LLM_KV_F16);
+    b = t_context(m, 256, LLM_KV_F16);
+    g.n_predict = 80;
+    g.sampler.seed = 5;
+    T_CHECK(llm_generate(a, "Once upon a time", &g, t_collect_tokens, x) == LLM_OK, "generate");
+    w = llm_worker_start(b, "Once upon a time", &g);
+    T_REQUIRE(w, "worker: %s", llm_context_error(b));
+    while (!llm_worker_done(w, &r) && polls < 2000000) {
+        int n = llm_worker_poll(w, piece, (int)sizeof piece); /* a tiny buffer: characters must stay whole */
+        if (len + (size_t)n < sizeof got) memcpy(got + len, piece, (size_t)n), len += (size_t)n;
+        polls++;
+    }
+    got[len] = 0;
+    T_CHECK(r == LLM_OK, "worker result %d", r);
+    T_CHECK(strcmp(got, x->text) == 0, "worker text '%s', generate '%s'", got, x->text);
+    llm_worker_free(w);
+    /* cancel */
+    llm_context_truncate(b, 0);
+    g.n_predict = 0;
+    g.ignore_eos = 1;
+    w = llm_worker_start(b, "Once upon a time", &g);
+    T_REQUIRE(w, "worker");
+    llm_worker_cancel(w);
+    for (polls = 0; !llm_worker_done(w, &r) && polls < 100000000; polls++) llm_worker_poll(w, got, (int)sizeof got);
+    T_CHECK(r == LLM_ERR_CANCELLED, "cancelled worker returned %d", r);
+    llm_worker_free(w);
+    llm_context_free(a);
+    llm_context_free(b);
+    llm_model_free(m);
+    /* load through a callback that hands out 1000 bytes at a time */
+    {
+        t_stream st;
+        char err[256];
+        llm_model *mc;
+        st.p = t_read_file(path, &size);
+        st.n = size;
+        st.at = 0;
+        st.chunk = 1000;
+        mc = llm_model_load_callback(t_read_chunks, &st, NULL, err, sizeof err);
+        T_CHECK(mc && llm_model_n_vocab(mc) == 512, "callback load: %s", err);
+        llm_model_free(mc);
+        st.at = 0;
+        st.n = size / 2; /* a truncated stream is refused */
+        mc = llm_model_load_callback(t_read_chunks, &st, NULL, err, sizeof err);
+        T_CHECK(!mc && err[0], "truncated stream accepted");
+        free((void *)st.p);
+    }
+    free(x);
+}
+
 static void tests_game(void) {
+    T_RUN(test_worker_and_callback_load);
+    T_RUN(test_host_jobs);
     T_RUN(test_step_equals_generate);
     T_RUN(test_generate_cancel);
     T_RUN(test_state_save_restore);

@@ -345,7 +345,7 @@ static void test_pool_stress(void) {
     for (threads = 2; threads <= 8; threads += 3) {
         llm__pool pool;
         t_pool_job a, b;
-        T_REQUIRE(llm__pool_start(&pool, threads), "pool start");
+        T_REQUIRE(llm__pool_start(&pool, threads, NULL, NULL), "pool start");
         for (job = 0; job < 20000; job++) {
             t_pool_job *j = (job & 1) ? &a : &b;
             int n = 2 + (job * 7919) % 200;

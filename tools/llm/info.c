@@ -7,13 +7,15 @@
 #include <string.h>
 
 static const char info_usage[] =
-    "usage: llm info MODEL [-c CTX] [--tensors] [--json]\n"
+    "usage: llm info MODEL [-c CTX] [--mem SIZE] [--tensors] [--json]\n"
     "\n"
     "Prints a model's metadata, hyper-parameters, tensor types, parameter count and the\n"
     "memory it needs for weights, KV cache (F16 and F32) and scratch.\n"
     "\n"
     "  -c, --ctx-size N  context for the KV cache estimate, K suffix allowed (default: the\n"
     "                    training context)\n"
+    "      --mem SIZE    which quantizations of this model fit in SIZE bytes (K, M, G\n"
+    "                    suffixes) with the KV cache (F16) and scratch at -c\n"
     "      --tensors     list every tensor: name, type, shape, bytes\n"
     "      --json        print one JSON object instead of text\n"
     "  -h, --help        print this help\n";
@@ -249,10 +251,63 @@ static void info_json(const char *path, llm_model *m, const char *why_not, const
     printf("}\n");
 }
 
+/* A quantization as llama.cpp's mixes lay it out, roughly: the main type for matrices, Q6_K
+   for output.weight, and in the _M mixes a bigger type for attn_v and half the ffn_down. */
+typedef struct info_quant {
+    const char *name;
+    int main_type, output_type, v_down_type;
+} info_quant;
+
+static const info_quant info_quants[] = {
+    {"F16", LLM_TYPE_F16, LLM_TYPE_F16, LLM_TYPE_F16},
+    {"Q8_0", LLM_TYPE_Q8_0, LLM_TYPE_Q8_0, LLM_TYPE_Q8_0},
+    {"Q6_K", LLM_TYPE_Q6_K, LLM_TYPE_Q6_K, LLM_TYPE_Q6_K},
+    {"Q5_K_M", LLM_TYPE_Q5_K, LLM_TYPE_Q6_K, LLM_TYPE_Q6_K},
+    {"Q4_K_M", LLM_TYPE_Q4_K, LLM_TYPE_Q6_K, LLM_TYPE_Q6_K},
+    {"IQ4_XS", LLM_TYPE_IQ4_XS, LLM_TYPE_Q6_K, LLM_TYPE_IQ4_XS},
+    {"Q3_K_M", LLM_TYPE_Q3_K, LLM_TYPE_Q6_K, LLM_TYPE_Q4_K},
+    {"Q2_K", LLM_TYPE_Q2_K, LLM_TYPE_Q6_K, LLM_TYPE_Q3_K},
+};
+
+/* Bytes of the model's tensors stored as quantization q: vectors stay F32, rows that do not
+   fit a block fall back to F16. */
+static uint64_t info_quant_bytes(const llm_model *m, const info_quant *q) {
+    int i, n = llm_model_tensor_count(m), down = 0;
+    uint64_t total = 0;
+    for (i = 0; i < n; i++) {
+        llm_tensor_info t;
+        int type;
+        size_t row;
+        info_tensor(m, i, &t);
+        if (t.n_dims < 2) type = LLM_TYPE_F32;
+        else if (strcmp(t.name, "output.weight") == 0) type = q->output_type;
+        else if (strstr(t.name, "attn_v.weight") || (strstr(t.name, "ffn_down") && down++ % 2 == 0)) type = q->v_down_type;
+        else type = q->main_type;
+        row = llm_type_row_size(type, t.ne[0]);
+        if (!row) row = llm_type_row_size(LLM_TYPE_F16, t.ne[0]);
+        total += (uint64_t)row * (uint64_t)(t.ne[1] * t.ne[2] * t.ne[3]);
+    }
+    return total;
+}
+
+static void info_fit(const llm_model *m, const info_memory *mem, uint64_t budget) {
+    char b1[32], b2[32], b3[32];
+    size_t i;
+    uint64_t rest = mem->f16.kv_bytes + mem->f16.scratch_bytes;
+    printf("\nquantizations in %s at n_ctx %d (KV cache F16 %s, scratch %s)\n", cli_fmt_bytes(budget, b1, sizeof b1), mem->n_ctx,
+           cli_fmt_bytes(mem->f16.kv_bytes, b2, sizeof b2), cli_fmt_bytes(mem->f16.scratch_bytes, b3, sizeof b3));
+    for (i = 0; i < sizeof info_quants / sizeof info_quants[0]; i++) {
+        uint64_t w = info_quant_bytes(m, &info_quants[i]);
+        printf("  %-8s weights %10s  total %10s  %s\n", info_quants[i].name, cli_fmt_bytes(w, b1, sizeof b1),
+               cli_fmt_bytes(w + rest, b2, sizeof b2), w + rest <= budget ? "fits" : "does not fit");
+    }
+}
+
 int cmd_info(int argc, char **argv) {
     cli_args a = cli_begin(argc, argv, info_usage);
     const char *s, *path = NULL;
     int n_ctx = 0, tensors = 0, json = 0;
+    uint64_t budget = 0;
     char err[512];
     const char *why_not = NULL;
     llm_model *m;
@@ -262,6 +317,7 @@ int cmd_info(int argc, char **argv) {
     while (cli_next(&a)) {
         if (cli_value(&a, "-c", "--ctx-size", &s)) n_ctx = (int)cli_size(&a, s, 1, INT32_MAX);
         else if (cli_flag(&a, NULL, "--tensors")) tensors = 1;
+        else if (cli_value(&a, NULL, "--mem", &s)) budget = cli_size(&a, s, 1, UINT64_MAX);
         else if (cli_flag(&a, NULL, "--json")) json = 1;
         else if (cli_value(&a, "-m", "--model", &s) || cli_positional(&a, &s)) {
             if (path) cli_usage_error(&a, "one model at a time");
@@ -286,6 +342,10 @@ int cmd_info(int argc, char **argv) {
 
     if (json) info_json(path, m, why_not, &mem, tensors);
     else info_text(path, m, why_not, &mem, tensors);
+    if (budget && !json) {
+        if (why_not) cli_fail("--mem needs a model this build can run");
+        info_fit(m, &mem, budget);
+    }
     if (fflush(stdout) != 0) cli_fail("cannot write the output");
     llm_model_free(m);
     return 0;

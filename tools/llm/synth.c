@@ -372,7 +372,7 @@ int cmd_synth(int argc, char **argv) {
         free(q);
         free(buf);
         p += (size_t)gt->bytes;
-        fprintf(stderr, "\rllm synth: %d/%d tensors", i + 1, l->n);
+        if (i % 16 == 15) fprintf(stderr, "\rllm synth: %d/%d tensors", i + 1, l->n);
     }
     if (fclose(f) != 0) cli_fail("write error on '%s'", out_path);
     fprintf(stderr, "\rllm synth: %d tensors, %.1f MiB of weights, %s written\n", l->n, (double)p / 1048576.0, out_path);
