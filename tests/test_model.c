@@ -359,7 +359,23 @@ static void test_pool_stress(void) {
     T_CHECK(errors == 0, "%d tasks ran a wrong number of times", errors);
 }
 
+/* llm bench runs and reports its figures as JSON. */
+static void test_cli_bench(void) {
+    char out[4096];
+    size_t n;
+    FILE *p;
+    if (!t_shared("models/stories260K.gguf")) return;
+    if (!fopen("build/llm", "rb")) T_SKIP("build/llm not built");
+    p = popen("build/llm bench -m ../shared/models/stories260K.gguf -p 8 -n 4 -r 1 -t 1,2 --json 2>/dev/null", "r");
+    T_REQUIRE(p, "popen");
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    T_CHECK(pclose(p) == 0, "exit status");
+    T_CHECK(strstr(out, "\"bandwidth_gbs\"") && strstr(out, "\"threads\": 2") && strstr(out, "\"tg_tps\""), "output '%s'", out);
+}
+
 static void tests_model(void) {
+    T_RUN(test_cli_bench);
     T_RUN(test_pool_stress);
     T_RUN(test_refs_real);
     T_RUN(test_refs_quants);
