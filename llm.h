@@ -4259,6 +4259,7 @@ struct llm_model {
     int n_ctx_train, n_embd, n_layer, n_head, n_head_kv, n_ff, n_rot, head_dim, n_q, n_kv;
     int n_expert, n_expert_used, n_ff_exp, n_swa, n_ctx_orig;
     float rope_freq_base, rope_freq_base_swa, rope_freq_scale, rope_attn_factor, rms_eps;
+    float rope_ext_factor; /* YaRN: 1 mixes interpolated and extrapolated angles; 0 = off */
     float attn_softcap, final_softcap; /* 0: off */
     uint64_t n_params, size_bytes;
     llm__vocab vocab;
@@ -4635,8 +4636,10 @@ static int llm__model_load_hparams(llm_model *m, char *err, size_t err_size) {
     snprintf(key, sizeof key, "%s.rope.scaling.type", m->arch);
     if (llm__gguf_get_str(&m->gguf, key, &s, &len) > 0 && !(len == 4 && memcmp(s, "none", 4) == 0)) {
         float factor = 1.0f;
-        if (!(len == 6 && memcmp(s, "linear", 6) == 0))
+        int yarn = len == 4 && memcmp(s, "yarn", 4) == 0;
+        if (!(len == 6 && memcmp(s, "linear", 6) == 0) && !yarn)
             return llm__errf(err, err_size, LLM_ERR_UNSUPPORTED, "rope scaling '%.*s' is not supported yet", (int)(len > 32 ? 32 : len), s);
+        if (yarn) m->rope_ext_factor = 1.0f;
         if ((r = llm__model_fparam(m, "rope.scaling.factor", 0, &factor, err, err_size)) != LLM_OK) return r;
         if (!(factor >= 1.0f && factor <= 1024.0f)) return llm__errf(err, err_size, LLM_ERR_FORMAT, "rope scaling factor out of range");
         m->rope_freq_scale = 1.0f / factor;
@@ -5339,18 +5342,57 @@ static void llm__rmsnorm(float *y, const float *x, const float *w, int n, float 
     for (i = 0; i < n; i++) y[i] = (x[i] * scale) * w[i];
 }
 
-/* cos/sin pairs for one position: theta_i = pos * base^(-2i/n_rot) / factor_i * freq_scale,
-   with the powers built by repeated float multiplication as the reference does (its rounding
-   shows at large positions); mscale multiplies both (LongRoPE's attention factor). */
-static void llm__rope_table(float *cs, int pos, int n_rot, float base, float freq_scale, const float *factors, float mscale) {
-    float theta_scale = powf(base, -2.0f / (float)n_rot), theta = (float)pos;
+/* How a model rotates: base, linear scale, per-frequency divisors (llama3, LongRoPE), the
+   attention factor that multiplies cos and sin, and YaRN's ramp between interpolated and
+   extrapolated angles over the dimensions whose wavelength fits n_ctx_orig. */
+typedef struct llm__rope {
+    float base, freq_scale, mscale, ext_factor;
+    const float *factors;
+    int n_rot, n_ctx_orig;
+} llm__rope;
+
+/* cos/sin pairs for one position: theta_i = pos * base^(-2i/n_rot) / factor_i, scaled; the
+   powers are built by repeated float multiplication as the reference does (its rounding
+   shows at large positions). With YaRN (ext_factor != 0, after the published method) the
+   low dimensions keep their extrapolated angle, the high ones are interpolated, with a linear
+   ramp between the dimensions rotating 32 and 1 times over n_ctx_orig, and the magnitude
+   grows by 1 + 0.1 ln(1 / freq_scale). */
+static void llm__rope_table(float *cs, int pos, const llm__rope *r) {
+    float theta_scale = powf(r->base, -2.0f / (float)r->n_rot), theta = (float)pos, mscale = r->mscale, lo = 0, hi = 0;
     int i;
-    for (i = 0; i < n_rot / 2; i++) {
-        float t = freq_scale * (factors ? theta / factors[i] : theta);
+    if (r->ext_factor != 0.0f) {
+        float two_pi = 6.283185307179586f;
+        lo = floorf((float)r->n_rot * logf((float)r->n_ctx_orig / (32.0f * two_pi)) / (2.0f * logf(r->base)));
+        hi = ceilf((float)r->n_rot * logf((float)r->n_ctx_orig / (1.0f * two_pi)) / (2.0f * logf(r->base)));
+        lo = lo > 0 ? lo : 0;
+        hi = hi < (float)(r->n_rot - 1) ? hi : (float)(r->n_rot - 1);
+        mscale *= 1.0f + 0.1f * logf(1.0f / r->freq_scale);
+    }
+    for (i = 0; i < r->n_rot / 2; i++) {
+        float extrap = r->factors ? theta / r->factors[i] : theta, t = r->freq_scale * extrap;
+        if (r->ext_factor != 0.0f) {
+            float y = ((float)i - lo) / (hi - lo > 0.001f ? hi - lo : 0.001f);
+            float mix = (1.0f - (y < 0 ? 0 : y > 1 ? 1 : y)) * r->ext_factor;
+            t = t * (1.0f - mix) + extrap * mix;
+        }
         cs[2 * i] = cosf(t) * mscale;
         cs[2 * i + 1] = sinf(t) * mscale;
         theta *= theta_scale;
     }
+}
+
+/* The rope of layer l in context c; mscale 1 re-rotates keys that already carry it. */
+static llm__rope llm__rope_of(const llm_context *c, int l, int with_mscale) {
+    const llm_model *m = c->model;
+    llm__rope r;
+    r.base = m->layers[l].rope_base;
+    r.freq_scale = m->rope_freq_scale;
+    r.mscale = with_mscale ? m->rope_attn_factor : 1.0f;
+    r.ext_factor = m->rope_ext_factor;
+    r.factors = c->rope_factors;
+    r.n_rot = m->n_rot;
+    r.n_ctx_orig = m->n_ctx_orig > 0 ? m->n_ctx_orig : m->n_ctx_train;
+    return r;
 }
 
 /* Rotates each head's first n_rot values: adjacent pairs (2i, 2i+1), or with neox the
@@ -5513,7 +5555,10 @@ static void llm__qkv_task(void *arg, int t, int ith) {
         for (h = 0; h < m->n_head; h++) llm__rmsnorm(q + (size_t)h * hd, q + (size_t)h * hd, L->q_norm, hd, m->rms_eps);
     if (L->k_norm)
         for (h = 0; h < m->n_head_kv; h++) llm__rmsnorm(k + (size_t)h * hd, k + (size_t)h * hd, L->k_norm, hd, m->rms_eps);
-    llm__rope_table(cs, pos, m->n_rot, L->rope_base, m->rope_freq_scale, c->rope_factors, m->rope_attn_factor);
+    {
+        llm__rope rope = llm__rope_of(c, j->layer, 1);
+        llm__rope_table(cs, pos, &rope);
+    }
     llm__rope_apply(q, m->n_head, hd, m->n_rot, cs, m->ar->rope_neox);
     llm__rope_apply(k, m->n_head_kv, hd, m->n_rot, cs, m->ar->rope_neox);
     if (m->ar->q_prescale) {
@@ -5973,7 +6018,8 @@ static void llm__kv_rerope(llm_context *c, int layer, uint8_t *row, int delta, f
     const llm__type_traits *t = &llm__types[c->kv_elt];
     float cs[512];
     t->to_float(row, tmp, m->n_kv);
-    llm__rope_table(cs, delta, m->n_rot, m->layers[layer].rope_base, m->rope_freq_scale, c->rope_factors, 1.0f);
+    llm__rope rope = llm__rope_of(c, layer, 0);
+    llm__rope_table(cs, delta, &rope);
     llm__rope_apply(tmp, m->n_head_kv, m->head_dim, m->n_rot, cs, m->ar->rope_neox);
     t->from_float(tmp, row, m->n_kv);
 }

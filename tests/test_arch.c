@@ -184,7 +184,37 @@ static void test_arch_synth(void) {
     remove("build/test-synth-b.gguf");
 }
 
+/* YaRN's angles: with no scaling it is plain rope; with factor 4 the fastest-rotating pairs
+   keep their angle, the slowest are interpolated (angle / 4), and cos/sin grow by
+   1 + 0.1 ln 4. */
+static void test_rope_yarn(void) {
+    llm__rope plain, yarn;
+    float a[128], b[128];
+    int i, same = 1;
+    memset(&plain, 0, sizeof plain);
+    plain.base = 10000.0f;
+    plain.freq_scale = 1.0f;
+    plain.mscale = 1.0f;
+    plain.n_rot = 128;
+    plain.n_ctx_orig = 4096;
+    yarn = plain;
+    yarn.ext_factor = 1.0f;
+    llm__rope_table(a, 1000, &plain);
+    llm__rope_table(b, 1000, &yarn);
+    for (i = 0; i < 128; i++) same &= fabsf(a[i] - b[i]) <= 1e-5f; /* the mix of equal angles rounds */
+    T_CHECK(same, "YaRN without scaling differs from plain rope");
+    yarn.freq_scale = 0.25f;
+    llm__rope_table(b, 1000, &yarn);
+    {
+        float m = 1.0f + 0.1f * logf(4.0f);
+        float th0 = 1000.0f, thl = 1000.0f * powf(10000.0f, -2.0f * 63 / 128.0f);
+        T_CHECK(fabsf(b[0] - cosf(th0) * m) < 1e-4f && fabsf(b[1] - sinf(th0) * m) < 1e-4f, "pair 0 is not extrapolated");
+        T_CHECK(fabsf(b[126] - cosf(thl * 0.25f) * m) < 1e-4f, "the last pair is not interpolated: %g vs %g", b[126], cosf(thl * 0.25f) * m);
+    }
+}
+
 static void tests_arch(void) {
+    T_RUN(test_rope_yarn);
     T_RUN(test_arch_hparams);
     T_RUN(test_arch_synth);
     T_RUN(test_arch_refs);
