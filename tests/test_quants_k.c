@@ -26,9 +26,11 @@ static int t_kq_all_supported(const char *stem) {
     return ok && seen > 0;
 }
 
+static const char *const t_kq_mixes[7] = {"synth-q-Q2_K", "synth-q-Q3_K_S", "synth-q-Q3_K_M", "synth-q-Q4_K_S",
+                                          "synth-q-Q4_K_M", "synth-q-Q5_K_S", "synth-q-Q5_K_M"};
+
 static void test_kquant_dequant(void) {
-    static const char *mixes[] = {"synth-q-Q2_K", "synth-q-Q3_K_S", "synth-q-Q3_K_M", "synth-q-Q4_K_S",
-                                  "synth-q-Q4_K_M", "synth-q-Q5_K_S", "synth-q-Q5_K_M"};
+    const char *const *mixes = t_kq_mixes;
     char stem[64];
     int t;
     for (t = 0; t < 4; t++) {
@@ -56,6 +58,15 @@ static void test_kquant_refs(void) {
             snprintf(name, sizeof name, "synth-q-%s-pure.%d", t_kq_types[t], k);
             t_check_ref("quants", name, &t_bounds_kquant);
         }
+    /* the mixes llama-quantize makes (Q6_K output, bigger attn_v and ffn_down) */
+    for (t = 0; t < 7; t++) {
+        T_CHECK(t_kq_all_supported(t_kq_mixes[t]), "%s has a tensor type this build cannot compute", t_kq_mixes[t]);
+        t_check_matvec("quants", t_kq_mixes[t]);
+        for (k = 0; k <= 1; k++) {
+            snprintf(name, sizeof name, "%s.%d", t_kq_mixes[t], k);
+            t_check_ref("quants", name, &t_bounds_kquant);
+        }
+    }
 }
 
 /* Every SIMD kernel against the scalar one: random bytes (every level, scale and min pattern)
