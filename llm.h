@@ -6533,11 +6533,33 @@ static int llm__spm_emit_symbol(llm__tok_state *st, const char *s, int n) {
     return LLM_OK;
 }
 
+/* Cuts n > 0 bytes into UTF-8 characters by their lead byte (a sequence cut short by the end
+   is a character of what is left) as a linked list in st->sym. Returns the count (at most n),
+   or -1 out of memory. */
+static int llm__split_symbols(llm__tok_state *st, const char *text, int n) {
+    llm__sym *sym;
+    void *q;
+    int n_sym = 0, i;
+    if (!(q = llm__grow(st->a, st->sym, &st->sym_cap, (size_t)n, sizeof(llm__sym)))) return -1;
+    sym = st->sym = (llm__sym *)q;
+    for (i = 0; i < n;) {
+        int l = llm__utf8_len((unsigned char)text[i]);
+        if (l > n - i) l = n - i;
+        sym[n_sym].prev = n_sym - 1;
+        sym[n_sym].next = n_sym + 1;
+        sym[n_sym].off = i;
+        sym[n_sym].n = l;
+        n_sym++;
+        i += l;
+    }
+    sym[n_sym - 1].next = -1;
+    return n_sym;
+}
+
 /* Tokenizes one text fragment: escape, split into characters, merge, emit. */
 static int llm__spm_fragment(llm__tok_state *st, const char *text, int len, int prefix) {
     char *esc = st->esc;
     llm__sym *sym;
-    void *q;
     int n = 0, n_sym = 0, i, r;
 
     /* Escape: optional leading "▁", then ' ' -> "▁" (E2 96 81). */
@@ -6550,23 +6572,9 @@ static int llm__spm_fragment(llm__tok_state *st, const char *text, int len, int 
     }
     if (n == 0) return LLM_OK;
 
-    /* Split into characters. A space escaped after a broken sequence can give more than one
-       symbol, so count first. */
-    for (i = 0; i < n; n_sym++) i += llm__utf8_len((unsigned char)esc[i]);
-    if (!(q = llm__grow(st->a, st->sym, &st->sym_cap, (size_t)n_sym, sizeof(llm__sym)))) return LLM_ERR_NOMEM;
-    sym = st->sym = (llm__sym *)q;
-    n_sym = 0;
-    for (i = 0; i < n;) {
-        int l = llm__utf8_len((unsigned char)esc[i]);
-        if (l > n - i) l = n - i;
-        sym[n_sym].prev = n_sym - 1;
-        sym[n_sym].next = n_sym + 1;
-        sym[n_sym].off = i;
-        sym[n_sym].n = l;
-        n_sym++;
-        i += l;
-    }
-    sym[n_sym - 1].next = -1;
+    /* Split into characters. */
+    if ((n_sym = llm__split_symbols(st, esc, n)) < 0) return LLM_ERR_NOMEM;
+    sym = st->sym;
 
     /* Merge the best pair until none is a token. */
     st->heap_n = 0;
@@ -6942,26 +6950,14 @@ static int llm__bpe_try_pair(llm__tok_state *st, const char *word, int left, int
 static int llm__bpe_word(llm__tok_state *st, const char *word, int n) {
     const llm__vocab *v = st->v;
     llm__sym *sym;
-    void *q;
     int n_sym = 0, i, k;
     llm_token id;
     if (v->ignore_merges && (id = llm__vocab_find(v, word, (size_t)n)) >= 0) {
         llm__tok_emit(st, id);
         return LLM_OK;
     }
-    if (!(q = llm__grow(st->a, st->sym, &st->sym_cap, (size_t)n, sizeof(llm__sym)))) return LLM_ERR_NOMEM;
-    sym = st->sym = (llm__sym *)q;
-    for (i = 0; i < n;) {
-        int l = llm__utf8_len((unsigned char)word[i]);
-        if (l > n - i) l = n - i;
-        sym[n_sym].prev = n_sym - 1;
-        sym[n_sym].next = n_sym + 1;
-        sym[n_sym].off = i;
-        sym[n_sym].n = l;
-        n_sym++;
-        i += l;
-    }
-    sym[n_sym - 1].next = -1;
+    if ((n_sym = llm__split_symbols(st, word, n)) < 0) return LLM_ERR_NOMEM;
+    sym = st->sym;
     st->heap_n = 0;
     for (i = 1; i < n_sym; i++)
         if (!llm__bpe_try_pair(st, word, i - 1, i)) return LLM_ERR_NOMEM;

@@ -180,43 +180,52 @@ static void test_refs_quants(void) {
         }
 }
 
-/* Free-running greedy decoding equals the reference ids exactly for F32 weights (DESIGN §10):
-   prompt as one batch, then one token at a time, argmax with the lowest id on ties. */
+/* Free-running greedy decoding (prompt as one batch, then token by token) gives exactly the
+   reference ids for the F32 files. */
+static void t_check_free_running(const char *dir, const char *name) {
+    t_ref r;
+    llm_model *m;
+    llm_context_params cp = llm_context_default_params();
+    llm_context *c;
+    char err[256];
+    int i, j, nv;
+    llm_token t;
+    if (!t_ref_load(dir, name, &r)) return;
+    m = t_load_model(r.model);
+    if (!m) {
+        free(r.logits);
+        return;
+    }
+    nv = llm_model_n_vocab(m);
+    cp.n_ctx = r.rows + 8;
+    cp.n_threads = 2;
+    cp.kv_type = LLM_KV_F32;
+    c = llm_context_new(m, &cp, err, sizeof err);
+    T_CHECK(c != NULL, "%s: %s", name, err);
+    if (c && llm_decode(c, (const llm_token *)r.tokens, r.n_tokens, 0) == LLM_OK) {
+        for (i = 0; i < r.n_greedy; i++) {
+            const float *l = llm_logits(c, -1);
+            for (t = 0, j = 1; j < nv; j++)
+                if (l[j] > l[t]) t = j;
+            if (t != r.greedy[i]) {
+                T_CHECK(0, "%s: greedy id %d is %d, reference %d", name, i, (int)t, r.greedy[i]);
+                break;
+            }
+            if (llm_decode(c, &t, 1, 0) != LLM_OK) break;
+        }
+    }
+    llm_context_free(c);
+    llm_model_free(m);
+    free(r.logits);
+}
+
+/* DESIGN §10: free-running ids equal the reference for F32 weights (stories260K here). */
 static void test_greedy_free_running_f32(void) {
+    char name[64];
     int k;
     for (k = 0; k <= 5; k++) {
-        char name[64];
-        t_ref r;
-        llm_model *m;
         snprintf(name, sizeof name, "stories260K.%d", k);
-        if (!t_ref_load("real", name, &r)) return;
-        m = t_load_model(r.model);
-        if (m) {
-            llm_context_params cp = llm_context_default_params();
-            llm_context *c;
-            char err[256];
-            int i, j, nv = llm_model_n_vocab(m);
-            llm_token t;
-            cp.n_ctx = r.rows + 8;
-            cp.n_threads = 2;
-            cp.kv_type = LLM_KV_F32;
-            c = llm_context_new(m, &cp, err, sizeof err);
-            T_REQUIRE(c != NULL, "%s", err);
-            T_CHECK(llm_decode(c, (const llm_token *)r.tokens, r.n_tokens, 0) == LLM_OK, "%s", llm_context_error(c));
-            for (i = 0; i < r.n_greedy; i++) {
-                const float *l = llm_logits(c, -1);
-                for (t = 0, j = 1; j < nv; j++)
-                    if (l[j] > l[t]) t = j;
-                if (t != r.greedy[i]) {
-                    T_CHECK(0, "%s: greedy id %d is %d, reference %d", name, i, (int)t, r.greedy[i]);
-                    break;
-                }
-                if (llm_decode(c, &t, 1, 0) != LLM_OK) break;
-            }
-            llm_context_free(c);
-            llm_model_free(m);
-        }
-        free(r.logits);
+        t_check_free_running("real", name);
     }
 }
 
