@@ -348,6 +348,7 @@ typedef enum llm_kv_type {
     LLM_KV_DEFAULT = 0, /* F16 */
     LLM_KV_F32 = 1,
     LLM_KV_F16 = 2,
+    LLM_KV_Q8_0 = 3,    /* half of F16's memory; needs a head size that is a multiple of 32 */
     LLM_KV_TYPE_COUNT
 } llm_kv_type;
 
@@ -5200,7 +5201,9 @@ LLMDEF int llm_model_tensor_dequantize(const llm_model *m, int i, int64_t row0, 
 /* Per layer, K and V are [n_ctx][n_kv = n_head_kv * head_dim] rows in the cache type (F32 or F16),
    one row per position, so attention reads each position's heads contiguously. */
 
-static int llm__kv_elt_type(llm_kv_type t) { return t == LLM_KV_F32 ? LLM_TYPE_F32 : LLM_TYPE_F16; }
+static int llm__kv_elt_type(llm_kv_type t) {
+    return t == LLM_KV_F32 ? LLM_TYPE_F32 : t == LLM_KV_Q8_0 ? LLM_TYPE_Q8_0 : LLM_TYPE_F16;
+}
 
 /* Bytes of one layer's K (or V) for n_ctx positions. */
 static int llm__kv_layer_bytes(const llm_model *m, int n_ctx, llm_kv_type t, size_t *out) {
@@ -5444,7 +5447,7 @@ static void llm__attn_task(void *arg, int task, int ith) {
     float *s = c->scores + (size_t)ith * c->n_ctx, max = -INFINITY, inv;
     float scale = m->ar->q_prescale ? 1.0f : 1.0f / sqrtf((float)hd), cap = m->attn_softcap;
     const uint8_t *kc = c->k_cache + (size_t)j->layer * c->kv_layer_bytes, *vc = c->v_cache + (size_t)j->layer * c->kv_layer_bytes;
-    size_t head_off = (size_t)kvh * hd * (size_t)llm__types[c->kv_elt].size; /* F32/F16: one element per block */
+    size_t head_off = llm__type_row_bytes(c->kv_elt, (int64_t)kvh * hd); /* whole blocks: hd is a multiple of the block */
     uint8_t *tmp = c->head_tmp + (size_t)ith * c->head_tmp_stride;
     const void *qv = q;
     llm__vec_dot_fn dot = c->kern.vec_dot[c->kv_elt];
@@ -5471,9 +5474,13 @@ static void llm__attn_task(void *arg, int task, int ith) {
         const uint8_t *vr = vc + (size_t)p * c->kv_row_bytes + head_off;
         if (c->kv_elt == LLM_TYPE_F32) {
             for (i = 0; i < hd; i++) out[i] += w * llm__lef32(vr + 4 * i);
-        } else { /* the weights are rounded to F16 too, as in the reference's F16 mat-vec */
+        } else if (c->kv_elt == LLM_TYPE_F16) { /* the weights are rounded to F16 too, as in the reference's F16 mat-vec */
             w = llm__fp16_to_fp32(llm__fp32_to_fp16(w));
             for (i = 0; i < hd; i++) out[i] += w * llm__fp16_to_fp32(llm__le16(vr + 2 * i));
+        } else { /* a quantized cache: the head's values dequantized, weights in float */
+            float *vf = (float *)(tmp + c->head_tmp_stride / 2);
+            llm__types[c->kv_elt].to_float(vr, vf, hd);
+            for (i = 0; i < hd; i++) out[i] += w * vf[i];
         }
     }
 }
@@ -5883,7 +5890,10 @@ static int llm__ctx_resolve(const llm_model *m, const llm_context_params *p, llm
         }
     }
     s->xq_stride = LLM__ALIGN64(s->xq_stride);
-    s->head_tmp_stride = LLM__ALIGN64((size_t)m->head_dim * 4);
+    s->head_tmp_stride = 2 * LLM__ALIGN64((size_t)m->head_dim * 4); /* q in the cache type, then a V head as floats */
+    if (s->kv_type == LLM_KV_Q8_0 && m->head_dim % 32 != 0)
+        return llm__errf(err, err_size, LLM_ERR_UNSUPPORTED, "a Q8_0 KV cache needs a head size that is a multiple of 32 (this model: %d)",
+                         m->head_dim);
     /* one block for the scratch: per token, then per thread, then the logits (all in floats,
        each piece 64-byte aligned); the sizes are small numbers, far from overflow */
     per_token = LLM__ALIGN64(sizeof(float) * ((size_t)m->n_embd * 2 + (size_t)s->n_qe * 2 + (size_t)m->n_kv * 2 +

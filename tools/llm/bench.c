@@ -9,7 +9,7 @@
 #include <string.h>
 
 static const char bench_usage[] =
-    "usage: llm bench -m MODEL [-p N] [-n N] [-t LIST] [-r N] [--kv-type f32|f16] [--json]\n"
+    "usage: llm bench -m MODEL [-p N] [-n N] [-t LIST] [-r N] [--kv-type f32|f16|q8_0] [--json]\n"
     "\n"
     "Measures the read bandwidth of the machine (all threads), then for each thread count:\n"
     "prompt processing of N tokens in one batch (pp) and generation of N tokens one at a time\n"

@@ -147,7 +147,8 @@ uint64_t cli_size(const cli_args *a, const char *s, uint64_t min, uint64_t max) 
 llm_kv_type cli_kv_type(const cli_args *a, const char *s) {
     if (strcmp(s, "f32") == 0 || strcmp(s, "F32") == 0) return LLM_KV_F32;
     if (strcmp(s, "f16") == 0 || strcmp(s, "F16") == 0) return LLM_KV_F16;
-    cli_usage_error(a, "%s: '%s' is not a KV cache type (f32, f16)", cli__option_name(a, s), s);
+    if (strcmp(s, "q8_0") == 0 || strcmp(s, "Q8_0") == 0) return LLM_KV_Q8_0;
+    cli_usage_error(a, "%s: '%s' is not a KV cache type (f32, f16, q8_0)", cli__option_name(a, s), s);
     return LLM_KV_DEFAULT;
 }
 

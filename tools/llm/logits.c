@@ -21,7 +21,7 @@ static const char logits_usage[] =
     "  -o, --output FILE    write the logits to FILE (\"-\" = stdout)\n"
     "      --top K          logits printed per position (default 5)\n"
     "  -t, --threads N      threads (default: every CPU this process may use)\n"
-    "      --kv-type f32|f16  KV cache type (default f32, as the references use)\n"
+    "      --kv-type T        KV cache type: f32 (default, as the references use), f16, q8_0\n"
     "      --special        parse special tokens (\"<s>\") in the text\n"
     "      --no-bos         do not add BOS to the text\n"
     "  -h, --help           print this help\n";

@@ -21,7 +21,7 @@ static const char run_usage[] =
     "  -c, --ctx-size N          context in tokens, K suffix allowed (default: the training\n"
     "                            context, at most 4096)\n"
     "  -t, --threads N           threads (default: every CPU this process may use)\n"
-    "      --kv-type f32|f16     KV cache type (default f16)\n"
+    "      --kv-type T           KV cache type: f16 (default), f32, q8_0\n"
     "      --temp T              temperature; 0 = greedy (default 0.8)\n"
     "      --top-k K             keep the K most likely tokens; 0 = off (default 40)\n"
     "      --top-p P             keep the most likely tokens up to mass P; 1 = off (default 0.95)\n"
