@@ -237,6 +237,20 @@ static void synth_metadata(cli_gguf *g, const synth_shape *s, const char *name) 
 #undef SYNTH_KEY
 }
 
+/* general.file_type (llama.cpp's llama_ftype numbers) of a file whose matrices are all of
+   one type: what other tools show as the file's quantization. */
+static uint32_t synth_file_type(int type) {
+    static const int map[][2] = {{LLM_TYPE_F32, 0},    {LLM_TYPE_F16, 1},    {LLM_TYPE_Q4_0, 2},   {LLM_TYPE_Q4_1, 3},
+                                 {LLM_TYPE_Q8_0, 7},   {LLM_TYPE_Q5_0, 8},   {LLM_TYPE_Q5_1, 9},   {LLM_TYPE_Q2_K, 10},
+                                 {LLM_TYPE_Q3_K, 11},  {LLM_TYPE_Q4_K, 14},  {LLM_TYPE_Q5_K, 16},  {LLM_TYPE_Q6_K, 18},
+                                 {LLM_TYPE_IQ4_NL, 25}, {LLM_TYPE_IQ4_XS, 30}, {LLM_TYPE_BF16, 32}, {LLM_TYPE_TQ1_0, 36},
+                                 {LLM_TYPE_TQ2_0, 37}};
+    size_t i;
+    for (i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (map[i][0] == type) return (uint32_t)map[i][1];
+    return 0;
+}
+
 static void synth_set(const cli_args *a, synth_shape *s, const char *key, const char *val) {
     static const struct {
         const char *key;
@@ -338,7 +352,7 @@ int cmd_synth(int argc, char **argv) {
     cli_gguf_kv_u32(&g, "tokenizer.ggml.eos_token_id", 2);
     cli_gguf_kv_u32(&g, "tokenizer.ggml.unknown_token_id", 0);
     cli_gguf_kv_bool(&g, "tokenizer.ggml.add_bos_token", 1);
-    cli_gguf_kv_u32(&g, "general.file_type", 0);
+    cli_gguf_kv_u32(&g, "general.file_type", synth_file_type(type));
     for (i = 0; i < sh.n_vocab; i++) free(vocab[i]);
     free(vocab);
     free(scores);
