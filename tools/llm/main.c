@@ -10,6 +10,7 @@ int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -21,6 +22,7 @@ static const struct {
     {"info", cmd_info, "show a model's metadata, hyper-parameters, tensors and memory needs"},
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"logits", cmd_logits, "decode a sequence in one batch and print or save every position's logits"},
+    {"serve", cmd_serve, "serve a model over HTTP with the OpenAI API"},
     {"synth", cmd_synth, "write a seeded random-weight model of any architecture and type"},
 };
 
