@@ -118,10 +118,12 @@ fi
 
 # 16 concurrent streaming clients (4 slots: the rest queue), each must get the greedy text.
 "${C[@]}" "${J[@]}" "$base/v1/completions" -d '{"prompt":"Once upon a time","max_tokens":48,"temperature":0}' >"$tmp/ref"
+pids=()
 for i in $(seq 16); do
     "${C[@]}" -N "${J[@]}" "$base/v1/completions" -d '{"prompt":"Once upon a time","max_tokens":48,"temperature":0,"stream":true}' >"$tmp/s$i" &
+    pids+=($!)
 done
-wait $(jobs -p | grep -v "^$pid\$") 2>/dev/null
+wait "${pids[@]}"
 python3 - "$tmp" <<'PY'
 import json, sys
 d = sys.argv[1]
@@ -146,10 +148,12 @@ for _ in range(8):
     s.recv(200)
     s.close()
 PY
+pids=()
 for i in 1 2 3 4; do
     "${C[@]}" --max-time 10 "${J[@]}" "$base/v1/completions" -d '{"prompt":"Hi","max_tokens":4}' >"$tmp/d$i" &
+    pids+=($!)
 done
-wait $(jobs -p | grep -v "^$pid\$") 2>/dev/null
+wait "${pids[@]}"
 all=0
 for i in 1 2 3 4; do py "$tmp/d$i" "d['usage']['completion_tokens']>0" || all=1; done
 check "dropped clients free their slots" $all "$(cat "$tmp"/d*)"
