@@ -78,6 +78,12 @@ check "curl completion with a stop string" $? "$(cat "$tmp/cmpl")"
 grep -q '"object":"text_completion"' "$tmp/cmpl_sse" && tail -c 14 "$tmp/cmpl_sse" | grep -q '^data: \[DONE\]$'
 check "curl streamed completion" $? "$(head -c 600 "$tmp/cmpl_sse")"
 
+# \uXXXX escapes and surrogate pairs decode to the same UTF-8 as the raw text.
+"${C[@]}" "${J[@]}" "$base/v1/completions" -d '{"prompt":"caf\u00e9 \ud83d\ude00 \"q\"\\","max_tokens":1}' >"$tmp/u1"
+"${C[@]}" "${J[@]}" "$base/v1/completions" -d '{"prompt":"café 😀 \"q\"\\","max_tokens":1}' >"$tmp/u2"
+python3 -c "import json,sys; a,b=(json.load(open(f))['usage']['prompt_tokens'] for f in sys.argv[1:]); sys.exit(0 if a==b and a>3 else 1)" "$tmp/u1" "$tmp/u2"
+check "JSON escapes and surrogate pairs" $? "$(cat "$tmp/u1" "$tmp/u2")"
+
 # Errors: status, an OpenAI-style body, and the server still serves.
 err_case() { # NAME STATUS CURL-ARGS...
     local name=$1 want=$2
@@ -98,6 +104,7 @@ err_case "deep nesting" 400 "${A[@]}" "${J[@]}" "$base/v1/completions" -d "$(pri
 err_case "messages not an array" 400 "${A[@]}" "${J[@]}" "$base/v1/chat/completions" -d '{"messages":"hi"}'
 err_case "temperature a string" 400 "${A[@]}" "${J[@]}" "$base/v1/chat/completions" -d '{"messages":[{"role":"user","content":"hi"}],"temperature":"hot"}'
 err_case "max_tokens a float" 400 "${A[@]}" "${J[@]}" "$base/v1/completions" -d '{"prompt":"hi","max_tokens":1.5}'
+err_case "max_tokens over the limit" 400 "${A[@]}" "${J[@]}" "$base/v1/completions" -d '{"prompt":"hi","max_tokens":100000}'
 err_case "stream a number" 400 "${A[@]}" "${J[@]}" "$base/v1/completions" -d '{"prompt":"hi","stream":1}'
 err_case "prompt longer than the context" 400 "${A[@]}" "${J[@]}" "$base/v1/completions" -d "{\"prompt\":\"$(printf 'Once upon a time %.0s' $(seq 300))\"}"
 head -c 1500000 /dev/zero | tr '\0' ' ' >"$tmp/big"
@@ -157,6 +164,8 @@ wait "${pids[@]}"
 all=0
 for i in 1 2 3 4; do py "$tmp/d$i" "d['usage']['completion_tokens']>0" || all=1; done
 check "dropped clients free their slots" $all "$(cat "$tmp"/d*)"
+grep -q "client gone: cancelled" "$tmp/log"
+check "a dropped client cancels its generation" $? "no cancellation in the log: $(tail -12 "$tmp/log")"
 
 # Memory stays bounded: RSS after 200 small requests within 5 % of RSS after the first 16.
 rss() { awk '/VmRSS/ {print $2}' /proc/$pid/status; }
