@@ -5,7 +5,7 @@
 # Prints "ok NAME", "FAIL NAME: why" or "skip NAME: why" lines. Usage: serve_test.sh MODEL
 set -u
 MODEL=$1
-LLM=build/llm
+LLM=${LLM:-build/llm}
 NODE_DIR=build/node/node_modules/openai
 KEY=sk-test-key
 tmp=$(mktemp -d)
