@@ -117,6 +117,33 @@ err_case "wrong key" 401 -H "Authorization: Bearer nope" "${J[@]}" "$base/v1/cha
 "${C[@]}" "$base/v1/models" | grep -q stories260K
 check "still serving after the errors" $? ""
 
+# A full queue: 4 slots + 64 waiting connections (these send half a request head), then 503.
+python3 - "$port" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+held = []
+for _ in range(68):
+    s = socket.create_connection(('127.0.0.1', port), timeout=10)
+    s.sendall(b'GET /health HTTP/1.1\r\n')
+    held.append(s)
+s = socket.create_connection(('127.0.0.1', port), timeout=10)
+s.sendall(b'GET /health HTTP/1.1\r\nHost: x\r\n\r\n')
+reply = b''
+while True:
+    b = s.recv(4096)
+    if not b: break
+    reply += b
+for h in held: h.close()
+assert reply.startswith(b'HTTP/1.1 503 ') and b'"error"' in reply, reply[:200]
+PY
+check "a full queue -> 503" $? ""
+up=1
+for _ in $(seq 50); do
+    curl -s --max-time 2 "$base/health" | grep -q '"ok"' && { up=0; break; }
+    sleep 0.1
+done
+check "serving again after the queue drained" $up ""
+
 # The official openai npm client.
 if ! command -v node >/dev/null; then echo "skip openai client: node not installed"
 elif [ ! -d "$NODE_DIR" ]; then echo "skip openai client: $NODE_DIR missing (.ci/run installs it: npm install --prefix build/node openai)"
