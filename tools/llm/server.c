@@ -1081,8 +1081,19 @@ int srv_run(srv_server *s) {
             s->n_conns--;
             pthread_mutex_unlock(&s->mu);
         }
-        send_error(fd, 503, "Retry-After: 1\r\n", "the server is busy: %d requests are running or waiting", s->max_conns);
-        close(fd);
+        {
+            /* Read what the client sent first (briefly), so that closing does not reset the
+               connection before it reads the 503. */
+            struct pollfd q;
+            char sink[4096];
+            q.fd = fd, q.events = POLLIN, q.revents = 0;
+            if (poll(&q, 1, 50) > 0) (void)recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+            send_error(fd, 503, "Retry-After: 1\r\n", "the server is busy: %d requests are running or waiting",
+                       s->max_conns);
+            shutdown(fd, SHUT_WR);
+            if (poll(&q, 1, 50) > 0) (void)recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+            close(fd);
+        }
     }
     /* Shut down: no new connections; stop the generations and the reads in flight. */
     close(s->listen_fd);
