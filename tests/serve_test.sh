@@ -105,6 +105,7 @@ err_case "messages not an array" 400 "${A[@]}" "${J[@]}" "$base/v1/chat/completi
 err_case "temperature a string" 400 "${A[@]}" "${J[@]}" "$base/v1/chat/completions" -d '{"messages":[{"role":"user","content":"hi"}],"temperature":"hot"}'
 err_case "max_tokens a float" 400 "${A[@]}" "${J[@]}" "$base/v1/completions" -d '{"prompt":"hi","max_tokens":1.5}'
 err_case "max_tokens over the limit" 400 "${A[@]}" "${J[@]}" "$base/v1/completions" -d '{"prompt":"hi","max_tokens":100000}'
+err_case "seed out of range" 400 "${A[@]}" "${J[@]}" "$base/v1/completions" -d '{"prompt":"hi","seed":1e300}'
 err_case "stream a number" 400 "${A[@]}" "${J[@]}" "$base/v1/completions" -d '{"prompt":"hi","stream":1}'
 err_case "prompt longer than the context" 400 "${A[@]}" "${J[@]}" "$base/v1/completions" -d "{\"prompt\":\"$(printf 'Once upon a time %.0s' $(seq 300))\"}"
 head -c 1500000 /dev/zero | tr '\0' ' ' >"$tmp/big"

@@ -625,7 +625,11 @@ static void slot_release(srv_server *s, srv_slot *slot) {
     pthread_mutex_unlock(&s->mu);
 }
 
-static int is_int(const jnode *v) { return v && v->type == J_NUM && v->num == (double)(long long)v->num; }
+/* An integer that fits in 53 bits (a double holds it exactly; the cast is defined). */
+static int is_int(const jnode *v) {
+    return v && v->type == J_NUM && v->num >= -9007199254740992.0 && v->num <= 9007199254740992.0 &&
+           v->num == (double)(long long)v->num;
+}
 
 /* Text of a message's content: a string, null, or an array of {"type":"text","text":...}. */
 static int content_text(const jnode *c, sbuf *out) {
