@@ -19,7 +19,7 @@ for tool in curl python3; do
     command -v $tool >/dev/null || { echo "skip serve: $tool not installed"; exit 0; }
 done
 
-"$LLM" serve -m "$MODEL" --host 127.0.0.1 --port 0 -np 4 -c 256 --api-key $KEY -v 2>"$tmp/log" &
+"$LLM" serve -m "$MODEL" --host 127.0.0.1 --port 0 -np 4 -c 256 --api-key $KEY --timeout 2 -v 2>"$tmp/log" &
 pid=$!
 port=
 for _ in $(seq 100); do
@@ -117,6 +117,24 @@ err_case "missing key" 401 "$base/v1/models"
 err_case "wrong key" 401 -H "Authorization: Bearer nope" "${J[@]}" "$base/v1/chat/completions" -d '{"messages":[]}'
 "${C[@]}" "$base/v1/models" | grep -q stories260K
 check "still serving after the errors" $? ""
+
+# A slow client (half a request head, then nothing) gets 408 after --timeout 2.
+python3 - "$port" <<'PY'
+import socket, sys, time
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=8)
+s.sendall(b'GET /health HTTP/1.1\r\nHost: x\r\n')
+t = time.time()
+reply = b''
+try:
+    while True:
+        b = s.recv(4096)
+        if not b: break
+        reply += b
+except ConnectionResetError:
+    pass
+assert reply.startswith(b'HTTP/1.1 408 ') and time.time() - t < 6, reply[:100]
+PY
+check "a slow client times out -> 408" $? ""
 
 # A full queue: 4 slots + 64 waiting connections (these send half a request head), then 503.
 python3 - "$port" <<'PY'
