@@ -225,7 +225,7 @@ if [ -r /proc/$pid/status ]; then
     for i in $(seq 17 200); do req $i; done
     r200=$(rss)
     awk -v a="$r16" -v b="$r200" 'BEGIN { exit !(b <= a * 1.05 && b >= a * 0.95) }'
-    check "RSS after 200 requests within 5% of after 16" $? "$r16 kB -> $r200 kB"
+    check "RSS after 200 requests within 5% of after 16 ($r16 kB -> $r200 kB)" $? ""
 else
     echo "skip RSS: no /proc"
 fi
