@@ -168,6 +168,7 @@ check "serving again after the queue drained" $up ""
 
 # The official openai npm client.
 if ! command -v node >/dev/null; then echo "skip openai client: node not installed"
+elif [ ! -d "$NODE_DIR" ] && [ "${CI:-}" = true ]; then fail "openai client" "$NODE_DIR missing under CI=true (.ci/run installs it)"
 elif [ ! -d "$NODE_DIR" ]; then echo "skip openai client: $NODE_DIR missing (.ci/run installs it: npm install --prefix build/node openai)"
 else timeout 60 node tests/serve_client.mjs "$base/v1" $KEY build/node/node_modules/openai
 fi
