@@ -42,13 +42,15 @@ all: build/llm $(EXAMPLES)
 build/llm: $(LLM_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-build/obj/llm/%.o: tools/llm/%.c tools/llm/common.h $(HEADER)
+build/obj/llm/%.o: tools/llm/%.c tools/llm/common.h tools/llm/server.h $(HEADER)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 build/examples/%: examples/%.c $(HEADER)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+build/examples/server: tools/llm/server.c tools/llm/server.h
 
 # ---- tests --------------------------------------------------------------------------------
 

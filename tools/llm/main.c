@@ -11,6 +11,7 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -23,6 +24,7 @@ static const struct {
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"logits", cmd_logits, "decode a sequence in one batch and print or save every position's logits"},
     {"bench", cmd_bench, "measure memory bandwidth and prompt/generation tokens/s"},
+    {"serve", cmd_serve, "serve a model over HTTP with the OpenAI API"},
     {"synth", cmd_synth, "write a seeded random-weight model of any architecture and type"},
 };
 
