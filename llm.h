@@ -7603,7 +7603,7 @@ static uint32_t llm__gp_char(llm__gp *gp) {
 static int llm__gp_alts(llm__gp *gp, int rule);
 
 /* Replaces the item at [start, n) of rule with min..max (max < 0: unbounded) copies. */
-static int llm__gp_repeat(llm__gp *gp, int rule, int start, int min, int max) {
+static int llm__gp_repeat(llm__gp *gp, int rule, int start, int min, int max, const char *item_at) {
     int n = gp->r[rule].n - start, i, k, tail = -1;
     llm__gelem *x = (llm__gelem *)llm__alloc_array(NULL, (size_t)n, sizeof *x);
     if (!x) return llm__gp_fail(gp, gp->p, "out of memory");
@@ -7612,7 +7612,7 @@ static int llm__gp_repeat(llm__gp *gp, int rule, int start, int min, int max) {
     for (k = 0; k < min; k++)
         for (i = 0; i < n; i++) llm__gp_push(gp, rule, x[i].type, x[i].value);
     if (max < 0) { /* star ::= x star | (empty) */
-        tail = llm__gp_new_rule(gp, NULL, 0, (size_t)(gp->p - gp->src));
+        tail = llm__gp_new_rule(gp, NULL, 0, (size_t)(item_at - gp->src));
         if (tail >= 0) {
             for (i = 0; i < n; i++) llm__gp_push(gp, tail, x[i].type, x[i].value);
             llm__gp_push(gp, tail, LLM__GE_REF, (uint32_t)tail);
@@ -7621,7 +7621,7 @@ static int llm__gp_repeat(llm__gp *gp, int rule, int start, int min, int max) {
         }
     } else
         for (k = min; k < max && !gp->failed; k++) { /* opt_k ::= x opt_{k-1} | (empty) */
-            int r = llm__gp_new_rule(gp, NULL, 0, (size_t)(gp->p - gp->src));
+            int r = llm__gp_new_rule(gp, NULL, 0, (size_t)(item_at - gp->src));
             if (r < 0) break;
             for (i = 0; i < n; i++) llm__gp_push(gp, r, x[i].type, x[i].value);
             if (tail >= 0) llm__gp_push(gp, r, LLM__GE_REF, (uint32_t)tail);
@@ -7710,7 +7710,7 @@ static int llm__gp_seq(llm__gp *gp, int rule) {
         /* postfix operators */
         if (gp->p < gp->end && (*gp->p == '*' || *gp->p == '+' || *gp->p == '?')) {
             char op = *gp->p++;
-            if (!llm__gp_repeat(gp, rule, start, op == '+', op == '?' ? 1 : -1)) return 0;
+            if (!llm__gp_repeat(gp, rule, start, op == '+', op == '?' ? 1 : -1, at)) return 0;
         } else if (gp->p < gp->end && *gp->p == '{') {
             const char *bat = gp->p++;
             int min = 0, max;
@@ -7728,7 +7728,7 @@ static int llm__gp_seq(llm__gp *gp, int rule) {
             if (gp->p >= gp->end || *gp->p != '}') return llm__gp_fail(gp, bat, "expected '}' closing the repetition");
             gp->p++;
             if (max >= 0 && max < min) return llm__gp_fail(gp, bat, "repetition {%d,%d}: the maximum is below the minimum", min, max);
-            if (!llm__gp_repeat(gp, rule, start, min, max)) return 0;
+            if (!llm__gp_repeat(gp, rule, start, min, max, at)) return 0;
         }
     }
 }
@@ -8595,7 +8595,7 @@ static int llm__js_body(llm__js *js, int node, llm__gsb *b) {
         if (llm__js_key(js, k, "$ref") || llm__js_key(js, k, "pattern") || llm__js_key(js, k, "allOf") ||
             llm__js_key(js, k, "not") || llm__js_key(js, k, "if") || llm__js_key(js, k, "patternProperties") ||
             llm__js_key(js, k, "exclusiveMinimum") || llm__js_key(js, k, "exclusiveMaximum") || llm__js_key(js, k, "multipleOf"))
-            return llm__jp_fail(jp, jp->node[k].at, "unsupported schema keyword '%.*s'", (int)jp->node[k].key_n,
+            return llm__jp_fail(jp, jp->node[k].key_at - 1, "unsupported schema keyword '%.*s'", (int)jp->node[k].key_n,
                                 jp->src + jp->node[k].key_at);
     if ((k = llm__js_get(js, node, "const")) >= 0) {
         llm__js_literal(js, k, b, 1);
