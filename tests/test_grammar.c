@@ -521,17 +521,72 @@ static void tg_schema_run(const char *rel) {
 static void test_grammar_schemas_stories(void) { tg_schema_run("models/stories260K.gguf"); }
 static void test_grammar_schemas_synth(void) { tg_schema_run("models/synth/llama-F32.gguf"); }
 
-/* The sampler's cost per token with the JSON grammar, on a 32000-token synth vocabulary
-   (build/synth-32k.gguf, made by the test when missing). Prints the figure; asserts none. */
+/* Samples with schema on m from uniform random logits and prints the cost per token: the
+   mask alone, the whole sampler with the grammar, and the sampler without it. */
+static void tg_cost(llm_model *m, const char *what, const char *schema) {
+    int nv = llm_model_n_vocab(m), i, n_tok = 0;
+    char err[256];
+    double t0, t_plain, t_gram = 0.0, t_mask = 0.0;
+    llm_grammar *g = llm_grammar_from_json_schema(schema, err, sizeof err);
+    llm_sampler_params sp;
+    llm_sampler *s;
+    float *l = (float *)malloc((size_t)nv * sizeof(float));
+    llm__rng r;
+    T_REQUIRE(g != NULL, "%s", err);
+    for (i = 0; i < 5; i++) {
+        llm_sampler *gs;
+        int k, j;
+        memset(&sp, 0, sizeof sp);
+        sp.temperature = 1.0f;
+        sp.seed = (uint64_t)i + 1;
+        sp.grammar = g;
+        gs = llm_sampler_new(m, &sp);
+        llm__rng_seed(&r, (uint64_t)i + 1);
+        for (j = 0; j < 400; j++) {
+            llm_token t;
+            int first;
+            double tm = llm__now_ms();
+            llm__gsampler_mask(gs->gs, gs->cand, &first);
+            t_mask += llm__now_ms() - tm;
+            for (k = 0; k < nv; k++) l[k] = llm__rng_float(&r) * 4.0f;
+            tm = llm__now_ms();
+            t = llm_sampler_sample(gs, l);
+            llm_sampler_accept(gs, t);
+            t_gram += llm__now_ms() - tm;
+            n_tok++;
+            if (llm_token_is_eog(m, t)) break;
+        }
+        llm_sampler_free(gs);
+    }
+    memset(&sp, 0, sizeof sp);
+    sp.temperature = 1.0f;
+    s = llm_sampler_new(m, &sp);
+    llm__rng_seed(&r, 1);
+    t_plain = 0.0;
+    for (i = 0; i < n_tok; i++) {
+        int k;
+        for (k = 0; k < nv; k++) l[k] = llm__rng_float(&r) * 4.0f;
+        t0 = llm__now_ms();
+        llm_sampler_accept(s, llm_sampler_sample(s, l));
+        t_plain += llm__now_ms() - t0;
+    }
+    llm_sampler_free(s);
+    free(l);
+    printf("  grammar cost, %d-token vocabulary, %s: %d tokens; mask %.3f ms/token; sampler with the grammar %.3f "
+           "ms/token (mask included), without %.3f ms/token\n",
+           nv, what, n_tok, t_mask / n_tok, t_gram / n_tok, t_plain / n_tok);
+    llm_grammar_free(g);
+}
+
+/* The sampler's cost per token with grammars on a 32000-token synth vocabulary
+   (build/synth-vocab32000.gguf, made with build/llm synth when missing). Prints the
+   figures; asserts none (speed belongs to llm bench). */
 static void test_grammar_cost(void) {
     const char *path = "build/synth-vocab32000.gguf";
     llm_model_params mp = llm_model_default_params();
     llm_model *m;
-    char err[256], text[65536];
+    char err[256];
     FILE *f = fopen(path, "rb");
-    int i, eog, n_tok = 0;
-    double t0, t_plain, t_gram, t_mask = 0.0;
-    llm_grammar *g;
     if (!f) {
         if (system("./build/llm synth --arch llama --shape vocab_size=32000 -o build/synth-vocab32000.gguf >/dev/null 2>&1") != 0)
             T_SKIP("cannot make %s with build/llm synth", path);
@@ -541,63 +596,78 @@ static void test_grammar_cost(void) {
     m = llm_model_load(path, &mp, err, sizeof err);
     T_REQUIRE(m != NULL, "%s", err);
     T_REQUIRE(llm_model_n_vocab(m) == 32000, "vocab %d", llm_model_n_vocab(m));
-    g = llm_grammar_from_json_schema(tg_schemas[5], err, sizeof err);
-    T_REQUIRE(g != NULL, "%s", err);
-    /* with the grammar: a sampler over uniform random logits, until done */
-    t0 = llm__now_ms();
-    for (i = 0; i < 5; i++) {
-        int n = tg_sample_text(m, g, (uint64_t)i + 1, 400, text, sizeof text, &eog);
-        (void)n;
-    }
-    t_gram = llm__now_ms() - t0;
-    {
-        /* count the tokens the same runs took, and time the plain sampler on as many */
-        llm_sampler_params sp;
-        llm_sampler *s;
-        float *l = (float *)malloc(32000 * sizeof(float));
-        llm__rng r;
-        for (i = 0; i < 5; i++) {
-            llm_sampler *gs;
-            int k, j;
-            memset(&sp, 0, sizeof sp);
-            sp.temperature = 1.0f;
-            sp.seed = (uint64_t)i + 1;
-            sp.grammar = g;
-            gs = llm_sampler_new(m, &sp);
-            llm__rng_seed(&r, (uint64_t)i + 1);
-            for (j = 0; j < 400; j++) {
-                llm_token t;
-                int first;
-                double tm = llm__now_ms();
-                llm__gsampler_mask(gs->gs, gs->cand, &first);
-                t_mask += llm__now_ms() - tm;
-                for (k = 0; k < 32000; k++) l[k] = llm__rng_float(&r) * 4.0f;
-                t = llm_sampler_sample(gs, l);
-                llm_sampler_accept(gs, t);
-                n_tok++;
-                if (llm_token_is_eog(m, t)) break;
-            }
-            llm_sampler_free(gs);
-        }
-        memset(&sp, 0, sizeof sp);
-        sp.temperature = 1.0f;
-        s = llm_sampler_new(m, &sp);
-        llm__rng_seed(&r, 1);
-        t0 = llm__now_ms();
-        for (i = 0; i < n_tok; i++) {
-            int k;
-            for (k = 0; k < 32000; k++) l[k] = llm__rng_float(&r) * 4.0f;
-            llm_sampler_accept(s, llm_sampler_sample(s, l));
-        }
-        t_plain = llm__now_ms() - t0;
-        llm_sampler_free(s);
-        free(l);
-    }
-    printf("  grammar cost, 32000-token vocabulary, schema 5: %d tokens; the mask alone %.3f ms/token; the whole "
-           "sampler %.3f ms/token with the grammar (5 setups included), %.3f ms/token without\n",
-           n_tok, t_mask / n_tok, t_gram / n_tok, t_plain / n_tok);
-    llm_grammar_free(g);
+    tg_cost(m, "schema 5 (nested object)", tg_schemas[5]);
+    tg_cost(m, "a string of up to 400 characters", "{\"type\":\"string\",\"maxLength\":400}");
+    tg_cost(m, "any JSON", "{}");
     llm_model_free(m);
+}
+
+/* llm run --grammar, --json-schema, --json: output that parses; bad files point at the
+   line and column, with exit status 1. */
+static void test_grammar_cli(void) {
+    char out[8192];
+    size_t n;
+    FILE *p, *f;
+    tg_json v, schema;
+    const char *end;
+    if (!t_shared("models/stories260K.gguf")) return;
+    if (!(f = fopen("build/llm", "rb"))) T_SKIP("build/llm not built");
+    fclose(f);
+    f = fopen("build/test-grammar.gbnf", "wb");
+    T_REQUIRE(f, "write build/test-grammar.gbnf");
+    fputs("# two to four words\nroot ::= word (\" \" word){1,3}\nword ::= [a-z]{1,8}\n", f);
+    fclose(f);
+    p = popen("build/llm run -m ../shared/models/stories260K.gguf -p Once -n 64 --seed 3 --grammar build/test-grammar.gbnf 2>/dev/null", "r");
+    T_REQUIRE(p, "popen");
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    T_CHECK(pclose(p) == 0, "exit status");
+    {
+        const char *q = out;
+        int words = 0, ok = 1;
+        while (*q && *q != '\n') {
+            int k = 0;
+            while (*q >= 'a' && *q <= 'z') q++, k++;
+            ok &= k >= 1 && k <= 8;
+            words++;
+            if (*q == ' ') q++;
+            else break;
+        }
+        T_CHECK(ok && words >= 2 && words <= 4 && !strcmp(q, "\n"), "grammar output '%s'", out);
+    }
+    f = fopen("build/test-grammar.json", "wb");
+    T_REQUIRE(f, "write build/test-grammar.json");
+    fputs(tg_schemas[0], f);
+    fclose(f);
+    p = popen("build/llm run -m ../shared/models/stories260K.gguf -p Once -n 256 --seed 5 --json-schema build/test-grammar.json 2>/dev/null", "r");
+    T_REQUIRE(p, "popen");
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    T_CHECK(pclose(p) == 0, "exit status");
+    T_REQUIRE(tg_parse(tg_schemas[0], &schema, 0) != NULL, "schema");
+    end = tg_parse(out, &v, 0);
+    T_CHECK(end && !strcmp(tg_ws(end), "") && tg_valid(&v, &schema), "schema output '%s'", out);
+    tg_json_free(&v);
+    tg_json_free(&schema);
+    p = popen("build/llm run -m ../shared/models/stories260K.gguf -p Once -n 256 --seed 5 --json 2>/dev/null", "r");
+    T_REQUIRE(p, "popen");
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    T_CHECK(pclose(p) == 0, "exit status");
+    end = tg_parse(out, &v, 0);
+    T_CHECK(end && !strcmp(tg_ws(end), ""), "--json output '%s'", out);
+    tg_json_free(&v);
+    f = fopen("build/test-grammar.gbnf", "wb");
+    T_REQUIRE(f, "write build/test-grammar.gbnf");
+    fputs("root ::= word\nword ::= [a-z\n", f);
+    fclose(f);
+    p = popen("build/llm run -m ../shared/models/stories260K.gguf -n 8 --grammar build/test-grammar.gbnf 2>&1 >/dev/null", "r");
+    T_REQUIRE(p, "popen");
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    T_CHECK(pclose(p) != 0, "exit status 0 for a bad grammar");
+    T_CHECK(strstr(out, "llm: error: build/test-grammar.gbnf: line 2, column 10: unterminated character class") != NULL,
+            "stderr '%s'", out);
 }
 
 static void tests_grammar(void) {
@@ -605,5 +675,6 @@ static void tests_grammar(void) {
     T_RUN(test_grammar_masks);
     T_RUN(test_grammar_schemas_stories);
     T_RUN(test_grammar_schemas_synth);
+    T_RUN(test_grammar_cli);
     T_RUN(test_grammar_cost);
 }
