@@ -7397,8 +7397,9 @@ LLMDEF llm_token llm_sampler_sample(llm_sampler *s, const float *logits) {
    next code point; an empty stack means the text so far is complete. A state lives in an
    int32 buffer: [size, need, cp, n_stacks, then per stack: len, positions...], where need
    and cp hold a UTF-8 character whose last bytes have not come yet. States are bounded by
-   LLM__GRAMMAR_MAX_STACKS stacks of LLM__GRAMMAR_MAX_DEPTH positions (stacks past these
-   are dropped, so an adversarial grammar costs bounded time and memory).
+   LLM__GRAMMAR_MAX_STACKS stacks of LLM__GRAMMAR_MAX_DEPTH positions, reached with at most
+   LLM__GRAMMAR_MAX_EXPAND rule expansions per byte (what lies past these is dropped, so an
+   adversarial grammar costs bounded time and memory, and may lose parses it would allow).
 
    Masking walks the vocabulary in byte order (an implicit trie: consecutive tokens share
    their common prefix, whose states are kept), so a shared prefix is parsed once and a
@@ -7408,6 +7409,7 @@ LLMDEF llm_token llm_sampler_sample(llm_sampler *s, const float *logits) {
 #define LLM__GRAMMAR_MAX_DEPTH 256
 #define LLM__GRAMMAR_MAX_ELEMS (1 << 22) /* compiled elements of one grammar */
 #define LLM__GRAMMAR_MAX_REPEAT 4096     /* largest m and n in x{m,n} */
+#define LLM__GRAMMAR_MAX_EXPAND 65536    /* rule expansions per byte of text */
 #define LLM__GSTATE_MAX (4 + LLM__GRAMMAR_MAX_STACKS * (LLM__GRAMMAR_MAX_DEPTH + 1))
 
 enum {
@@ -7947,6 +7949,7 @@ typedef struct llm__gout {
     int32_t *base;
     size_t cap;
     int overflow;
+    int budget; /* expansions left for this state: bounds the work of ambiguous grammars */
 } llm__gout;
 
 static void llm__gout_add(llm__gout *o, const int32_t *st, int len) {
@@ -7973,6 +7976,7 @@ static void llm__gout_add(llm__gout *o, const int32_t *st, int len) {
 static void llm__gstack_expand(const llm_grammar *g, int32_t *work, int len, llm__gout *o, int guard) {
     int32_t pos;
     uint32_t sub;
+    if (--o->budget < 0 || o->base[3] >= LLM__GRAMMAR_MAX_STACKS) return; /* dropped */
     if (len == 0 || g->e[work[len - 1]].type != LLM__GE_REF) {
         llm__gout_add(o, work, len);
         return;
@@ -7999,6 +8003,7 @@ static int llm__gstate_byte(const llm_grammar *g, const int32_t *in, llm__gout *
     if (o->cap < 4) return 0;
     o->base[0] = 4;
     o->base[3] = 0;
+    o->budget = LLM__GRAMMAR_MAX_EXPAND;
     if (need > 0) {
         if ((b & 0xC0) != 0x80) return 0;
         /* no overlong forms, surrogates or code points past U+10FFFF */
@@ -8097,6 +8102,7 @@ static void llm__gsampler_reset(llm__gsampler *gs) {
     o.base = gs->cur;
     o.cap = LLM__GSTATE_MAX;
     o.overflow = 0;
+    o.budget = LLM__GRAMMAR_MAX_EXPAND;
     gs->cur[0] = 4;
     gs->cur[1] = gs->cur[2] = gs->cur[3] = 0;
     for (;;) {

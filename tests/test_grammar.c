@@ -397,6 +397,19 @@ static void test_grammar_masks(void) {
         T_CHECK(eog && strncmp(text, "\xC3\xA9", 2) == 0 && (u[2] == 0xCE || (u[2] == 0xCF && u[3] <= 0x89)), "seed %d: '%s'", i, text);
     }
     llm_grammar_free(g);
+    /* an exponentially ambiguous grammar stays bounded (stacks, expansions per byte) */
+    g = llm_grammar_new("root ::= x{0,30} \"z\"\nx ::= \"a\"? \"a\"? | \"b\"?\n", NULL, err, sizeof err);
+    T_REQUIRE(g != NULL, "%s", err);
+    for (i = 0; i < 3; i++) {
+        double t0 = llm__now_ms();
+        const char *q;
+        tg_sample_text(m, g, (uint64_t)i + 11, 40, text, sizeof text, &eog);
+        for (q = text; *q == 'a' || *q == 'b'; q++) {
+        }
+        T_CHECK(*q == 0 || (!strcmp(q, "z") && eog), "seed %d: '%s'", i, text);
+        T_CHECK(llm__now_ms() - t0 < 60000.0, "seed %d took %.0f ms", i, llm__now_ms() - t0);
+    }
+    llm_grammar_free(g);
     /* the sampler without a grammar again, and set_grammar(NULL) */
     {
         llm_sampler *s = llm_sampler_new(m, NULL);
