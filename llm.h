@@ -8299,6 +8299,17 @@ static int llm__jp_str(llm__jparse *j, size_t *at, size_t *n) {
     while (j->pos < j->len && j->src[j->pos] != '"') {
         unsigned char c = (unsigned char)j->src[j->pos];
         if (c < 0x20) return llm__jp_fail(j, j->pos, "control character in a string");
+        if (c >= 0x80) { /* whole, shortest UTF-8 characters only */
+            int k = c >= 0xC2 && c < 0xE0 ? 1 : c >= 0xE0 && c < 0xF0 ? 2 : c >= 0xF0 && c < 0xF5 ? 3 : -1, i;
+            const unsigned char *u = (const unsigned char *)j->src + j->pos;
+            if (k < 0 || (size_t)k >= j->len - j->pos) return llm__jp_fail(j, j->pos, "invalid UTF-8");
+            for (i = 1; i <= k; i++)
+                if ((u[i] & 0xC0) != 0x80) return llm__jp_fail(j, j->pos, "invalid UTF-8");
+            if ((c == 0xE0 && u[1] < 0xA0) || (c == 0xED && u[1] >= 0xA0) || (c == 0xF0 && u[1] < 0x90) || (c == 0xF4 && u[1] >= 0x90))
+                return llm__jp_fail(j, j->pos, "invalid UTF-8");
+            j->pos += (size_t)k + 1;
+            continue;
+        }
         if (c == '\\') {
             j->pos++;
             if (j->pos >= j->len || !strchr("\"\\/bfnrtu", j->src[j->pos])) return llm__jp_fail(j, j->pos, "bad escape in a string");
@@ -8554,7 +8565,7 @@ static void llm__js_digits(llm__gsb *b, const char *a, const char *z, int n) {
             if (n > 1) llm__gsb_printf(b, "[0-9]{%d}", n - 1);
         }
         llm__gsb_printf(b, " | \"%c\" (", z[0]);
-        llm__js_digits(b, z + 1, lo, n - 1);
+        llm__js_digits(b, lo, z + 1, n - 1);
         llm__gsb_str(b, "))");
     }
 }

@@ -683,9 +683,99 @@ static void test_grammar_cli(void) {
             "stderr '%s'", out);
 }
 
+/* Mutated grammars and schemas: an error or a grammar, never a crash (run under ASan in
+   build/test-asan); what compiles samples a few tokens. */
+static void test_grammar_garbage(void) {
+    static const char *seeds[] = {
+        "root ::= expr\nexpr ::= term (\"+\" term)*\nterm ::= [0-9]{1,3} | \"(\" expr \")\" | [^\\x00-\\x1F]?\n",
+        "root ::= (\"a\" | [b-d]+ | \"\\u00e9\")* # c\n",
+    };
+    llm_model *m = t_vocab_model();
+    llm__rng r;
+    char text[512], err[256], out[1024];
+    int i, n_ok = 0, eog;
+    if (!m) return;
+    llm__rng_seed(&r, 99);
+    for (i = 0; i < 3000; i++) {
+        int which = i % 3, k, n;
+        const char *src = which == 2 ? tg_schemas[(i / 3) % 10] : seeds[which];
+        llm_grammar *g;
+        n = (int)strlen(src);
+        if (n >= (int)sizeof text) n = (int)sizeof text - 1;
+        memcpy(text, src, (size_t)n);
+        text[n] = 0;
+        for (k = 0; k < 1 + (int)(llm__rng_next(&r) % 3); k++) {
+            int at = (int)(llm__rng_next(&r) % (uint64_t)n), op = (int)(llm__rng_next(&r) % 3);
+            static const char pool[] = "()[]{}|*+?\"\\:=-^,0123456789azAZ \n\x80\xC3";
+            if (op == 0) text[at] = pool[llm__rng_next(&r) % (sizeof pool - 1)];
+            else if (op == 1) memmove(text + at, text + at + 1, (size_t)(n - at)), n--; /* delete */
+            else text[at] = (char)(llm__rng_next(&r) & 0xFF ? llm__rng_next(&r) & 0xFF : 1);
+            if (n <= 1) break;
+        }
+        g = which == 2 ? llm_grammar_from_json_schema(text, err, sizeof err) : llm_grammar_new(text, NULL, err, sizeof err);
+        if (g) {
+            n_ok++;
+            if (i % 10 == 0) tg_sample_text(m, g, (uint64_t)i, 20, out, sizeof out, &eog);
+            llm_grammar_free(g);
+        } else
+            T_CHECK(strncmp(err, "line ", 5) == 0, "case %d: '%s'", i, err);
+    }
+    T_CHECK(n_ok > 0 && n_ok < 3000, "%d of 3000 compiled", n_ok);
+    llm_model_free(m);
+}
+
+/* Integer minimum/maximum: exactly the integers in range complete the grammar. */
+static void test_grammar_int_range(void) {
+    static const long long ranges[][2] = {{0, 120}, {-37, 1234}, {5, 5}, {17, 3450}, {-1000, -10}, {99, 101},
+                                          {0, 0}, {123, 987}, {-5, 0}, {1000, 20000}, {-20000, -1000}};
+    llm_model *m = t_vocab_model();
+    llm_token ch[128];
+    char err[256], schema[128], num[32];
+    size_t ri;
+    int i;
+    if (!m) return;
+    for (i = 0; i < 128; i++) {
+        char pc[8];
+        int t;
+        ch[i] = -1;
+        for (t = 0; t < llm_model_n_vocab(m) && ch[i] < 0; t++)
+            if (llm_token_to_piece(m, t, pc, 8, 0) == 1 && pc[0] == (char)i) ch[i] = t;
+    }
+    for (ri = 0; ri < sizeof ranges / sizeof ranges[0]; ri++) {
+        long long lo = ranges[ri][0], hi = ranges[ri][1], x, step = (hi - lo) / 2000 + 1;
+        llm_grammar *g;
+        llm_sampler *s = llm_sampler_new(m, NULL);
+        snprintf(schema, sizeof schema, "{\"type\": \"integer\", \"minimum\": %lld, \"maximum\": %lld}", lo, hi);
+        g = llm_grammar_from_json_schema(schema, err, sizeof err);
+        T_REQUIRE(g != NULL, "%s: %s", schema, err);
+        T_REQUIRE(llm_sampler_set_grammar(s, g) == LLM_OK, "set");
+        for (x = lo - 150; x <= hi + 150; x += (x < lo + 50 || x > hi - 50) ? 1 : step) {
+            const char *q;
+            int want = x >= lo && x <= hi, got;
+            snprintf(num, sizeof num, "%lld", x);
+            llm_sampler_reset(s);
+            for (q = num; *q; q++) llm_sampler_accept(s, ch[(int)*q]);
+            got = llm_sampler_grammar_complete(s);
+            T_CHECK(got == want, "%s: %s %s", schema, num, got ? "accepted" : "refused");
+        }
+        for (i = 0; i < 4; i++) { /* not JSON integers, whatever their value */
+            static const char *bad[] = {"-0", "007", "01", "+5"};
+            const char *q;
+            llm_sampler_reset(s);
+            for (q = bad[i]; *q; q++) llm_sampler_accept(s, ch[(int)*q]);
+            T_CHECK(!llm_sampler_grammar_complete(s), "%s: %s accepted", schema, bad[i]);
+        }
+        llm_sampler_free(s);
+        llm_grammar_free(g);
+    }
+    llm_model_free(m);
+}
+
 static void tests_grammar(void) {
     T_RUN(test_grammar_errors);
     T_RUN(test_grammar_masks);
+    T_RUN(test_grammar_garbage);
+    T_RUN(test_grammar_int_range);
     T_RUN(test_grammar_schemas_stories);
     T_RUN(test_grammar_schemas_synth);
     T_RUN(test_grammar_cli);
