@@ -31,6 +31,7 @@
      >>forward    the forward pass
      >>tokenizer  SentencePiece, byte-level BPE and WordPiece tokenizers, detokenizer
      >>sampling   sampler chain and RNG
+     >>grammar    GBNF grammars, JSON schema to grammar, token masks
      >>generate   text generation, stepping, the worker thread
      >>chat       chat templates
      >>estimate   memory estimates
@@ -419,6 +420,8 @@ LLMDEF int llm_context_state_load(llm_context *c, const void *buf, size_t size);
 
 /* ---- sampling ----------------------------------------------------------------------- */
 
+typedef struct llm_grammar llm_grammar; /* a compiled grammar, see "grammars" below */
+
 /* The chain runs in this order: penalties, top-k, top-p, min-p, temperature, draw.
    Zero fields mean "off" (temperature 0 = greedy: the lowest id among the largest logits). */
 typedef struct llm_sampler_params {
@@ -431,6 +434,8 @@ typedef struct llm_sampler_params {
     float presence_penalty;  /* subtracted once if the token occurred                    */
     int32_t penalty_last_n;  /* tokens the penalties look back at; 0 = 64                 */
     uint64_t seed;           /* RNG seed; the same seed gives the same draws everywhere   */
+    const llm_grammar *grammar; /* NULL = none; borrowed, must outlive the sampler:
+                                tokens that cannot continue a parse are masked out first */
 } llm_sampler_params;
 
 /* Typical chat settings: temperature 0.8, top_k 40, top_p 0.95, min_p 0.05. */
@@ -444,6 +449,38 @@ LLMDEF void llm_sampler_accept(llm_sampler *s, llm_token t);
 /* Clears the history and reseeds. */
 LLMDEF void llm_sampler_reset(llm_sampler *s);
 
+/* ---- grammars (constrained generation) ----------------------------------------------- */
+
+/* A compiled GBNF grammar: rules "name ::= ...", alternatives "|", groups "( )", "* + ?"
+   and "{m}", "{m,}", "{m,n}" repetition, string literals "..." and classes [a-z] [^...]
+   with escapes \n \t \r \\ \" \xHH \uHHHH \UHHHHHHHH, "." any character, comments "#".
+   Characters are UTF-8 code points. Read-only once made: share it among samplers and
+   threads. Masking a vocabulary costs one walk over its tokens sorted by bytes, parsing
+   shared prefixes once (see >>grammar for the bounds on the parse state). */
+
+/* Compiles text (NUL-terminated) with the rule named root (NULL: "root"). NULL on failure
+   with "line L, column C: message" in err. Left recursion is an error. Thread-safe. */
+LLMDEF llm_grammar *llm_grammar_new(const char *text, const char *root, char *err, size_t err_size);
+/* A grammar for the JSON values a JSON schema accepts: type (string, number, integer,
+   boolean, null, object, array, or a list of these), properties with required and optional
+   ones (written in the schema's order), additionalProperties, items, minItems/maxItems,
+   minLength/maxLength, integer minimum/maximum, enum, const, anyOf/oneOf. "{}" is any JSON
+   value. Errors give the line and column in the schema; unsupported keywords ($ref,
+   pattern, ...) are errors rather than ignored. Output is compact JSON with at most two
+   blanks between tokens; strings without maxLength hold at most 512 characters. */
+LLMDEF llm_grammar *llm_grammar_from_json_schema(const char *schema, char *err, size_t err_size);
+/* Any JSON value (JSON mode); NULL only when out of memory. */
+LLMDEF llm_grammar *llm_grammar_json(void);
+LLMDEF void llm_grammar_free(llm_grammar *g); /* NULL does nothing */
+/* Sets (g NULL: removes) the grammar of s and starts its parse over; g is borrowed. The
+   sampler then masks every token whose bytes cannot continue the parse, allows
+   end-of-generation tokens once the text is complete, and allows only those when nothing
+   else can follow (or when the parse died). llm_sampler_accept advances the parse.
+   Allocates (the vocabulary sorted by bytes); LLM_OK or LLM_ERR_NOMEM. */
+LLMDEF int llm_sampler_set_grammar(llm_sampler *s, const llm_grammar *g);
+/* 1 if the tokens accepted so far form a complete parse (or s has no grammar). */
+LLMDEF int llm_sampler_grammar_complete(const llm_sampler *s);
+
 /* ---- generation --------------------------------------------------------------------- */
 
 /* Called for each generated piece of text: whole UTF-8 characters only (bytes of a
@@ -454,6 +491,8 @@ typedef struct llm_generate_stats {
     int n_prompt, n_generated;  /* tokens */
     double prompt_ms;           /* time to decode the prompt (= time to first token) */
     double generate_ms;         /* time for the tokens after the first              */
+    int grammar_incomplete;     /* 1: a grammar was set and the text stopped before it was
+                                   complete (n_predict or the context ran out): truncated */
 } llm_generate_stats;
 
 typedef struct llm_generate_params {
@@ -7407,7 +7446,14 @@ struct llm_sampler {
     int32_t *count;    /* [n_vocab], zero between calls */
     llm_token *hist;   /* ring of the last penalty_last_n tokens */
     int hist_n, hist_pos;
+    struct llm__gsampler *gs; /* the grammar's parse state, or NULL (>>grammar) */
 };
+typedef struct llm__gsampler llm__gsampler; /* >>grammar */
+static void llm__gsampler_free(llm__gsampler *gs);
+static void llm__gsampler_reset(llm__gsampler *gs);
+static int llm__gsampler_mask(llm__gsampler *gs, llm__cand *c, int *first);
+static void llm__gsampler_accept(llm__gsampler *gs, llm_token t);
+static int llm__gsampler_complete(const llm__gsampler *gs);
 
 LLMDEF llm_sampler_params llm_sampler_default_params(void) {
     llm_sampler_params p;
@@ -7425,6 +7471,7 @@ LLMDEF void llm_sampler_free(llm_sampler *s) {
     const llm_allocator *a;
     if (!s) return;
     a = &s->model->alloc;
+    llm__gsampler_free(s->gs);
     llm__free(a, s->cand);
     llm__free(a, s->count);
     llm__free(a, s->hist);
@@ -7450,19 +7497,30 @@ LLMDEF llm_sampler *llm_sampler_new(const llm_model *m, const llm_sampler_params
         return NULL;
     }
     llm_sampler_reset(s);
+    if (s->p.grammar && llm_sampler_set_grammar(s, s->p.grammar) != LLM_OK) {
+        llm_sampler_free(s);
+        return NULL;
+    }
     return s;
 }
 
 LLMDEF void llm_sampler_reset(llm_sampler *s) {
     s->hist_n = s->hist_pos = 0;
     llm__rng_seed(&s->rng, s->p.seed ? s->p.seed : 0x5EED5EEDull);
+    if (s->gs) llm__gsampler_reset(s->gs);
 }
 
-LLMDEF void llm_sampler_accept(llm_sampler *s, llm_token t) {
+/* Records t in the penalty history only (the prompt's tokens). */
+static void llm__sampler_history(llm_sampler *s, llm_token t) {
     if (t < 0 || t >= s->model->vocab.n_vocab) return;
     s->hist[s->hist_pos] = t;
     s->hist_pos = (s->hist_pos + 1) % s->p.penalty_last_n;
     if (s->hist_n < s->p.penalty_last_n) s->hist_n++;
+}
+
+LLMDEF void llm_sampler_accept(llm_sampler *s, llm_token t) {
+    llm__sampler_history(s, t);
+    if (s->gs) llm__gsampler_accept(s->gs, t);
 }
 
 /* Larger logit first; the lower id wins a tie, so the order is total and deterministic. */
@@ -7501,7 +7559,7 @@ static void llm__cand_softmax(llm__cand *c, int n, float temp) {
 }
 
 LLMDEF llm_token llm_sampler_sample(llm_sampler *s, const float *logits) {
-    int nv = s->model->vocab.n_vocab, n = nv, i, best = 0;
+    int nv = s->model->vocab.n_vocab, n = nv, i, best = 0, n_ok = nv;
     llm__cand *c = s->cand;
     float u, cum;
     for (i = 0; i < nv; i++) {
@@ -7510,12 +7568,19 @@ LLMDEF llm_token llm_sampler_sample(llm_sampler *s, const float *logits) {
         c[i].p = 0.0f;
     }
     llm__sampler_penalize(s, c);
+    if (s->gs && (n_ok = llm__gsampler_mask(s->gs, c, &best)) > 0) {
+        /* masked tokens are -inf: they never win, and sort after every allowed one (0
+           allowed: no end-of-generation token either, so nothing is masked) */
+        if (c[best].logit == -INFINITY) c[best].logit = -FLT_MAX;
+    } else
+        n_ok = nv;
     if (!(s->p.temperature > 0.0f)) { /* greedy: first of the largest */
-        for (i = 1; i < nv; i++)
+        for (i = best + 1; i < nv; i++)
             if (c[i].logit > c[best].logit) best = i;
         return best;
     }
     qsort(c, (size_t)nv, sizeof *c, llm__cand_cmp);
+    if (n_ok < n) n = n_ok;
     if (s->p.top_k > 0 && s->p.top_k < n) n = s->p.top_k;
     llm__cand_softmax(c, n, 1.0f);
     if (s->p.top_p > 0.0f && s->p.top_p < 1.0f) {
@@ -7538,6 +7603,1519 @@ LLMDEF llm_token llm_sampler_sample(llm_sampler *s, const float *logits) {
     }
     return c[i].id;
 }
+
+/* ==== grammar: GBNF grammars, JSON schema, token masks ========================= >>grammar */
+/* A grammar is compiled into llama.cpp's layout: each rule is a run of elements, its
+   alternatives separated by ALT and closed by END. A character class is CHAR or CHAR_NOT
+   followed by RNG_UPPER (closing a range) and CHAR_ALT elements; characters are Unicode
+   code points. Repetition ("*", "+", "?", "{m,n}") and groups become generated rules.
+   Left recursion is refused when compiling, so expanding a rule always ends.
+
+   The parse state is a set of stacks (llama.cpp's pushdown stacks): each stack lists
+   element positions, bottom first; its top is the character element that must match the
+   next code point; an empty stack means the text so far is complete. A state lives in an
+   int32 buffer: [size, need, cp, n_stacks, then per stack: len, positions...], where need
+   and cp hold a UTF-8 character whose last bytes have not come yet. States are bounded by
+   LLM__GRAMMAR_MAX_STACKS stacks of LLM__GRAMMAR_MAX_DEPTH positions, reached with at most
+   LLM__GRAMMAR_MAX_EXPAND rule expansions per byte (what lies past these is dropped, so an
+   adversarial grammar costs bounded time and memory, and may lose parses it would allow).
+
+   Masking walks the vocabulary in byte order (an implicit trie: consecutive tokens share
+   their common prefix, whose states are kept), so a shared prefix is parsed once and a
+   prefix that dies rejects every token under it without reading them. */
+
+#define LLM__GRAMMAR_MAX_STACKS 256
+#define LLM__GRAMMAR_MAX_DEPTH 256
+#define LLM__GRAMMAR_MAX_ELEMS (1 << 22) /* compiled elements of one grammar */
+#define LLM__GRAMMAR_MAX_REPEAT 4096     /* largest m and n in x{m,n} */
+#define LLM__GRAMMAR_MAX_EXPAND 65536    /* rule expansions per byte of text */
+#define LLM__GSTATE_MAX (4 + LLM__GRAMMAR_MAX_STACKS * (LLM__GRAMMAR_MAX_DEPTH + 1))
+
+enum {
+    LLM__GE_END,       /* end of a rule */
+    LLM__GE_ALT,       /* start of another alternative */
+    LLM__GE_REF,       /* value: rule id */
+    LLM__GE_CHAR,      /* value: code point (first of a class) */
+    LLM__GE_CHAR_NOT,  /* value: code point (first of a negated class) */
+    LLM__GE_RNG_UPPER, /* value: upper end of the range the previous element starts */
+    LLM__GE_CHAR_ALT,  /* value: another code point of the class */
+    LLM__GE_ANY        /* "." any character */
+};
+
+typedef struct llm__gelem {
+    uint32_t type, value;
+} llm__gelem;
+
+struct llm_grammar {
+    llm__gelem *e;  /* [n_e] every rule's elements, one rule after another */
+    uint32_t *rule; /* [n_rules] first element of each rule */
+    int n_rules, n_e, root;
+};
+
+static int llm__ge_end(uint32_t t) { return t == LLM__GE_END || t == LLM__GE_ALT; }
+
+LLMDEF void llm_grammar_free(llm_grammar *g) {
+    if (!g) return;
+    llm__free(NULL, g->e);
+    llm__free(NULL, g->rule);
+    llm__free(NULL, g);
+}
+
+/* ---- compiling GBNF ---- */
+
+typedef struct llm__grule {
+    llm__gelem *e;
+    int n, cap;
+    const char *name; /* NULL for generated rules */
+    int name_len, defined;
+    size_t at; /* offset of its definition, or of the first reference */
+} llm__grule;
+
+typedef struct llm__gp {
+    const char *src, *p, *end;
+    llm__grule *r;
+    int n_r, cap_r;
+    size_t n_elems;
+    char *err;
+    size_t err_size;
+    int failed, depth;
+} llm__gp;
+
+/* Formats "line L, column C: message" for the byte at offset `at` of src. */
+static void llm__src_errv(char *err, size_t err_size, const char *src, size_t at, const char *fmt, va_list ap) {
+    size_t i, line = 1, col = 1;
+    int k;
+    if (!err || !err_size) return;
+    for (i = 0; i < at && src[i]; i++) {
+        if (src[i] == '\n') line++, col = 1;
+        else if (((unsigned char)src[i] & 0xC0) != 0x80) col++;
+    }
+    k = snprintf(err, err_size, "line %zu, column %zu: ", line, col);
+    if (k >= 0 && (size_t)k < err_size) vsnprintf(err + k, err_size - (size_t)k, fmt, ap);
+}
+
+static int llm__gp_fail(llm__gp *gp, const char *at, const char *fmt, ...) {
+    va_list ap;
+    if (gp->failed) return 0;
+    gp->failed = 1;
+    va_start(ap, fmt);
+    llm__src_errv(gp->err, gp->err_size, gp->src, (size_t)(at - gp->src), fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+static int llm__gp_new_rule(llm__gp *gp, const char *name, int len, size_t at) {
+    if (gp->n_r == gp->cap_r) {
+        int cap = gp->cap_r ? gp->cap_r * 2 : 16;
+        llm__grule *r = (llm__grule *)llm__alloc_array(NULL, (size_t)cap, sizeof *r);
+        if (!r || cap > (1 << 24)) {
+            llm__free(NULL, r);
+            llm__gp_fail(gp, gp->p, "out of memory");
+            return -1;
+        }
+        if (gp->n_r) memcpy(r, gp->r, (size_t)gp->n_r * sizeof *r);
+        llm__free(NULL, gp->r);
+        gp->r = r;
+        gp->cap_r = cap;
+    }
+    memset(&gp->r[gp->n_r], 0, sizeof gp->r[0]);
+    gp->r[gp->n_r].name = name;
+    gp->r[gp->n_r].name_len = len;
+    gp->r[gp->n_r].at = at;
+    return gp->n_r++;
+}
+
+static int llm__gp_push(llm__gp *gp, int rule, uint32_t type, uint32_t value) {
+    llm__grule *r = &gp->r[rule];
+    if (gp->failed) return 0;
+    if (++gp->n_elems > LLM__GRAMMAR_MAX_ELEMS) return llm__gp_fail(gp, gp->p, "grammar too large");
+    if (r->n == r->cap) {
+        int cap = r->cap ? r->cap * 2 : 16;
+        llm__gelem *e = (llm__gelem *)llm__alloc_array(NULL, (size_t)cap, sizeof *e);
+        if (!e) return llm__gp_fail(gp, gp->p, "out of memory");
+        if (r->n) memcpy(e, r->e, (size_t)r->n * sizeof *e);
+        llm__free(NULL, r->e);
+        r->e = e;
+        r->cap = cap;
+    }
+    r->e[r->n].type = type;
+    r->e[r->n].value = value;
+    r->n++;
+    return 1;
+}
+
+static int llm__gp_name_char(int c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+/* Skips blanks, newlines and # comments. */
+static void llm__gp_space(llm__gp *gp) {
+    while (gp->p < gp->end) {
+        char c = *gp->p;
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') gp->p++;
+        else if (c == '#')
+            while (gp->p < gp->end && *gp->p != '\n') gp->p++;
+        else break;
+    }
+}
+
+/* 1 if p starts "name ::=" (the start of the next rule). */
+static int llm__gp_rule_start(const llm__gp *gp, const char *p) {
+    if (p >= gp->end || !llm__gp_name_char((unsigned char)*p)) return 0;
+    while (p < gp->end && llm__gp_name_char((unsigned char)*p)) p++;
+    while (p < gp->end && (*p == ' ' || *p == '\t')) p++;
+    return gp->end - p >= 3 && memcmp(p, "::=", 3) == 0;
+}
+
+/* Decodes one UTF-8 character at gp->p. */
+static uint32_t llm__gp_utf8(llm__gp *gp) {
+    const unsigned char *s = (const unsigned char *)gp->p;
+    size_t left = (size_t)(gp->end - gp->p);
+    uint32_t cp;
+    int n, i;
+    if (s[0] < 0x80) n = 1, cp = s[0];
+    else if (s[0] >= 0xC2 && s[0] < 0xE0) n = 2, cp = s[0] & 0x1F;
+    else if (s[0] >= 0xE0 && s[0] < 0xF0) n = 3, cp = s[0] & 0x0F;
+    else if (s[0] >= 0xF0 && s[0] < 0xF5) n = 4, cp = s[0] & 0x07;
+    else return llm__gp_fail(gp, gp->p, "invalid UTF-8"), 0;
+    if ((size_t)n > left) return llm__gp_fail(gp, gp->p, "invalid UTF-8"), 0;
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) return llm__gp_fail(gp, gp->p, "invalid UTF-8"), 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    gp->p += n;
+    return cp;
+}
+
+static uint32_t llm__gp_hex(llm__gp *gp, int n) {
+    uint32_t v = 0;
+    const char *at = gp->p;
+    int i;
+    for (i = 0; i < n; i++, gp->p++) {
+        char c = gp->p < gp->end ? *gp->p : 0;
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0) return llm__gp_fail(gp, at, "expected %d hexadecimal digits", n), 0;
+        v = v << 4 | (uint32_t)d;
+    }
+    if (v > 0x10FFFF) return llm__gp_fail(gp, at, "code point out of range"), 0;
+    return v;
+}
+
+/* One character of a literal or class, with escapes. */
+static uint32_t llm__gp_char(llm__gp *gp) {
+    const char *at = gp->p;
+    if (gp->p >= gp->end) return llm__gp_fail(gp, at, "unexpected end of grammar"), 0;
+    if (*gp->p != '\\') return llm__gp_utf8(gp);
+    gp->p++;
+    if (gp->p >= gp->end) return llm__gp_fail(gp, at, "unexpected end of grammar"), 0;
+    switch (*gp->p++) {
+    case 'n': return '\n';
+    case 't': return '\t';
+    case 'r': return '\r';
+    case '0': return 0;
+    case 'x': return llm__gp_hex(gp, 2);
+    case 'u': return llm__gp_hex(gp, 4);
+    case 'U': return llm__gp_hex(gp, 8);
+    case '\\': case '"': case '[': case ']': case '-': case '^': case '\'': return (uint32_t)(unsigned char)gp->p[-1];
+    default: return llm__gp_fail(gp, at, "unknown escape '\\%c'", gp->p[-1]), 0;
+    }
+}
+
+static int llm__gp_alts(llm__gp *gp, int rule);
+
+/* Replaces the item at [start, n) of rule with min..max (max < 0: unbounded) copies. */
+static int llm__gp_repeat(llm__gp *gp, int rule, int start, int min, int max, const char *item_at) {
+    int n = gp->r[rule].n - start, i, k, tail = -1;
+    llm__gelem *x = (llm__gelem *)llm__alloc_array(NULL, (size_t)n, sizeof *x);
+    if (!x) return llm__gp_fail(gp, gp->p, "out of memory");
+    memcpy(x, gp->r[rule].e + start, (size_t)n * sizeof *x);
+    gp->r[rule].n = start;
+    for (k = 0; k < min; k++)
+        for (i = 0; i < n; i++) llm__gp_push(gp, rule, x[i].type, x[i].value);
+    if (max < 0) { /* star ::= x star | (empty) */
+        tail = llm__gp_new_rule(gp, NULL, 0, (size_t)(item_at - gp->src));
+        if (tail >= 0) {
+            for (i = 0; i < n; i++) llm__gp_push(gp, tail, x[i].type, x[i].value);
+            llm__gp_push(gp, tail, LLM__GE_REF, (uint32_t)tail);
+            llm__gp_push(gp, tail, LLM__GE_ALT, 0);
+            llm__gp_push(gp, tail, LLM__GE_END, 0);
+        }
+    } else
+        for (k = min; k < max && !gp->failed; k++) { /* opt_k ::= x opt_{k-1} | (empty) */
+            int r = llm__gp_new_rule(gp, NULL, 0, (size_t)(item_at - gp->src));
+            if (r < 0) break;
+            for (i = 0; i < n; i++) llm__gp_push(gp, r, x[i].type, x[i].value);
+            if (tail >= 0) llm__gp_push(gp, r, LLM__GE_REF, (uint32_t)tail);
+            llm__gp_push(gp, r, LLM__GE_ALT, 0);
+            llm__gp_push(gp, r, LLM__GE_END, 0);
+            tail = r;
+        }
+    if (tail >= 0) llm__gp_push(gp, rule, LLM__GE_REF, (uint32_t)tail);
+    llm__free(NULL, x);
+    return !gp->failed;
+}
+
+static int llm__gp_int(llm__gp *gp, int *out) {
+    const char *at = gp->p;
+    long v = 0;
+    if (gp->p >= gp->end || *gp->p < '0' || *gp->p > '9') return llm__gp_fail(gp, at, "expected a number");
+    while (gp->p < gp->end && *gp->p >= '0' && *gp->p <= '9') {
+        v = v * 10 + (*gp->p++ - '0');
+        if (v > LLM__GRAMMAR_MAX_REPEAT) return llm__gp_fail(gp, at, "repetition count above %d", LLM__GRAMMAR_MAX_REPEAT);
+    }
+    *out = (int)v;
+    return 1;
+}
+
+/* A sequence of items, up to '|', ')', the end, or the next rule. */
+static int llm__gp_seq(llm__gp *gp, int rule) {
+    for (;;) {
+        int start = gp->r[rule].n;
+        const char *at;
+        llm__gp_space(gp);
+        at = gp->p;
+        if (gp->failed) return 0;
+        if (gp->p >= gp->end || *gp->p == '|' || *gp->p == ')' || llm__gp_rule_start(gp, gp->p)) return 1;
+        if (*gp->p == '"') {
+            gp->p++;
+            while (gp->p < gp->end && *gp->p != '"' && !gp->failed) llm__gp_push(gp, rule, LLM__GE_CHAR, llm__gp_char(gp));
+            if (gp->p >= gp->end) return llm__gp_fail(gp, at, "unterminated string literal");
+            gp->p++;
+            if (gp->r[rule].n == start) continue; /* "" is empty */
+        } else if (*gp->p == '[') {
+            int first = 1;
+            gp->p++;
+            if (gp->p < gp->end && *gp->p == '^') {
+                gp->p++;
+                first = 2;
+            }
+            while (gp->p < gp->end && *gp->p != ']' && !gp->failed) {
+                uint32_t lo = llm__gp_char(gp);
+                llm__gp_push(gp, rule, first == 1 ? LLM__GE_CHAR : first == 2 ? LLM__GE_CHAR_NOT : LLM__GE_CHAR_ALT, lo);
+                first = 0;
+                if (gp->end - gp->p >= 2 && gp->p[0] == '-' && gp->p[1] != ']') {
+                    const char *rat = ++gp->p;
+                    uint32_t hi = llm__gp_char(gp);
+                    if (hi < lo) return llm__gp_fail(gp, rat, "range end below its start");
+                    llm__gp_push(gp, rule, LLM__GE_RNG_UPPER, hi);
+                }
+            }
+            if (gp->p >= gp->end) return llm__gp_fail(gp, at, "unterminated character class");
+            if (first) return llm__gp_fail(gp, at, "empty character class");
+            gp->p++;
+        } else if (*gp->p == '(') {
+            int sub;
+            gp->p++;
+            if (++gp->depth > 256) return llm__gp_fail(gp, at, "groups nested too deeply");
+            sub = llm__gp_new_rule(gp, NULL, 0, (size_t)(at - gp->src));
+            if (sub < 0 || !llm__gp_alts(gp, sub)) return 0;
+            gp->depth--;
+            llm__gp_space(gp);
+            if (gp->p >= gp->end || *gp->p != ')') return llm__gp_fail(gp, at, "unclosed '('");
+            gp->p++;
+            llm__gp_push(gp, rule, LLM__GE_REF, (uint32_t)sub);
+        } else if (*gp->p == '.') {
+            gp->p++;
+            llm__gp_push(gp, rule, LLM__GE_ANY, 0);
+        } else if (llm__gp_name_char((unsigned char)*gp->p)) {
+            const char *name = gp->p;
+            int len, i;
+            while (gp->p < gp->end && llm__gp_name_char((unsigned char)*gp->p)) gp->p++;
+            len = (int)(gp->p - name);
+            for (i = 0; i < gp->n_r; i++)
+                if (gp->r[i].name && gp->r[i].name_len == len && memcmp(gp->r[i].name, name, (size_t)len) == 0) break;
+            if (i == gp->n_r && (i = llm__gp_new_rule(gp, name, len, (size_t)(name - gp->src))) < 0) return 0;
+            llm__gp_push(gp, rule, LLM__GE_REF, (uint32_t)i);
+        } else
+            return llm__gp_fail(gp, at, "unexpected '%c'", *gp->p);
+        /* postfix operators */
+        if (gp->p < gp->end && (*gp->p == '*' || *gp->p == '+' || *gp->p == '?')) {
+            char op = *gp->p++;
+            if (!llm__gp_repeat(gp, rule, start, op == '+', op == '?' ? 1 : -1, at)) return 0;
+        } else if (gp->p < gp->end && *gp->p == '{') {
+            const char *bat = gp->p++;
+            int min = 0, max;
+            llm__gp_space(gp);
+            if (!llm__gp_int(gp, &min)) return 0;
+            llm__gp_space(gp);
+            max = min;
+            if (gp->p < gp->end && *gp->p == ',') {
+                gp->p++;
+                llm__gp_space(gp);
+                max = -1;
+                if (gp->p < gp->end && *gp->p != '}' && !llm__gp_int(gp, &max)) return 0;
+                llm__gp_space(gp);
+            }
+            if (gp->p >= gp->end || *gp->p != '}') return llm__gp_fail(gp, bat, "expected '}' closing the repetition");
+            gp->p++;
+            if (max >= 0 && max < min) return llm__gp_fail(gp, bat, "repetition {%d,%d}: the maximum is below the minimum", min, max);
+            if (!llm__gp_repeat(gp, rule, start, min, max, at)) return 0;
+        }
+    }
+}
+
+static int llm__gp_alts(llm__gp *gp, int rule) {
+    for (;;) {
+        if (!llm__gp_seq(gp, rule)) return 0;
+        if (gp->p < gp->end && *gp->p == '|') {
+            gp->p++;
+            llm__gp_push(gp, rule, LLM__GE_ALT, 0);
+            continue;
+        }
+        return llm__gp_push(gp, rule, LLM__GE_END, 0);
+    }
+}
+
+/* Left recursion check: a rule that can reach itself without reading a character. */
+static int llm__gp_left_rec(llm__gp *gp, int rule, uint8_t *color, const uint8_t *nullable, int depth) {
+    const llm__grule *r = &gp->r[rule];
+    int i, skip = 0;
+    if (color[rule] == 2) return 1;
+    if (color[rule] == 1 || depth > 100000) {
+        const char *name = r->name;
+        llm__gp_fail(gp, gp->src + r->at, "left recursion: %s%.*s%s can reach itself without reading a character",
+                     name ? "rule '" : "this ", name ? r->name_len : 5, name ? name : "group", name ? "'" : "");
+        return 0;
+    }
+    color[rule] = 1;
+    for (i = 0; i < r->n; i++) {
+        uint32_t t = r->e[i].type;
+        if (llm__ge_end(t)) skip = 0;
+        else if (skip) continue;
+        else if (t == LLM__GE_REF) {
+            if (!llm__gp_left_rec(gp, (int)r->e[i].value, color, nullable, depth + 1)) return 0;
+            if (!nullable[r->e[i].value]) skip = 1;
+        } else if (t != LLM__GE_RNG_UPPER && t != LLM__GE_CHAR_ALT)
+            skip = 1;
+    }
+    color[rule] = 2;
+    return 1;
+}
+
+static llm_grammar *llm__grammar_compile(const char *text, size_t len, const char *root, char *err, size_t err_size) {
+    llm__gp gp;
+    llm_grammar *g = NULL;
+    uint8_t *nullable = NULL, *color = NULL;
+    int i, k, changed;
+    size_t total = 0;
+    if (err && err_size) err[0] = 0;
+    if (!text) {
+        llm__errf(err, err_size, LLM_ERR_ARG, "no grammar text");
+        return NULL;
+    }
+    if (!root) root = "root";
+    memset(&gp, 0, sizeof gp);
+    gp.src = gp.p = text;
+    gp.end = text + len;
+    gp.err = err;
+    gp.err_size = err_size;
+    llm__gp_space(&gp);
+    while (gp.p < gp.end && !gp.failed) {
+        const char *name = gp.p;
+        int nl;
+        while (gp.p < gp.end && llm__gp_name_char((unsigned char)*gp.p)) gp.p++;
+        nl = (int)(gp.p - name);
+        if (nl == 0) {
+            llm__gp_fail(&gp, name, "expected a rule name");
+            break;
+        }
+        while (gp.p < gp.end && (*gp.p == ' ' || *gp.p == '\t')) gp.p++;
+        if (gp.end - gp.p < 3 || memcmp(gp.p, "::=", 3) != 0) {
+            llm__gp_fail(&gp, gp.p, "expected '::=' after the rule name '%.*s'", nl, name);
+            break;
+        }
+        gp.p += 3;
+        for (i = 0; i < gp.n_r; i++)
+            if (gp.r[i].name && gp.r[i].name_len == nl && memcmp(gp.r[i].name, name, (size_t)nl) == 0) break;
+        if (i < gp.n_r && gp.r[i].defined) {
+            llm__gp_fail(&gp, name, "rule '%.*s' is defined twice", nl, name);
+            break;
+        }
+        if (i == gp.n_r && (i = llm__gp_new_rule(&gp, name, nl, (size_t)(name - text))) < 0) break;
+        gp.r[i].defined = 1;
+        gp.r[i].at = (size_t)(name - text);
+        if (!llm__gp_alts(&gp, i)) break;
+        if (gp.p < gp.end && *gp.p == ')') llm__gp_fail(&gp, gp.p, "unmatched ')'");
+        llm__gp_space(&gp);
+    }
+    for (i = 0; i < gp.n_r && !gp.failed; i++)
+        if (gp.r[i].name && !gp.r[i].defined)
+            llm__gp_fail(&gp, text + gp.r[i].at, "undefined rule '%.*s'", gp.r[i].name_len, gp.r[i].name);
+    if (!gp.failed) {
+        size_t rl = strlen(root);
+        for (i = 0; i < gp.n_r; i++)
+            if (gp.r[i].name && (size_t)gp.r[i].name_len == rl && memcmp(gp.r[i].name, root, rl) == 0) break;
+        if (i == gp.n_r) llm__gp_fail(&gp, gp.end, "no rule named '%s'", root);
+        k = i;
+    }
+    if (!gp.failed) {
+        nullable = (uint8_t *)llm__alloc_array(NULL, (size_t)gp.n_r, 1);
+        color = (uint8_t *)llm__alloc_array(NULL, (size_t)gp.n_r, 1);
+        if (!nullable || !color) llm__gp_fail(&gp, text, "out of memory");
+    }
+    if (!gp.failed) {
+        do { /* nullable rules, to a fixed point */
+            changed = 0;
+            for (i = 0; i < gp.n_r; i++) {
+                const llm__grule *r = &gp.r[i];
+                int j, ok = 1;
+                if (nullable[i]) continue;
+                for (j = 0; j < r->n; j++) {
+                    uint32_t t = r->e[j].type;
+                    if (llm__ge_end(t)) {
+                        if (ok) break;
+                        ok = 1;
+                    } else if (t == LLM__GE_REF) {
+                        if (!nullable[r->e[j].value]) ok = 0;
+                    } else
+                        ok = 0;
+                }
+                if (j < r->n) nullable[i] = 1, changed = 1;
+            }
+        } while (changed);
+        for (i = 0; i < gp.n_r && !gp.failed; i++) llm__gp_left_rec(&gp, i, color, nullable, 0);
+    }
+    if (!gp.failed) {
+        for (i = 0; i < gp.n_r; i++) total += (size_t)gp.r[i].n;
+        g = (llm_grammar *)llm__alloc_array(NULL, 1, sizeof *g);
+        if (g) {
+            g->e = (llm__gelem *)llm__alloc_array(NULL, total + 1, sizeof(llm__gelem));
+            g->rule = (uint32_t *)llm__alloc_array(NULL, (size_t)gp.n_r, sizeof(uint32_t));
+        }
+        if (!g || !g->e || !g->rule) {
+            llm_grammar_free(g);
+            g = NULL;
+            llm__gp_fail(&gp, text, "out of memory");
+        } else {
+            total = 0;
+            for (i = 0; i < gp.n_r; i++) {
+                g->rule[i] = (uint32_t)total;
+                memcpy(g->e + total, gp.r[i].e, (size_t)gp.r[i].n * sizeof(llm__gelem));
+                total += (size_t)gp.r[i].n;
+            }
+            g->e[total].type = LLM__GE_END; /* never read: every rule ends in END */
+            g->n_e = (int)total;
+            g->n_rules = gp.n_r;
+            g->root = k;
+        }
+    }
+    for (i = 0; i < gp.n_r; i++) llm__free(NULL, gp.r[i].e);
+    llm__free(NULL, gp.r);
+    llm__free(NULL, nullable);
+    llm__free(NULL, color);
+    return g;
+}
+
+LLMDEF llm_grammar *llm_grammar_new(const char *text, const char *root, char *err, size_t err_size) {
+    return llm__grammar_compile(text, text ? strlen(text) : 0, root, err, err_size);
+}
+
+/* ---- parse states ---- */
+
+/* Does the class at e match cp? *next gets the element after the class. */
+static int llm__ge_match(const llm__gelem *e, uint32_t cp, const llm__gelem **next) {
+    int neg = e->type == LLM__GE_CHAR_NOT, found = 0;
+    if (e->type == LLM__GE_ANY) {
+        *next = e + 1;
+        return 1;
+    }
+    do {
+        if (e[1].type == LLM__GE_RNG_UPPER) {
+            found |= e->value <= cp && cp <= e[1].value;
+            e += 2;
+        } else {
+            found |= e->value == cp;
+            e++;
+        }
+    } while (e->type == LLM__GE_CHAR_ALT);
+    *next = e;
+    return found != neg;
+}
+
+/* Can the class at e match some code point in [lo, hi]? (for a UTF-8 character still
+   arriving: its first bytes fix a range) */
+static int llm__ge_match_range(const llm__gelem *e, uint32_t lo, uint32_t hi) {
+    const llm__gelem *s = e;
+    int neg = e->type == LLM__GE_CHAR_NOT;
+    uint32_t x;
+    if (e->type == LLM__GE_ANY) return 1;
+    if (!neg) {
+        do {
+            uint32_t a = e->value, b = e[1].type == LLM__GE_RNG_UPPER ? e[1].value : a;
+            if (a <= hi && b >= lo) return 1;
+            e += e[1].type == LLM__GE_RNG_UPPER ? 2 : 1;
+        } while (e->type == LLM__GE_CHAR_ALT);
+        return 0;
+    }
+    for (x = lo;;) { /* negated: is some x in [lo, hi] outside every range? */
+        int moved = 0;
+        e = s;
+        do {
+            uint32_t a = e->value, b = e[1].type == LLM__GE_RNG_UPPER ? e[1].value : a;
+            if (a <= x && x <= b) {
+                if (b >= hi) return 0;
+                x = b + 1;
+                moved = 1;
+            }
+            e += e[1].type == LLM__GE_RNG_UPPER ? 2 : 1;
+        } while (e->type == LLM__GE_CHAR_ALT);
+        if (!moved) return 1;
+    }
+}
+
+/* A state being written: base[0] size, [1] need, [2] cp, [3] stacks, then the stacks. */
+typedef struct llm__gout {
+    int32_t *base;
+    size_t cap;
+    int overflow;
+    int budget; /* expansions left for this state: bounds the work of ambiguous grammars */
+} llm__gout;
+
+static void llm__gout_add(llm__gout *o, const int32_t *st, int len) {
+    int32_t *b = o->base, k;
+    size_t i = 4;
+    if (len > LLM__GRAMMAR_MAX_DEPTH || b[3] >= LLM__GRAMMAR_MAX_STACKS) return; /* dropped */
+    for (k = 0; k < b[3]; k++) {
+        if (b[i] == len && memcmp(b + i + 1, st, (size_t)len * sizeof *st) == 0) return;
+        i += 1 + (size_t)b[i];
+    }
+    if ((size_t)b[0] + 1 + (size_t)len > o->cap) {
+        o->overflow = 1;
+        return;
+    }
+    b[b[0]] = len;
+    if (len) memcpy(b + b[0] + 1, st, (size_t)len * sizeof *st);
+    b[0] += 1 + len;
+    b[3]++;
+}
+
+/* Adds the stacks that work[0..len) becomes once rule references on top are expanded,
+   so that every stack's top is a character element (or the stack is empty). Leaves
+   work[0..len) as it found it. */
+static void llm__gstack_expand(const llm_grammar *g, int32_t *work, int len, llm__gout *o, int guard) {
+    int32_t pos;
+    uint32_t sub;
+    if (--o->budget < 0 || o->base[3] >= LLM__GRAMMAR_MAX_STACKS) return; /* dropped */
+    if (len == 0 || g->e[work[len - 1]].type != LLM__GE_REF) {
+        llm__gout_add(o, work, len);
+        return;
+    }
+    if (len >= LLM__GRAMMAR_MAX_DEPTH || guard > 4 * LLM__GRAMMAR_MAX_DEPTH) return; /* too deep: dropped */
+    pos = work[len - 1];
+    sub = g->rule[g->e[pos].value];
+    for (;;) {
+        int n = len - 1;
+        if (!llm__ge_end(g->e[pos + 1].type)) work[n++] = pos + 1;
+        if (!llm__ge_end(g->e[sub].type)) work[n++] = (int32_t)sub;
+        llm__gstack_expand(g, work, n, o, guard + 1);
+        while (!llm__ge_end(g->e[sub].type)) sub++;
+        if (g->e[sub].type == LLM__GE_END) break;
+        sub++;
+    }
+    work[len - 1] = pos;
+}
+
+/* The state after one more byte b, written at o->base; 1 if it is alive. */
+static int llm__gstate_byte(const llm_grammar *g, const int32_t *in, llm__gout *o, unsigned b, int32_t *work) {
+    int32_t need = in[1] & 7, total = in[1] >> 4, cp = in[2], k;
+    size_t i = 4;
+    if (o->cap < 4) return 0;
+    o->base[0] = 4;
+    o->base[3] = 0;
+    o->budget = LLM__GRAMMAR_MAX_EXPAND;
+    if (need > 0) {
+        if ((b & 0xC0) != 0x80) return 0;
+        /* no overlong forms, surrogates or code points past U+10FFFF */
+        if (total == 3 && need == 2 && ((cp == 0 && b < 0xA0) || (cp == 0xD && b >= 0xA0))) return 0;
+        if (total == 4 && need == 3 && ((cp == 0 && b < 0x90) || (cp == 4 && b >= 0x90))) return 0;
+        cp = cp << 6 | (int32_t)(b & 0x3F);
+        need--;
+    } else if (b < 0x80) cp = (int32_t)b;
+    else if (b >= 0xC2 && b < 0xE0) need = 1, total = 2, cp = (int32_t)(b & 0x1F);
+    else if (b >= 0xE0 && b < 0xF0) need = 2, total = 3, cp = (int32_t)(b & 0x0F);
+    else if (b >= 0xF0 && b < 0xF5) need = 3, total = 4, cp = (int32_t)(b & 0x07);
+    else return 0;
+    o->base[1] = need ? need | total << 4 : 0;
+    o->base[2] = cp;
+    if (need > 0) { /* the character goes on: keep the stacks that could still take it */
+        uint32_t lo = (uint32_t)cp << (6 * need), hi = lo | ((1u << (6 * need)) - 1);
+        uint32_t least = total == 2 ? 0x80 : total == 3 ? 0x800 : 0x10000;
+        if (lo < least) lo = least;
+        if (hi > 0x10FFFF) hi = 0x10FFFF;
+        for (k = 0; k < in[3]; k++) {
+            int32_t len = in[i];
+            if (len > 0 && llm__ge_match_range(&g->e[in[i + len]], lo, hi)) llm__gout_add(o, in + i + 1, len);
+            i += 1 + (size_t)len;
+        }
+        return o->base[3] > 0 && !o->overflow;
+    }
+    for (k = 0; k < in[3]; k++) {
+        int32_t len = in[i];
+        const llm__gelem *next;
+        if (len > 0 && llm__ge_match(&g->e[in[i + len]], (uint32_t)cp, &next)) {
+            int n = len - 1;
+            memcpy(work, in + i + 1, (size_t)n * sizeof *work);
+            if (!llm__ge_end(next->type)) work[n++] = (int32_t)(next - g->e);
+            llm__gstack_expand(g, work, n, o, 0);
+        }
+        i += 1 + (size_t)len;
+    }
+    return o->base[3] > 0 && !o->overflow;
+}
+
+/* 1 if the text so far is a complete parse (some stack is empty). */
+static int llm__gstate_complete(const int32_t *st) {
+    size_t i = 4;
+    int32_t k;
+    if (st[1] != 0) return 0;
+    for (k = 0; k < st[3]; k++) {
+        if (st[i] == 0) return 1;
+        i += 1 + (size_t)st[i];
+    }
+    return 0;
+}
+
+/* The grammar side of a sampler: its state and the vocabulary sorted by bytes. */
+struct llm__gsampler {
+    const llm_grammar *g;
+    const llm_allocator *alloc;
+    int32_t *cur;    /* [LLM__GSTATE_MAX] the state after the accepted tokens */
+    int32_t *arena;  /* [arena_cap] states along the current token's bytes */
+    size_t arena_cap;
+    int32_t *work;   /* [LLM__GRAMMAR_MAX_DEPTH + 2] */
+    int n_vocab, n_sorted, max_len;
+    int32_t *order;  /* [n_sorted] token ids with a non-empty piece, not EOG, by bytes */
+    int32_t *lcp;    /* [n_sorted] common prefix length with the previous one */
+    uint32_t *off, *len; /* [n_vocab] piece of each token in bytes */
+    char *bytes;
+    uint8_t *eog;    /* [n_vocab] */
+    uint8_t *ok;     /* [n_vocab] mask of the last llm__gsampler_mask */
+    size_t *at;      /* [max_len + 2] arena offset of the state after d bytes */
+};
+
+/* Token order by piece bytes (then id): a merge sort, as qsort has no user pointer. */
+static int llm__gs_less(const llm__gsampler *gs, int32_t x, int32_t y) {
+    uint32_t lx = gs->len[x], ly = gs->len[y];
+    int c = memcmp(gs->bytes + gs->off[x], gs->bytes + gs->off[y], lx < ly ? lx : ly);
+    if (c) return c < 0;
+    if (lx != ly) return lx < ly;
+    return x < y;
+}
+static void llm__gs_sort(const llm__gsampler *gs, int32_t *v, int32_t *tmp, int n) {
+    int w, i;
+    for (w = 1; w < n; w *= 2) {
+        for (i = 0; i < n; i += 2 * w) {
+            int a = i, am = i + w < n ? i + w : n, b = am, bm = i + 2 * w < n ? i + 2 * w : n, o = i;
+            while (a < am && b < bm) tmp[o++] = llm__gs_less(gs, v[b], v[a]) ? v[b++] : v[a++];
+            while (a < am) tmp[o++] = v[a++];
+            while (b < bm) tmp[o++] = v[b++];
+        }
+        memcpy(v, tmp, (size_t)n * sizeof *v);
+    }
+}
+
+static void llm__gsampler_reset(llm__gsampler *gs) {
+    llm__gout o;
+    const llm_grammar *g = gs->g;
+    uint32_t sub = g->rule[g->root];
+    o.base = gs->cur;
+    o.cap = LLM__GSTATE_MAX;
+    o.overflow = 0;
+    o.budget = LLM__GRAMMAR_MAX_EXPAND;
+    gs->cur[0] = 4;
+    gs->cur[1] = gs->cur[2] = gs->cur[3] = 0;
+    for (;;) {
+        int n = 0;
+        if (!llm__ge_end(g->e[sub].type)) gs->work[n++] = (int32_t)sub;
+        llm__gstack_expand(g, gs->work, n, &o, 0);
+        while (!llm__ge_end(g->e[sub].type)) sub++;
+        if (g->e[sub].type == LLM__GE_END) break;
+        sub++;
+    }
+}
+
+static void llm__gsampler_free(llm__gsampler *gs) {
+    const llm_allocator *a;
+    if (!gs) return;
+    a = gs->alloc;
+    llm__free(a, gs->cur);
+    llm__free(a, gs->arena);
+    llm__free(a, gs->work);
+    llm__free(a, gs->order);
+    llm__free(a, gs->lcp);
+    llm__free(a, gs->off);
+    llm__free(a, gs->len);
+    llm__free(a, gs->bytes);
+    llm__free(a, gs->eog);
+    llm__free(a, gs->ok);
+    llm__free(a, gs->at);
+    llm__free(a, gs);
+}
+
+static llm__gsampler *llm__gsampler_new(const llm_model *m, const llm_grammar *g) {
+    const llm_allocator *a = &m->alloc;
+    llm__gsampler *gs = (llm__gsampler *)llm__alloc_array(a, 1, sizeof *gs);
+    int nv = m->vocab.n_vocab, i;
+    size_t total = 0;
+    char tmp[8];
+    if (!gs) return NULL;
+    gs->g = g;
+    gs->alloc = a;
+    gs->n_vocab = nv;
+    gs->off = (uint32_t *)llm__alloc_array(a, (size_t)nv, sizeof(uint32_t));
+    gs->len = (uint32_t *)llm__alloc_array(a, (size_t)nv, sizeof(uint32_t));
+    gs->eog = (uint8_t *)llm__alloc_array(a, (size_t)nv, 1);
+    gs->ok = (uint8_t *)llm__alloc_array(a, (size_t)nv, 1);
+    gs->order = (int32_t *)llm__alloc_array(a, (size_t)nv + 1, sizeof(int32_t));
+    gs->lcp = (int32_t *)llm__alloc_array(a, (size_t)nv + 1, sizeof(int32_t));
+    gs->cur = (int32_t *)llm__alloc_array(a, LLM__GSTATE_MAX, sizeof(int32_t));
+    gs->work = (int32_t *)llm__alloc_array(a, LLM__GRAMMAR_MAX_DEPTH + 2, sizeof(int32_t));
+    gs->arena_cap = (size_t)1 << 20;
+    gs->arena = (int32_t *)llm__alloc_array(a, gs->arena_cap, sizeof(int32_t));
+    if (!gs->off || !gs->len || !gs->eog || !gs->ok || !gs->order || !gs->lcp || !gs->cur || !gs->work || !gs->arena) {
+        llm__gsampler_free(gs);
+        return NULL;
+    }
+    for (i = 0; i < nv; i++) {
+        int n = llm_token_to_piece(m, i, tmp, 0, 0);
+        gs->eog[i] = (uint8_t)llm_token_is_eog(m, i);
+        gs->len[i] = n > 0 && !gs->eog[i] ? (uint32_t)n : 0;
+        gs->off[i] = (uint32_t)total;
+        total += gs->len[i];
+        if ((int)gs->len[i] > gs->max_len) gs->max_len = (int)gs->len[i];
+    }
+    gs->bytes = (char *)llm__malloc(a, total + 1);
+    gs->at = (size_t *)llm__alloc_array(a, (size_t)gs->max_len + 2, sizeof(size_t));
+    if (!gs->bytes || !gs->at || total > 0xFFFFFFFFu) {
+        llm__gsampler_free(gs);
+        return NULL;
+    }
+    for (i = 0; i < nv; i++)
+        if (gs->len[i]) {
+            llm_token_to_piece(m, i, gs->bytes + gs->off[i], (int)gs->len[i], 0);
+            gs->order[gs->n_sorted++] = i;
+        }
+    llm__gs_sort(gs, gs->order, gs->lcp, gs->n_sorted); /* lcp is scratch here */
+    gs->lcp[0] = 0;
+    for (i = 1; i < gs->n_sorted; i++) {
+        int32_t x = gs->order[i - 1], y = gs->order[i];
+        uint32_t k = 0, n = gs->len[x] < gs->len[y] ? gs->len[x] : gs->len[y];
+        while (k < n && gs->bytes[gs->off[x] + k] == gs->bytes[gs->off[y] + k]) k++;
+        gs->lcp[i] = (int32_t)k;
+    }
+    llm__gsampler_reset(gs);
+    return gs;
+}
+
+/* Fills gs->ok for every token; returns how many are allowed. When the text is complete
+   end-of-generation tokens are allowed; when nothing else is, they are (a grammar never
+   blocks generation dead). */
+static int llm__gsampler_mask(llm__gsampler *gs, llm__cand *c, int *first) {
+    const llm_grammar *g = gs->g;
+    int k, have = 0, dead_len = -1, n_ok = 0, i;
+    memset(gs->ok, 0, (size_t)gs->n_vocab);
+    gs->at[0] = 0;
+    memcpy(gs->arena, gs->cur, (size_t)gs->cur[0] * sizeof(int32_t));
+    gs->at[1] = (size_t)gs->cur[0];
+    for (k = 0; k < gs->n_sorted; k++) {
+        int32_t id = gs->order[k], common = k ? gs->lcp[k] : 0, d, L = (int32_t)gs->len[id];
+        const unsigned char *b = (const unsigned char *)gs->bytes + gs->off[id];
+        if (dead_len >= 0 && common >= dead_len) continue; /* under a prefix that died */
+        dead_len = -1;
+        if (have > common) have = common;
+        for (d = have; d < L; d++) {
+            llm__gout o;
+            o.base = gs->arena + gs->at[d + 1];
+            o.cap = gs->arena_cap - gs->at[d + 1];
+            o.overflow = 0;
+            if (!llm__gstate_byte(g, gs->arena + gs->at[d], &o, b[d], gs->work)) break;
+            gs->at[d + 2] = gs->at[d + 1] + (size_t)o.base[0];
+        }
+        have = d;
+        if (d < L) dead_len = d + 1;
+        else gs->ok[id] = 1, n_ok++;
+    }
+    i = llm__gstate_complete(gs->cur) || n_ok == 0;
+    for (k = 0; k < gs->n_vocab; k++)
+        if (gs->eog[k] && i) gs->ok[k] = 1, n_ok++;
+    if (n_ok == 0) return 0;
+    for (k = gs->n_vocab - 1; k >= 0; k--)
+        if (!gs->ok[k]) c[k].logit = -INFINITY;
+        else *first = k;
+    return n_ok;
+}
+
+/* Advances the state over token t's bytes (end-of-generation tokens change nothing). */
+static void llm__gsampler_accept(llm__gsampler *gs, llm_token t) {
+    uint32_t d;
+    size_t cur = 0;
+    if (t < 0 || t >= gs->n_vocab || gs->eog[t]) return;
+    if (gs->len[t] == 0) { /* a token the grammar cannot take: the state dies */
+        gs->cur[0] = 4;
+        gs->cur[3] = 0;
+        return;
+    }
+    memcpy(gs->arena, gs->cur, (size_t)gs->cur[0] * sizeof(int32_t));
+    for (d = 0; d < gs->len[t]; d++) {
+        llm__gout o;
+        size_t next = cur + (size_t)gs->arena[cur];
+        o.base = gs->arena + next;
+        o.cap = gs->arena_cap - next;
+        o.overflow = 0;
+        if (!llm__gstate_byte(gs->g, gs->arena + cur, &o, (unsigned char)gs->bytes[gs->off[t] + d], gs->work)) {
+            gs->cur[0] = 4;
+            gs->cur[3] = 0;
+            return;
+        }
+        /* keep only the newest state at the start of the arena */
+        memmove(gs->arena, o.base, (size_t)o.base[0] * sizeof(int32_t));
+        cur = 0;
+    }
+    memcpy(gs->cur, gs->arena, (size_t)gs->arena[0] * sizeof(int32_t));
+}
+
+/* ---- JSON schema to grammar ---- */
+
+/* A parsed JSON value: nodes in one array, children linked through next. */
+enum { LLM__J_NULL, LLM__J_FALSE, LLM__J_TRUE, LLM__J_NUM, LLM__J_STR, LLM__J_ARR, LLM__J_OBJ };
+typedef struct llm__jnode {
+    int type;
+    size_t at, n;        /* offset and length of its text (a string: inside the quotes) */
+    size_t key_at, key_n; /* a member of an object: its key's raw text */
+    double num;
+    int child, next;     /* first child, next sibling; -1 none */
+} llm__jnode;
+
+typedef struct llm__jparse {
+    const char *src;
+    size_t pos, len;
+    llm__jnode *node;
+    int n, cap, depth;
+    char *err;
+    size_t err_size;
+    int failed;
+} llm__jparse;
+
+static int llm__jp_fail(llm__jparse *j, size_t at, const char *fmt, ...) {
+    va_list ap;
+    if (j->failed) return -1;
+    j->failed = 1;
+    va_start(ap, fmt);
+    llm__src_errv(j->err, j->err_size, j->src, at, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static void llm__jp_ws(llm__jparse *j) {
+    while (j->pos < j->len && (j->src[j->pos] == ' ' || j->src[j->pos] == '\t' || j->src[j->pos] == '\n' || j->src[j->pos] == '\r')) j->pos++;
+}
+
+/* A string at j->pos: sets *at and *n to its raw text inside the quotes. */
+static int llm__jp_str(llm__jparse *j, size_t *at, size_t *n) {
+    size_t start = j->pos;
+    j->pos++;
+    *at = j->pos;
+    while (j->pos < j->len && j->src[j->pos] != '"') {
+        unsigned char c = (unsigned char)j->src[j->pos];
+        if (c < 0x20) return llm__jp_fail(j, j->pos, "control character in a string");
+        if (c >= 0x80) { /* whole, shortest UTF-8 characters only */
+            int k = c >= 0xC2 && c < 0xE0 ? 1 : c >= 0xE0 && c < 0xF0 ? 2 : c >= 0xF0 && c < 0xF5 ? 3 : -1, i;
+            const unsigned char *u = (const unsigned char *)j->src + j->pos;
+            if (k < 0 || (size_t)k >= j->len - j->pos) return llm__jp_fail(j, j->pos, "invalid UTF-8");
+            for (i = 1; i <= k; i++)
+                if ((u[i] & 0xC0) != 0x80) return llm__jp_fail(j, j->pos, "invalid UTF-8");
+            if ((c == 0xE0 && u[1] < 0xA0) || (c == 0xED && u[1] >= 0xA0) || (c == 0xF0 && u[1] < 0x90) || (c == 0xF4 && u[1] >= 0x90))
+                return llm__jp_fail(j, j->pos, "invalid UTF-8");
+            j->pos += (size_t)k + 1;
+            continue;
+        }
+        if (c == '\\') {
+            j->pos++;
+            if (j->pos >= j->len || !strchr("\"\\/bfnrtu", j->src[j->pos])) return llm__jp_fail(j, j->pos, "bad escape in a string");
+        }
+        j->pos++;
+    }
+    if (j->pos >= j->len) return llm__jp_fail(j, start, "unterminated string");
+    *n = j->pos - *at;
+    j->pos++;
+    return 0;
+}
+
+static int llm__jp_value(llm__jparse *j) {
+    int id, last = -1;
+    llm__jnode *nd;
+    char c;
+    llm__jp_ws(j);
+    if (j->failed) return -1;
+    if (j->pos >= j->len) return llm__jp_fail(j, j->pos, "unexpected end of the JSON text");
+    if (j->n == j->cap) return llm__jp_fail(j, j->pos, "JSON text too large");
+    if (j->depth > 64) return llm__jp_fail(j, j->pos, "JSON nested too deeply");
+    id = j->n++;
+    nd = &j->node[id];
+    memset(nd, 0, sizeof *nd);
+    nd->at = j->pos;
+    nd->child = nd->next = -1;
+    c = j->src[j->pos];
+    if (c == '"') {
+        nd->type = LLM__J_STR;
+        if (llm__jp_str(j, &nd->at, &nd->n) < 0) return -1;
+        return id;
+    }
+    if (c == '{' || c == '[') {
+        char close = c == '{' ? '}' : ']';
+        nd->type = c == '{' ? LLM__J_OBJ : LLM__J_ARR;
+        j->pos++;
+        j->depth++;
+        llm__jp_ws(j);
+        if (j->pos < j->len && j->src[j->pos] == close) {
+            j->pos++;
+            j->depth--;
+            return id;
+        }
+        for (;;) {
+            size_t kat = 0, kn = 0;
+            int kid;
+            llm__jp_ws(j);
+            if (nd->type == LLM__J_OBJ) {
+                if (j->pos >= j->len || j->src[j->pos] != '"') return llm__jp_fail(j, j->pos, "expected a string key");
+                if (llm__jp_str(j, &kat, &kn) < 0) return -1;
+                llm__jp_ws(j);
+                if (j->pos >= j->len || j->src[j->pos] != ':') return llm__jp_fail(j, j->pos, "expected ':'");
+                j->pos++;
+            }
+            if ((kid = llm__jp_value(j)) < 0) return -1;
+            j->node[kid].key_at = kat;
+            j->node[kid].key_n = kn;
+            if (last < 0) j->node[id].child = kid;
+            else j->node[last].next = kid;
+            last = kid;
+            llm__jp_ws(j);
+            if (j->pos < j->len && j->src[j->pos] == ',') {
+                j->pos++;
+                continue;
+            }
+            if (j->pos < j->len && j->src[j->pos] == close) {
+                j->pos++;
+                break;
+            }
+            return llm__jp_fail(j, j->pos, "expected ',' or '%c'", close);
+        }
+        j->depth--;
+        return id;
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        char buf[64];
+        size_t s = j->pos, k;
+        if (c == '-') j->pos++;
+        if (j->pos >= j->len || !(j->src[j->pos] >= '0' && j->src[j->pos] <= '9')) return llm__jp_fail(j, s, "bad number");
+        if (j->src[j->pos] == '0') j->pos++;
+        else
+            while (j->pos < j->len && j->src[j->pos] >= '0' && j->src[j->pos] <= '9') j->pos++;
+        if (j->pos < j->len && j->src[j->pos] == '.') {
+            j->pos++;
+            if (j->pos >= j->len || !(j->src[j->pos] >= '0' && j->src[j->pos] <= '9')) return llm__jp_fail(j, s, "bad number");
+            while (j->pos < j->len && j->src[j->pos] >= '0' && j->src[j->pos] <= '9') j->pos++;
+        }
+        if (j->pos < j->len && (j->src[j->pos] == 'e' || j->src[j->pos] == 'E')) {
+            j->pos++;
+            if (j->pos < j->len && (j->src[j->pos] == '+' || j->src[j->pos] == '-')) j->pos++;
+            if (j->pos >= j->len || !(j->src[j->pos] >= '0' && j->src[j->pos] <= '9')) return llm__jp_fail(j, s, "bad number");
+            while (j->pos < j->len && j->src[j->pos] >= '0' && j->src[j->pos] <= '9') j->pos++;
+        }
+        nd->type = LLM__J_NUM;
+        nd->n = j->pos - s;
+        k = nd->n < sizeof buf - 1 ? nd->n : sizeof buf - 1;
+        memcpy(buf, j->src + s, k);
+        buf[k] = 0;
+        nd->num = strtod(buf, NULL);
+        return id;
+    }
+    if (j->len - j->pos >= 4 && memcmp(j->src + j->pos, "null", 4) == 0) nd->type = LLM__J_NULL, nd->n = 4;
+    else if (j->len - j->pos >= 4 && memcmp(j->src + j->pos, "true", 4) == 0) nd->type = LLM__J_TRUE, nd->n = 4;
+    else if (j->len - j->pos >= 5 && memcmp(j->src + j->pos, "false", 5) == 0) nd->type = LLM__J_FALSE, nd->n = 5;
+    else return llm__jp_fail(j, j->pos, "unexpected '%c'", c);
+    j->pos += nd->n;
+    return id;
+}
+
+/* A growing text. */
+typedef struct llm__gsb {
+    char *s;
+    size_t n, cap;
+    int nomem;
+} llm__gsb;
+
+static void llm__gsb_put(llm__gsb *b, const char *s, size_t n) {
+    if (b->nomem) return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = (b->cap ? b->cap : 256);
+        char *p;
+        while (cap < b->n + n + 1) cap *= 2;
+        p = (char *)llm__malloc(NULL, cap);
+        if (!p) {
+            b->nomem = 1;
+            return;
+        }
+        if (b->n) memcpy(p, b->s, b->n);
+        llm__free(NULL, b->s);
+        b->s = p;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->n, s, n);
+    b->n += n;
+    b->s[b->n] = 0;
+}
+static void llm__gsb_printf(llm__gsb *b, const char *fmt, ...) {
+    char buf[512];
+    int k;
+    va_list ap;
+    va_start(ap, fmt);
+    k = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (k > 0) llm__gsb_put(b, buf, (size_t)k < sizeof buf ? (size_t)k : sizeof buf - 1);
+}
+static void llm__gsb_str(llm__gsb *b, const char *s) { llm__gsb_put(b, s, strlen(s)); }
+
+/* Rules every schema grammar may use; "json-value" is any JSON value (JSON mode). Strings
+   are at most 512 characters here and numbers bounded in digits, so that a model that
+   never closes a string still ends well within a few thousand tokens. */
+static const char llm__json_rules[] =
+    "ws ::= [ \\t\\n]{0,2}\n"
+    "json-char ::= [^\"\\\\\\x00-\\x1F] | \"\\\\\" [\"\\\\/bfnrt]\n"
+    "json-string ::= \"\\\"\" json-char{0,512} \"\\\"\"\n"
+    "json-int ::= \"-\"? (\"0\" | [1-9] [0-9]{0,15})\n"
+    "json-number ::= json-int (\".\" [0-9]{1,15})? ([eE] [-+]? [0-9]{1,2})?\n"
+    "json-bool ::= \"true\" | \"false\"\n"
+    "json-null ::= \"null\"\n"
+    "json-value ::= json-object | json-array | json-string | json-number | json-bool | json-null\n"
+    "json-member ::= json-string ws \":\" ws json-value ws\n"
+    "json-object ::= \"{\" ws (json-member (\",\" ws json-member){0,63})? \"}\"\n"
+    "json-array ::= \"[\" ws (json-value ws (\",\" ws json-value ws){0,63})? \"]\"\n";
+
+typedef struct llm__js {
+    llm__jparse *jp;
+    llm__gsb out;
+    int n_rules;
+} llm__js;
+
+static int llm__js_key(const llm__js *js, int node, const char *key) {
+    const llm__jnode *nd = &js->jp->node[node];
+    size_t kl = strlen(key);
+    return nd->key_n == kl && memcmp(js->jp->src + nd->key_at, key, kl) == 0;
+}
+static int llm__js_get(const llm__js *js, int obj, const char *key) {
+    int k;
+    if (obj < 0 || js->jp->node[obj].type != LLM__J_OBJ) return -1;
+    for (k = js->jp->node[obj].child; k >= 0; k = js->jp->node[k].next)
+        if (llm__js_key(js, k, key)) return k;
+    return -1;
+}
+static int llm__js_is_str(const llm__js *js, int node, const char *s) {
+    const llm__jnode *nd = &js->jp->node[node];
+    size_t n = strlen(s);
+    return nd->type == LLM__J_STR && nd->n == n && memcmp(js->jp->src + nd->at, s, n) == 0;
+}
+
+/* Appends a JSON value, written compactly, as a grammar literal ("{\"a\":1}"). */
+static void llm__js_literal(llm__js *js, int node, llm__gsb *b, int quote) {
+    const llm__jnode *nd = &js->jp->node[node];
+    const char *src = js->jp->src;
+    size_t i;
+    int k, first = 1;
+    if (quote) llm__gsb_str(b, "\"");
+    switch (nd->type) {
+    case LLM__J_STR:
+        llm__gsb_str(b, "\\\"");
+        for (i = 0; i < nd->n; i++) {
+            char c = src[nd->at + i];
+            if (c == '"' || c == '\\') llm__gsb_str(b, "\\");
+            llm__gsb_put(b, &c, 1);
+        }
+        llm__gsb_str(b, "\\\"");
+        break;
+    case LLM__J_ARR:
+    case LLM__J_OBJ:
+        llm__gsb_str(b, nd->type == LLM__J_ARR ? "[" : "{");
+        for (k = nd->child; k >= 0; k = js->jp->node[k].next, first = 0) {
+            if (!first) llm__gsb_str(b, ",");
+            if (nd->type == LLM__J_OBJ) {
+                llm__gsb_str(b, "\\\"");
+                for (i = 0; i < js->jp->node[k].key_n; i++) {
+                    char c = src[js->jp->node[k].key_at + i];
+                    if (c == '"' || c == '\\') llm__gsb_str(b, "\\");
+                    llm__gsb_put(b, &c, 1);
+                }
+                llm__gsb_str(b, "\\\":");
+            }
+            llm__js_literal(js, k, b, 0);
+        }
+        llm__gsb_str(b, nd->type == LLM__J_ARR ? "]" : "}");
+        break;
+    default: llm__gsb_put(b, src + nd->at, nd->n);
+    }
+    if (quote) llm__gsb_str(b, "\"");
+}
+
+/* Non-negative integers in [lo, hi], both of `digits` digits (as text a and b). */
+static void llm__js_digits(llm__gsb *b, const char *a, const char *z, int n) {
+    int i;
+    if (n == 0) return;
+    if (a[0] == z[0]) {
+        llm__gsb_printf(b, "\"%c\" ", a[0]);
+        llm__js_digits(b, a + 1, z + 1, n - 1);
+        return;
+    }
+    for (i = 1; i < n && a[i] == '0' && z[i] == '9'; i++) {
+    }
+    if (i == n) { /* [a0-z0] [0-9]{n-1} */
+        llm__gsb_printf(b, "[%c-%c] ", a[0], z[0]);
+        if (n > 1) llm__gsb_printf(b, "[0-9]{%d} ", n - 1);
+        return;
+    }
+    {
+        char hi[24], lo[24];
+        memset(hi, '9', sizeof hi);
+        memset(lo, '0', sizeof lo);
+        llm__gsb_printf(b, "(\"%c\" (", a[0]);
+        llm__js_digits(b, a + 1, hi, n - 1);
+        llm__gsb_str(b, ")");
+        if (z[0] - a[0] > 1) {
+            llm__gsb_printf(b, " | [%c-%c] ", a[0] + 1, z[0] - 1);
+            if (n > 1) llm__gsb_printf(b, "[0-9]{%d}", n - 1);
+        }
+        llm__gsb_printf(b, " | \"%c\" (", z[0]);
+        llm__js_digits(b, lo, z + 1, n - 1);
+        llm__gsb_str(b, "))");
+    }
+}
+
+/* Integers in [lo, hi], 0 <= lo <= hi, as a group of alternatives. */
+static void llm__js_uint_range(llm__gsb *b, unsigned long long lo, unsigned long long hi) {
+    int first = 1;
+    llm__gsb_str(b, "(");
+    while (lo <= hi) {
+        char a[24], z[24];
+        int n = snprintf(a, sizeof a, "%llu", lo);
+        unsigned long long top = 9;
+        int i;
+        for (i = 1; i < n; i++) top = top * 10 + 9;
+        if (top > hi) top = hi;
+        snprintf(z, sizeof z, "%llu", top);
+        if (!first) llm__gsb_str(b, " | ");
+        first = 0;
+        llm__gsb_str(b, "(");
+        llm__js_digits(b, a, z, n);
+        llm__gsb_str(b, ")");
+        if (top == hi) break;
+        lo = top + 1;
+    }
+    llm__gsb_str(b, ")");
+}
+
+static int llm__js_schema(llm__js *js, int node);
+
+/* Writes the body of the rule for the schema at node into b. */
+static int llm__js_body(llm__js *js, int node, llm__gsb *b) {
+    llm__jparse *jp = js->jp;
+    int t, k, any = 0;
+    if (node < 0) {
+        llm__gsb_str(b, "json-value");
+        return 0;
+    }
+    if (jp->node[node].type == LLM__J_TRUE) {
+        llm__gsb_str(b, "json-value");
+        return 0;
+    }
+    if (jp->node[node].type != LLM__J_OBJ) return llm__jp_fail(jp, jp->node[node].at, "a schema must be an object");
+    for (k = jp->node[node].child; k >= 0; k = jp->node[k].next)
+        if (llm__js_key(js, k, "$ref") || llm__js_key(js, k, "pattern") || llm__js_key(js, k, "allOf") ||
+            llm__js_key(js, k, "not") || llm__js_key(js, k, "if") || llm__js_key(js, k, "patternProperties") ||
+            llm__js_key(js, k, "exclusiveMinimum") || llm__js_key(js, k, "exclusiveMaximum") || llm__js_key(js, k, "multipleOf"))
+            return llm__jp_fail(jp, jp->node[k].key_at - 1, "unsupported schema keyword '%.*s'", (int)jp->node[k].key_n,
+                                jp->src + jp->node[k].key_at);
+    if ((k = llm__js_get(js, node, "const")) >= 0) {
+        llm__js_literal(js, k, b, 1);
+        return 0;
+    }
+    if ((k = llm__js_get(js, node, "enum")) >= 0) {
+        int e, first = 1;
+        if (jp->node[k].type != LLM__J_ARR || jp->node[k].child < 0) return llm__jp_fail(jp, jp->node[k].at, "enum must be a non-empty array");
+        for (e = jp->node[k].child; e >= 0; e = jp->node[e].next, first = 0) {
+            if (!first) llm__gsb_str(b, " | ");
+            llm__js_literal(js, e, b, 1);
+        }
+        return 0;
+    }
+    if ((k = llm__js_get(js, node, "anyOf")) >= 0 || (k = llm__js_get(js, node, "oneOf")) >= 0) {
+        int e, first = 1, r;
+        if (jp->node[k].type != LLM__J_ARR || jp->node[k].child < 0) return llm__jp_fail(jp, jp->node[k].at, "anyOf/oneOf must be a non-empty array");
+        for (e = jp->node[k].child; e >= 0; e = jp->node[e].next, first = 0) {
+            if ((r = llm__js_schema(js, e)) < 0) return -1;
+            llm__gsb_printf(b, "%sr%d", first ? "" : " | ", r);
+        }
+        return 0;
+    }
+    t = llm__js_get(js, node, "type");
+    if (t >= 0 && jp->node[t].type == LLM__J_ARR) { /* ["string", "null"]: one rule per type */
+        int e, first = 1;
+        for (e = jp->node[t].child; e >= 0; e = jp->node[e].next, first = 0) {
+            int r = js->n_rules++, kk;
+            llm__gsb sub;
+            memset(&sub, 0, sizeof sub);
+            if (jp->node[e].type != LLM__J_STR) return llm__jp_fail(jp, jp->node[e].at, "a type must be a string");
+            /* the same schema with one type: reuse the body writer through a fake type */
+            kk = t;
+            (void)kk;
+            {
+                int saved = jp->node[t].type, sc = jp->node[t].child, sa = (int)jp->node[t].at, sn = (int)jp->node[t].n;
+                jp->node[t].type = LLM__J_STR;
+                jp->node[t].at = jp->node[e].at;
+                jp->node[t].n = jp->node[e].n;
+                if (llm__js_body(js, node, &sub) < 0) {
+                    llm__free(NULL, sub.s);
+                    return -1;
+                }
+                jp->node[t].type = saved;
+                jp->node[t].child = sc;
+                jp->node[t].at = (size_t)sa;
+                jp->node[t].n = (size_t)sn;
+            }
+            llm__gsb_printf(&js->out, "r%d ::= ", r);
+            llm__gsb_put(&js->out, sub.s ? sub.s : "", sub.n);
+            llm__gsb_str(&js->out, "\n");
+            llm__free(NULL, sub.s);
+            llm__gsb_printf(b, "%sr%d", first ? "" : " | ", r);
+        }
+        if (first) return llm__jp_fail(jp, jp->node[t].at, "empty type list");
+        return 0;
+    }
+    if (t >= 0 && jp->node[t].type != LLM__J_STR) return llm__jp_fail(jp, jp->node[t].at, "type must be a string or an array");
+    if (t < 0) { /* no type: guess from the keywords, else any value */
+        if (llm__js_get(js, node, "properties") >= 0) any = LLM__J_OBJ;
+        else if (llm__js_get(js, node, "items") >= 0) any = LLM__J_ARR;
+        else {
+            llm__gsb_str(b, "json-value");
+            return 0;
+        }
+    }
+    if (any == LLM__J_OBJ || (t >= 0 && llm__js_is_str(js, t, "object"))) {
+        int props = llm__js_get(js, node, "properties"), req = llm__js_get(js, node, "required"), ap = llm__js_get(js, node, "additionalProperties");
+        int n = 0, i, p, kv0, first0, rest0;
+        if (props >= 0 && jp->node[props].type != LLM__J_OBJ) return llm__jp_fail(jp, jp->node[props].at, "properties must be an object");
+        if (req >= 0 && jp->node[req].type != LLM__J_ARR) return llm__jp_fail(jp, jp->node[req].at, "required must be an array");
+        if (props < 0 || jp->node[props].child < 0) { /* no properties: any object (or {} when none may be added) */
+            if (ap >= 0 && jp->node[ap].type == LLM__J_FALSE) llm__gsb_str(b, "\"{\" ws \"}\"");
+            else if (ap >= 0 && jp->node[ap].type == LLM__J_OBJ) {
+                int r = llm__js_schema(js, ap);
+                if (r < 0) return -1;
+                llm__gsb_printf(b, "\"{\" ws (json-string ws \":\" ws r%d ws (\",\" ws json-string ws \":\" ws r%d ws){0,63})? \"}\"", r, r);
+            } else
+                llm__gsb_str(b, "json-object");
+            return 0;
+        }
+        for (p = jp->node[props].child; p >= 0; p = jp->node[p].next) n++;
+        /* kv_i, then first_i (nothing written yet) and rest_i (something written), i = 0..n */
+        kv0 = js->n_rules;
+        js->n_rules += n;
+        first0 = js->n_rules;
+        js->n_rules += n + 1;
+        rest0 = js->n_rules;
+        js->n_rules += n + 1;
+        for (p = jp->node[props].child, i = 0; p >= 0; p = jp->node[p].next, i++) {
+            int r = llm__js_schema(js, p), required = 0, q;
+            llm__gsb kv;
+            if (r < 0) return -1;
+            if (req >= 0)
+                for (q = jp->node[req].child; q >= 0; q = jp->node[q].next)
+                    if (jp->node[q].type == LLM__J_STR && jp->node[q].n == jp->node[p].key_n &&
+                        memcmp(jp->src + jp->node[q].at, jp->src + jp->node[p].key_at, jp->node[q].n) == 0)
+                        required = 1;
+            memset(&kv, 0, sizeof kv);
+            {
+                llm__jnode key;
+                memset(&key, 0, sizeof key);
+                key.type = LLM__J_STR;
+                key.at = jp->node[p].key_at;
+                key.n = jp->node[p].key_n;
+                key.child = key.next = -1;
+                if (jp->n == jp->cap) return llm__jp_fail(jp, jp->node[p].at, "schema too large");
+                jp->node[jp->n] = key;
+                llm__js_literal(js, jp->n, &kv, 1);
+            }
+            llm__gsb_printf(&js->out, "r%d ::= %s ws \":\" ws r%d\n", kv0 + i, kv.s ? kv.s : "\"\"", r);
+            llm__free(NULL, kv.s);
+            if (required)
+                llm__gsb_printf(&js->out, "r%d ::= r%d r%d\nr%d ::= \",\" ws r%d r%d\n", first0 + i, kv0 + i, rest0 + i + 1,
+                               rest0 + i, kv0 + i, rest0 + i + 1);
+            else
+                llm__gsb_printf(&js->out, "r%d ::= r%d r%d | r%d\nr%d ::= (\",\" ws r%d)? r%d\n", first0 + i, kv0 + i,
+                               rest0 + i + 1, first0 + i + 1, rest0 + i, kv0 + i, rest0 + i + 1);
+        }
+        llm__gsb_printf(&js->out, "r%d ::= \"\"\nr%d ::= \"\"\n", first0 + n, rest0 + n);
+        llm__gsb_printf(b, "\"{\" ws r%d ws \"}\"", first0);
+        return 0;
+    }
+    if (any == LLM__J_ARR || llm__js_is_str(js, t, "array")) {
+        int it = llm__js_get(js, node, "items"), mn = llm__js_get(js, node, "minItems"), mx = llm__js_get(js, node, "maxItems"), r;
+        double lo = 0, hi = -1;
+        if (mn >= 0) {
+            if (jp->node[mn].type != LLM__J_NUM || jp->node[mn].num < 0 || jp->node[mn].num > LLM__GRAMMAR_MAX_REPEAT)
+                return llm__jp_fail(jp, jp->node[mn].at, "minItems must be a number from 0 to %d", LLM__GRAMMAR_MAX_REPEAT);
+            lo = jp->node[mn].num;
+        }
+        if (mx >= 0) {
+            if (jp->node[mx].type != LLM__J_NUM || jp->node[mx].num < lo || jp->node[mx].num > LLM__GRAMMAR_MAX_REPEAT)
+                return llm__jp_fail(jp, jp->node[mx].at, "maxItems must be a number from minItems to %d", LLM__GRAMMAR_MAX_REPEAT);
+            hi = jp->node[mx].num;
+        }
+        if ((r = llm__js_schema(js, it)) < 0) return -1;
+        if (hi == 0) llm__gsb_str(b, "\"[\" ws \"]\"");
+        else {
+            int m = (int)lo, x = (int)hi;
+            llm__gsb_printf(b, "\"[\" ws %sr%d ws (\",\" ws r%d ws)", m == 0 ? "(" : "", r, r);
+            if (x < 0) llm__gsb_printf(b, "{%d,}", m > 1 ? m - 1 : 0);
+            else llm__gsb_printf(b, "{%d,%d}", m > 1 ? m - 1 : 0, x - 1);
+            llm__gsb_printf(b, "%s \"]\"", m == 0 ? ")?" : "");
+        }
+        return 0;
+    }
+    if (llm__js_is_str(js, t, "string")) {
+        int mn = llm__js_get(js, node, "minLength"), mx = llm__js_get(js, node, "maxLength");
+        double lo = 0, hi = -1;
+        if (mn >= 0) {
+            if (jp->node[mn].type != LLM__J_NUM || jp->node[mn].num < 0 || jp->node[mn].num > LLM__GRAMMAR_MAX_REPEAT)
+                return llm__jp_fail(jp, jp->node[mn].at, "minLength must be a number from 0 to %d", LLM__GRAMMAR_MAX_REPEAT);
+            lo = jp->node[mn].num;
+        }
+        if (mx >= 0) {
+            if (jp->node[mx].type != LLM__J_NUM || jp->node[mx].num < lo || jp->node[mx].num > LLM__GRAMMAR_MAX_REPEAT)
+                return llm__jp_fail(jp, jp->node[mx].at, "maxLength must be a number from minLength to %d", LLM__GRAMMAR_MAX_REPEAT);
+            hi = jp->node[mx].num;
+        }
+        if (mn < 0 && mx < 0) llm__gsb_str(b, "json-string");
+        else if (hi < 0) llm__gsb_printf(b, "\"\\\"\" json-char{%d,} \"\\\"\"", (int)lo);
+        else llm__gsb_printf(b, "\"\\\"\" json-char{%d,%d} \"\\\"\"", (int)lo, (int)hi);
+        return 0;
+    }
+    if (llm__js_is_str(js, t, "integer")) {
+        int mn = llm__js_get(js, node, "minimum"), mx = llm__js_get(js, node, "maximum");
+        double lo = -1e15, hi = 1e15;
+        if (mn >= 0 && (jp->node[mn].type != LLM__J_NUM || jp->node[mn].num < -1e15 || jp->node[mn].num > 1e15))
+            return llm__jp_fail(jp, jp->node[mn].at, "minimum must be a number within +-1e15");
+        if (mx >= 0 && (jp->node[mx].type != LLM__J_NUM || jp->node[mx].num < -1e15 || jp->node[mx].num > 1e15))
+            return llm__jp_fail(jp, jp->node[mx].at, "maximum must be a number within +-1e15");
+        if (mn < 0 && mx < 0) {
+            llm__gsb_str(b, "json-int");
+            return 0;
+        }
+        if (mn >= 0) lo = ceil(jp->node[mn].num);
+        if (mx >= 0) hi = floor(jp->node[mx].num);
+        if (lo > hi) return llm__jp_fail(jp, jp->node[mx >= 0 ? mx : mn].at, "no integer lies between minimum and maximum");
+        if (lo < 0 && hi < 0) {
+            llm__gsb_str(b, "\"-\" ");
+            llm__js_uint_range(b, (unsigned long long)-hi, (unsigned long long)-lo);
+        } else if (lo < 0) {
+            llm__gsb_str(b, "\"-\" ");
+            llm__js_uint_range(b, 1, (unsigned long long)-lo);
+            llm__gsb_str(b, " | ");
+            llm__js_uint_range(b, 0, (unsigned long long)hi);
+        } else
+            llm__js_uint_range(b, (unsigned long long)lo, (unsigned long long)hi);
+        return 0;
+    }
+    if (llm__js_is_str(js, t, "number")) {
+        if (llm__js_get(js, node, "minimum") >= 0 || llm__js_get(js, node, "maximum") >= 0)
+            return llm__jp_fail(jp, jp->node[node].at, "minimum and maximum are supported for integers only");
+        llm__gsb_str(b, "json-number");
+        return 0;
+    }
+    if (llm__js_is_str(js, t, "boolean")) return llm__gsb_str(b, "json-bool"), 0;
+    if (llm__js_is_str(js, t, "null")) return llm__gsb_str(b, "json-null"), 0;
+    return llm__jp_fail(jp, jp->node[t].at, "unknown type '%.*s'", (int)jp->node[t].n, jp->src + jp->node[t].at);
+}
+
+/* Emits "rN ::= body" for the schema at node (-1: any value); returns N or -1. */
+static int llm__js_schema(llm__js *js, int node) {
+    int r = js->n_rules++;
+    llm__gsb b;
+    memset(&b, 0, sizeof b);
+    if (++js->jp->depth > 64) return llm__jp_fail(js->jp, node >= 0 ? js->jp->node[node].at : 0, "schema nested too deeply");
+    if (llm__js_body(js, node, &b) < 0) {
+        llm__free(NULL, b.s);
+        return -1;
+    }
+    js->jp->depth--;
+    llm__gsb_printf(&js->out, "r%d ::= ", r);
+    llm__gsb_put(&js->out, b.s ? b.s : "\"\"", b.s ? b.n : 2);
+    llm__gsb_str(&js->out, "\n");
+    if (b.nomem) js->out.nomem = 1;
+    llm__free(NULL, b.s);
+    return r;
+}
+
+/* The GBNF text of a JSON schema (caller frees with llm__free(NULL, .)), or NULL. */
+static char *llm__json_schema_gbnf(const char *schema, char *err, size_t err_size) {
+    llm__jparse jp;
+    llm__js js;
+    int root;
+    if (err && err_size) err[0] = 0;
+    if (!schema) return llm__errf(err, err_size, LLM_ERR_ARG, "no schema"), (char *)NULL;
+    memset(&jp, 0, sizeof jp);
+    jp.src = schema;
+    jp.len = strlen(schema);
+    jp.err = err;
+    jp.err_size = err_size;
+    jp.cap = (int)(jp.len < (1u << 24) ? jp.len + 8 : 0);
+    if (jp.cap == 0) return llm__errf(err, err_size, LLM_ERR_ARG, "schema too large"), (char *)NULL;
+    jp.node = (llm__jnode *)llm__alloc_array(NULL, (size_t)jp.cap + 1, sizeof(llm__jnode));
+    if (!jp.node) return llm__errf(err, err_size, LLM_ERR_NOMEM, "out of memory"), (char *)NULL;
+    jp.cap -= 1; /* one spare node for llm__js_literal's keys */
+    root = llm__jp_value(&jp);
+    llm__jp_ws(&jp);
+    if (root >= 0 && jp.pos < jp.len) llm__jp_fail(&jp, jp.pos, "unexpected text after the schema");
+    memset(&js, 0, sizeof js);
+    js.jp = &jp;
+    js.n_rules = 0;
+    jp.depth = 0;
+    if (!jp.failed) {
+        llm__gsb_str(&js.out, "root ::= r0\n");
+        llm__js_schema(&js, root);
+        llm__gsb_str(&js.out, llm__json_rules);
+    }
+    llm__free(NULL, jp.node);
+    if (jp.failed || js.out.nomem) {
+        if (js.out.nomem && !jp.failed) llm__errf(err, err_size, LLM_ERR_NOMEM, "out of memory");
+        llm__free(NULL, js.out.s);
+        return NULL;
+    }
+    return js.out.s;
+}
+
+LLMDEF llm_grammar *llm_grammar_from_json_schema(const char *schema, char *err, size_t err_size) {
+    char *text = llm__json_schema_gbnf(schema, err, err_size), msg[256];
+    llm_grammar *g;
+    if (!text) return NULL;
+    g = llm_grammar_new(text, "root", msg, sizeof msg);
+    if (!g) llm__errf(err, err_size, LLM_ERR_FORMAT, "the grammar made from the schema: %s", msg);
+    llm__free(NULL, text);
+    return g;
+}
+
+LLMDEF llm_grammar *llm_grammar_json(void) { return llm_grammar_from_json_schema("{}", NULL, 0); }
+
+static int llm__gsampler_complete(const llm__gsampler *gs) { return llm__gstate_complete(gs->cur); }
+
+LLMDEF int llm_sampler_set_grammar(llm_sampler *s, const llm_grammar *g) {
+    llm__gsampler *gs = NULL;
+    if (!s) return LLM_ERR_ARG;
+    if (g && !(gs = llm__gsampler_new(s->model, g))) return LLM_ERR_NOMEM;
+    llm__gsampler_free(s->gs);
+    s->gs = gs;
+    s->p.grammar = g;
+    return LLM_OK;
+}
+
+LLMDEF int llm_sampler_grammar_complete(const llm_sampler *s) { return !s || !s->gs || llm__gsampler_complete(s->gs); }
 
 /* ==== generation ================================================================== >>generate */
 LLMDEF int llm_tokenize(const llm_model *m, const char *text, size_t len, llm_token *out, int max, int flags) {
@@ -7672,6 +9250,7 @@ static int llm__gen_finish(llm_context *c, int r) {
         s->g.stats->n_generated = s->n_gen;
         s->g.stats->prompt_ms = (s->n_gen ? s->t1 : now) - s->t0;
         s->g.stats->generate_ms = s->n_gen > 1 ? now - s->t1 : 0.0;
+        s->g.stats->grammar_incomplete = s->smp && !llm_sampler_grammar_complete(s->smp);
     }
     llm__gen_free(c);
     c->cancel = 0;
@@ -7754,7 +9333,7 @@ LLMDEF int llm_step(llm_context *c, int max_tokens) {
         if ((r = llm_decode(c, s->prompt + s->n_prompt_done, n, 0)) != LLM_OK) return llm__gen_finish(c, r);
         s->n_prompt_done += n;
         if (s->n_prompt_done == s->n_prompt)
-            for (i = 0; i < s->n_prompt; i++) llm_sampler_accept(s->smp, s->prompt[i]);
+            for (i = 0; i < s->n_prompt; i++) llm__sampler_history(s->smp, s->prompt[i]);
         return 1;
     }
     while (done < max_tokens) {

@@ -143,6 +143,7 @@ static llm_model *t_load_model(const char *rel) {
 #include "test_sampling.c"  /* samplers, RNG, generation */
 #include "test_game.c"      /* stepping, cancel, state save/restore, context shift */
 #include "test_serve.c"     /* llm serve on loopback: curl, the openai client, errors, memory */
+#include "test_grammar.c"   /* grammars, JSON schemas, constrained sampling */
 
 int main(int argc, char **argv) {
     t_argc = argc;
@@ -160,6 +161,7 @@ int main(int argc, char **argv) {
     tests_sampling();
     tests_game();
     tests_serve();
+    tests_grammar();
     printf("%d passed, %d failed, %d skipped\n", t_n_pass, t_n_fail, t_n_skip);
     return t_n_fail ? 1 : 0;
 }

@@ -35,6 +35,9 @@ static const char run_usage[] =
     "                            control tokens\n"
     "      --no-bos              do not add BOS to the prompt\n"
     "      --ignore-eos          keep generating past end-of-generation tokens\n"
+    "      --grammar FILE        constrain the text to a GBNF grammar (rule \"root\")\n"
+    "      --json-schema FILE    constrain the text to JSON valid under a JSON schema\n"
+    "      --json                constrain the text to one JSON value\n"
     "  -h, --help                print this help\n";
 
 /* Prints each piece as it comes, so the text streams; counts the pieces in *user. */
@@ -51,7 +54,9 @@ static double run_rate(int n, double ms) { return n > 0 && ms > 0 ? n * 1000.0 /
 
 int cmd_run(int argc, char **argv) {
     cli_args a = cli_begin(argc, argv, run_usage);
-    const char *s, *model_path = NULL, *prompt = NULL, *prompt_file = NULL;
+    const char *s, *model_path = NULL, *prompt = NULL, *prompt_file = NULL, *grammar_file = NULL, *schema_file = NULL;
+    int json_mode = 0;
+    llm_grammar *grammar = NULL;
     char *file_text = NULL, err[512];
     long n_predict = 256;
     int special = 0, seed_given = 0, pieces = 0, full, rc;
@@ -84,6 +89,9 @@ int cmd_run(int argc, char **argv) {
         else if (cli_flag(&a, NULL, "--special")) special = 1;
         else if (cli_flag(&a, NULL, "--no-bos")) g.no_bos = 1;
         else if (cli_flag(&a, NULL, "--ignore-eos")) g.ignore_eos = 1;
+        else if (cli_value(&a, NULL, "--grammar", &s)) grammar_file = s;
+        else if (cli_value(&a, NULL, "--json-schema", &s)) schema_file = s;
+        else if (cli_flag(&a, NULL, "--json")) json_mode = 1;
         else cli_unknown(&a);
     }
     if (!model_path) cli_usage_error(&a, "a model is needed (-m FILE)");
@@ -97,6 +105,20 @@ int cmd_run(int argc, char **argv) {
         prompt = file_text;
     }
     if (!prompt) prompt = "";
+    if ((grammar_file != NULL) + (schema_file != NULL) + json_mode > 1)
+        cli_usage_error(&a, "give one of --grammar, --json-schema and --json");
+    if (grammar_file || schema_file) {
+        size_t len;
+        const char *path = grammar_file ? grammar_file : schema_file;
+        char *text = cli_read_file(path, &len);
+        if (strlen(text) != len) cli_fail("'%s' contains a NUL byte", path);
+        grammar = grammar_file ? llm_grammar_new(text, "root", err, sizeof err)
+                               : llm_grammar_from_json_schema(text, err, sizeof err);
+        free(text);
+        if (!grammar) cli_fail("%s: %s", path, err);
+    } else if (json_mode && !(grammar = llm_grammar_json()))
+        cli_fail("out of memory");
+    g.sampler.grammar = grammar;
     if (!seed_given) g.sampler.seed = (uint64_t)time(NULL) ^ (uint64_t)clock() << 32;
     g.n_predict = n_predict < 0 ? 0 : (int32_t)n_predict;
     g.parse_special = g.render_special = special;
@@ -117,6 +139,8 @@ int cmd_run(int argc, char **argv) {
     if (rc == LLM_OK || full || pieces > 0) fputc('\n', stdout);  /* ends the text */
     fflush(stdout);
     if (full) fprintf(stderr, "llm: the context is full (%d tokens)\n", llm_context_n_ctx(c));
+    if (grammar && stats.grammar_incomplete)
+        fprintf(stderr, "llm: warning: the text stopped before the grammar was complete (truncated)\n");
     else if (rc != LLM_OK)
         cli_fail("%s", llm_context_error(c)[0] ? llm_context_error(c) : llm_result_string(rc));
 
@@ -130,6 +154,7 @@ int cmd_run(int argc, char **argv) {
 
     llm_context_free(c);
     llm_model_free(m);
+    llm_grammar_free(grammar);
     free(file_text);
     return 0;
 }
