@@ -10,6 +10,9 @@ int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_dequant(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -22,6 +25,9 @@ static const struct {
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"logits", cmd_logits, "decode a sequence in one batch and print or save every position's logits"},
     {"synth", cmd_synth, "write a seeded random-weight model of any architecture and type"},
+    {"dequant", cmd_dequant, "dequantize tensors to float32, or fingerprint them (--sha256)"},
+    {"quantize", cmd_quantize, "write a model in another quantization type or mix"},
+    {"perplexity", cmd_perplexity, "perplexity of a text, and KL divergence from a saved base run"},
 };
 
 static void usage(FILE *f) {
