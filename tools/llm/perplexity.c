@@ -76,7 +76,7 @@ int cmd_perplexity(int argc, char **argv) {
     FILE *save = NULL, *base = NULL;
     double nll = 0.0, nll2 = 0.0, base_nll = 0.0, *lp, *kl = NULL, t0;
     float *frow, *brow = NULL;
-    long n_scored_all = 0, n_agree = 0, k;
+    long n_scored_all = 0, n_agree = 0, k, base_chunks = 0;
 
     cp.kv_type = LLM_KV_F32;
     while (cli_next(&a)) {
@@ -113,7 +113,8 @@ int cmd_perplexity(int argc, char **argv) {
         if (fread(magic, 1, 8, base) != 8 || memcmp(magic, "LLMLOGP1", 8) != 0) cli_fail("'%s' is not a saved base run", kl_path);
         if ((int)ppl_ru32(base, kl_path) != n_vocab) cli_fail("'%s' has another vocabulary size", kl_path);
         if ((int)ppl_ru32(base, kl_path) != n_ctx) cli_fail("'%s' was saved with another context size", kl_path);
-        if ((int)ppl_ru32(base, kl_path) < n_chunk) cli_fail("'%s' has fewer chunks", kl_path);
+        base_chunks = (long)ppl_ru32(base, kl_path);
+        if (base_chunks < n_chunk) cli_fail("'%s' has %ld chunks, fewer than %d", kl_path, base_chunks, n_chunk);
         if ((int)ppl_ru32(base, kl_path) != n_scored) cli_fail("'%s' is damaged", kl_path);
         /* the tokens must be the same (read below, chunk by chunk) */
         kl = (double *)cli_alloc((size_t)n_chunk * (size_t)n_scored * sizeof *kl);
@@ -145,6 +146,9 @@ int cmd_perplexity(int argc, char **argv) {
                 if ((llm_token)ppl_ru32(base, kl_path) != chunk[j])
                     cli_fail("'%s' was saved from another text or tokenizer (chunk %d, position %d)", kl_path, ch, j);
     }
+    /* the base file's rows start after all its chunks' tokens */
+    if (base && base_chunks > n_chunk && fseek(base, (base_chunks - n_chunk) * (long)n_ctx * 4, SEEK_CUR) != 0)
+        cli_fail("cannot read '%s'", kl_path);
     lp = (double *)cli_alloc((size_t)n_vocab * sizeof *lp);
     frow = (float *)cli_alloc((size_t)n_vocab * sizeof *frow);
     t0 = cli_now_ms();
