@@ -190,7 +190,7 @@ static void test_cli_quantize_vs_reference(void) {
                 t_check_ref_model("quants", name, bounds[q], ours);
             }
         else
-            printf("       %-9s bytes differ from llama.cpp's: logits held to the KL bound (test_cli_perplexity_kl)\n", mixes[q]);
+            printf("       %-9s bytes differ from llama.cpp's: logits not compared with its (KL: test_cli_perplexity_kl)\n", mixes[q]);
     }
     llm_model_free(src);
     free(types_tsv);
