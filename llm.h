@@ -184,6 +184,9 @@ LLMDEF size_t llm_type_row_size(int type, int64_t n);
    the type's reference quantizer. Returns the bytes written, or 0 when this build cannot
    quantize to the type or n_per_row is not a multiple of its block. Thread-safe. */
 LLMDEF size_t llm_quantize(int type, const float *src, void *dst, int64_t n_rows, int64_t n_per_row);
+/* The inverse: n_rows rows of the type (n_rows * llm_type_row_size bytes at src) to floats.
+   Returns LLM_OK, or LLM_ERR_UNSUPPORTED / LLM_ERR_ARG. Thread-safe. */
+LLMDEF int llm_dequantize(int type, const void *src, float *dst, int64_t n_rows, int64_t n_per_row);
 
 /* ---- CPU features (bit mask) -------------------------------------------------------- */
 
@@ -285,6 +288,14 @@ LLMDEF const char *llm_model_meta_key(const llm_model *m, int i);
 LLMDEF int llm_model_meta_value(const llm_model *m, int i, char *buf, size_t size);
 /* Index of a key, or -1. */
 LLMDEF int llm_model_meta_find(const llm_model *m, const char *key);
+/* Metadata value i as stored in the file (for copying it exactly): *gguf_type gets its GGUF
+   value type (0 u8 ... 12 f64; 8 string, 9 array), for arrays *arr_type the element type and
+   *count the element count (1 otherwise); *data points into the model's file data, valid while
+   the model lives, at *bytes bytes of little-endian values: a string's bytes without its length,
+   or an array's elements as GGUF encodes them (strings each a u64 length then the bytes). Any
+   output pointer may be NULL. Returns LLM_OK or LLM_ERR_ARG for a bad index. */
+LLMDEF int llm_model_meta_raw(const llm_model *m, int i, int *gguf_type, int *arr_type, uint64_t *count,
+                              const void **data, size_t *bytes);
 
 /* Tensors, in file order. */
 typedef struct llm_tensor_info {
@@ -302,6 +313,9 @@ LLMDEF int llm_model_tensor_find(const llm_model *m, const char *name);
 /* Dequantizes rows [row0, row0 + n_rows) of tensor i (rows of ne[0] elements) into out,
    which holds n_rows * ne[0] floats. Returns LLM_OK or an error code. */
 LLMDEF int llm_model_tensor_dequantize(const llm_model *m, int i, int64_t row0, int64_t n_rows, float *out);
+/* Tensor i's bytes as stored in the file (size_bytes of llm_tensor_info), valid while the model
+   lives; NULL for a bad index. */
+LLMDEF const void *llm_model_tensor_data(const llm_model *m, int i);
 
 /* ---- tokens ------------------------------------------------------------------------- */
 
@@ -2779,6 +2793,16 @@ LLMDEF size_t llm_quantize(int type, const float *src, void *dst, int64_t n_rows
     return total;
 }
 
+LLMDEF int llm_dequantize(int type, const void *src, float *dst, int64_t n_rows, int64_t n_per_row) {
+    const llm__type_traits *t = llm__type(type);
+    size_t rb = llm__type_row_bytes(type, n_per_row);
+    int64_t r;
+    if (!t || !t->to_float) return LLM_ERR_UNSUPPORTED;
+    if (!rb || n_rows < 0 || !src || !dst) return LLM_ERR_ARG;
+    for (r = 0; r < n_rows; r++) t->to_float((const uint8_t *)src + (size_t)r * rb, dst + (size_t)r * (size_t)n_per_row, n_per_row);
+    return LLM_OK;
+}
+
 /* ==== kernels: scalar reference, AVX2, NEON ====================================== >>kernels */
 /* Scalar references: the specification every SIMD kernel is tested against. Float and half
    products accumulate in double (as ggml's scalar path does); the quantized ones sum each
@@ -5143,6 +5167,32 @@ LLMDEF int llm_model_meta_value(const llm_model *m, int i, char *buf, size_t siz
     return b.len > INT_MAX ? INT_MAX : (int)b.len;
 }
 
+LLMDEF int llm_model_meta_raw(const llm_model *m, int i, int *gguf_type, int *arr_type, uint64_t *count,
+                              const void **data, size_t *bytes) {
+    const llm__gguf_kv *kv;
+    size_t n = 0;
+    if (!m || i < 0 || (uint64_t)i >= m->gguf.n_kv) return LLM_ERR_ARG;
+    kv = &m->gguf.kv[i];
+    if (kv->type == LLM__GGUF_STRING) {
+        n = (size_t)kv->str_len;
+    } else if (kv->type == LLM__GGUF_ARRAY) {
+        /* the loader checked that the elements lie inside the file */
+        uint64_t j;
+        if (kv->arr_type == LLM__GGUF_STRING)
+            for (j = 0; j < kv->arr_n; j++) n += 8 + (size_t)llm__le64(kv->data + n);
+        else
+            n = (size_t)kv->arr_n * llm__gguf_type_size[kv->arr_type];
+    } else {
+        n = llm__gguf_type_size[kv->type];
+    }
+    if (gguf_type) *gguf_type = (int)kv->type;
+    if (arr_type) *arr_type = kv->type == LLM__GGUF_ARRAY ? (int)kv->arr_type : 0;
+    if (count) *count = kv->type == LLM__GGUF_ARRAY ? kv->arr_n : 1;
+    if (data) *data = kv->data;
+    if (bytes) *bytes = n;
+    return LLM_OK;
+}
+
 LLMDEF int llm_model_hparam(const llm_model *m, int i, const char **name, char *value, size_t size) {
     const llm__layer *L0;
     int k = 0, l;
@@ -5234,6 +5284,11 @@ LLMDEF int llm_model_tensor_dequantize(const llm_model *m, int i, int64_t row0, 
     for (r = 0; r < n_rows; r++)
         llm__types[t->type].to_float(t->data + (size_t)(row0 + r) * row_bytes, out + (size_t)r * (size_t)t->ne[0], t->ne[0]);
     return LLM_OK;
+}
+
+LLMDEF const void *llm_model_tensor_data(const llm_model *m, int i) {
+    if (!m || i < 0 || (uint64_t)i >= m->gguf.n_tensors) return NULL;
+    return m->gguf.tensors[i].data;
 }
 
 /* ==== KV cache ==================================================================== >>kvcache */

@@ -140,6 +140,7 @@ static llm_model *t_load_model(const char *rel) {
 #include "test_quants_k.c" /* K-quants Q2_K..Q5_K: dequant, mat-vec, logits, SIMD, quantizer */
 #include "test_quants_k2.c" /* Q6_K, IQ4_XS, TQ1_0, TQ2_0 */
 #include "test_quants_q32.c" /* Q4_0 Q4_1 Q5_0 Q5_1 IQ4_NL and Q8_1: kernels, logits, quantizers */
+#include "test_cli_quant.c" /* llm dequant, quantize, perplexity: against refs/quants, KL */
 #include "test_sampling.c"  /* samplers, RNG, generation */
 #include "test_game.c"      /* stepping, cancel, state save/restore, context shift */
 #include "test_serve.c"     /* llm serve on loopback: curl, the openai client, errors, memory */
@@ -158,6 +159,7 @@ int main(int argc, char **argv) {
     tests_quants_k();
     tests_quants_k2();
     tests_quants_q32();
+    tests_cli_quant();
     tests_sampling();
     tests_game();
     tests_serve();

@@ -130,13 +130,20 @@ static void t_check_logits(const t_ref *r, const float *o, const t_bounds *b) {
            worst_m, argmax_checked);
 }
 
-/* One reference: teacher-forced logits in one batch with an F32 KV cache, one thread. */
-static void t_check_ref(const char *dir, const char *name, const t_bounds *b) {
+/* One reference: teacher-forced logits in one batch with an F32 KV cache, one thread; the
+   model is the reference's own, or model_path (a file of ours, e.g. written by llm quantize). */
+static void t_check_ref_model(const char *dir, const char *name, const t_bounds *b, const char *model_path) {
     t_ref r;
     llm_model *m;
     float *o;
+    char err[256];
     if (!t_ref_load(dir, name, &r)) return;
-    m = t_load_model(r.model);
+    if (model_path) {
+        m = llm_model_load(model_path, NULL, err, sizeof err);
+        T_CHECK(m != NULL, "load %s: %s", model_path, err);
+    } else {
+        m = t_load_model(r.model);
+    }
     if (m) {
         T_CHECK(llm_model_n_vocab(m) == r.n_vocab, "%s: n_vocab %d, reference %d", name, llm_model_n_vocab(m), r.n_vocab);
         if (r.has_prompt) { /* the prompt's tokens, with BOS as the reference asked */
@@ -152,6 +159,8 @@ static void t_check_ref(const char *dir, const char *name, const t_bounds *b) {
     }
     free(r.logits);
 }
+
+static void t_check_ref(const char *dir, const char *name, const t_bounds *b) { t_check_ref_model(dir, name, b, NULL); }
 
 static void test_refs_real(void) {
     static const char *stems[] = {"TinyStories-656K-F16", "TinyStories-656K-Q8_0", "TinyStories-656K-Q8_0-alt"};

@@ -261,6 +261,66 @@ void cli_escaped(FILE *f, const char *s, size_t len) {
     }
 }
 
+/* ---- SHA-256 ---- */
+
+static const uint32_t cli__sha_k[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01,
+    0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc,
+    0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
+    0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08,
+    0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+    0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+static uint32_t cli__ror(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+
+static void cli__sha256_block(cli_sha256 *s, const unsigned char *p) {
+    uint32_t w[64], v[8], t1, t2;
+    int i;
+    for (i = 0; i < 16; i++) w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (i = 16; i < 64; i++)
+        w[i] = w[i - 16] + (cli__ror(w[i - 15], 7) ^ cli__ror(w[i - 15], 18) ^ (w[i - 15] >> 3)) + w[i - 7] +
+               (cli__ror(w[i - 2], 17) ^ cli__ror(w[i - 2], 19) ^ (w[i - 2] >> 10));
+    memcpy(v, s->h, sizeof v); /* a b c d e f g h */
+    for (i = 0; i < 64; i++) {
+        t1 = v[7] + (cli__ror(v[4], 6) ^ cli__ror(v[4], 11) ^ cli__ror(v[4], 25)) + ((v[4] & v[5]) ^ (~v[4] & v[6])) + cli__sha_k[i] + w[i];
+        t2 = (cli__ror(v[0], 2) ^ cli__ror(v[0], 13) ^ cli__ror(v[0], 22)) + ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
+        memmove(v + 1, v, 7 * sizeof v[0]);
+        v[4] += t1;
+        v[0] = t1 + t2;
+    }
+    for (i = 0; i < 8; i++) s->h[i] += v[i];
+}
+
+void cli_sha256_init(cli_sha256 *s) {
+    static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(s->h, h0, sizeof h0);
+    s->len = 0;
+}
+
+void cli_sha256_update(cli_sha256 *s, const void *data, size_t n) {
+    const unsigned char *p = (const unsigned char *)data;
+    while (n > 0) {
+        size_t at = (size_t)(s->len % 64), k = 64 - at < n ? 64 - at : n;
+        memcpy(s->buf + at, p, k);
+        s->len += k;
+        p += k;
+        n -= k;
+        if (s->len % 64 == 0) cli__sha256_block(s, s->buf);
+    }
+}
+
+void cli_sha256_hex(cli_sha256 *s, char out[65]) {
+    uint64_t bits = s->len * 8;
+    unsigned char pad = 0x80, z = 0, lenb[8];
+    int i;
+    cli_sha256_update(s, &pad, 1);
+    while (s->len % 64 != 56) cli_sha256_update(s, &z, 1);
+    for (i = 0; i < 8; i++) lenb[i] = (unsigned char)(bits >> (56 - 8 * i));
+    cli_sha256_update(s, lenb, 8);
+    for (i = 0; i < 8; i++) sprintf(out + 8 * i, "%08x", (unsigned)s->h[i]);
+}
+
 /* ---- GGUF writer ---- */
 
 static void gguf_put(cli_gguf *g, const void *p, size_t n) {
@@ -325,6 +385,18 @@ void cli_gguf_kv_i32s(cli_gguf *g, const char *key, const int32_t *v, uint64_t n
     gguf_u32(g, 5);
     gguf_u64(g, n);
     for (i = 0; i < n; i++) gguf_u32(g, (uint32_t)v[i]);
+}
+
+void cli_gguf_kv_raw(cli_gguf *g, const char *key, int gguf_type, int arr_type, uint64_t count,
+                     const void *data, size_t bytes) {
+    gguf_key(g, key, (uint32_t)gguf_type);
+    if (gguf_type == 9) {
+        gguf_u32(g, (uint32_t)arr_type);
+        gguf_u64(g, count);
+    } else if (gguf_type == 8) {
+        gguf_u64(g, bytes);
+    }
+    gguf_put(g, data, bytes);
 }
 
 void cli_gguf_tensor_add(cli_gguf *g, const char *name, int type, int n_dims, const int64_t *ne) {

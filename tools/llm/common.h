@@ -79,6 +79,17 @@ void cli_json_string(FILE *f, const char *s, size_t len);
    are not part of valid UTF-8, so that the text stays on one line. */
 void cli_escaped(FILE *f, const char *s, size_t len);
 
+/* ---- SHA-256 (FIPS 180-4), for llm dequant --sha256 ---- */
+typedef struct cli_sha256 {
+    uint32_t h[8];
+    unsigned char buf[64];
+    uint64_t len; /* bytes hashed so far */
+} cli_sha256;
+void cli_sha256_init(cli_sha256 *s);
+void cli_sha256_update(cli_sha256 *s, const void *data, size_t n);
+/* Finishes the hash and writes it as 64 lower-case hex digits and a NUL. */
+void cli_sha256_hex(cli_sha256 *s, char out[65]);
+
 /* ---- a GGUF writer (llm synth, llm quantize) ----
    Add metadata and tensor descriptions, write the header, then each tensor's bytes in the
    order added, each followed by cli_gguf_pad. */
@@ -106,6 +117,9 @@ void cli_gguf_kv_bool(cli_gguf *g, const char *key, int v);
 void cli_gguf_kv_strs(cli_gguf *g, const char *key, const char *const *v, uint64_t n);
 void cli_gguf_kv_f32s(cli_gguf *g, const char *key, const float *v, uint64_t n);
 void cli_gguf_kv_i32s(cli_gguf *g, const char *key, const int32_t *v, uint64_t n);
+/* A value copied from a model as llm_model_meta_raw gives it. */
+void cli_gguf_kv_raw(cli_gguf *g, const char *key, int gguf_type, int arr_type, uint64_t count,
+                     const void *data, size_t bytes);
 /* Describes a tensor (ne[0] is the row length); fails the command if the type cannot hold
    rows of ne[0]. */
 void cli_gguf_tensor_add(cli_gguf *g, const char *name, int type, int n_dims, const int64_t *ne);

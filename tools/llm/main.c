@@ -12,6 +12,9 @@ int cmd_logits(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_dequant(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -26,6 +29,9 @@ static const struct {
     {"bench", cmd_bench, "measure memory bandwidth and prompt/generation tokens/s"},
     {"serve", cmd_serve, "serve a model over HTTP with the OpenAI API"},
     {"synth", cmd_synth, "write a seeded random-weight model of any architecture and type"},
+    {"dequant", cmd_dequant, "dequantize tensors to float32, or fingerprint them (--sha256)"},
+    {"quantize", cmd_quantize, "write a model in another quantization type or mix"},
+    {"perplexity", cmd_perplexity, "perplexity of a text, and KL divergence from a saved base run"},
 };
 
 static void usage(FILE *f) {
