@@ -9,7 +9,8 @@
 #include <string.h>
 
 static const char bench_usage[] =
-    "usage: llm bench -m MODEL [-p N] [-n N] [-t LIST] [-r N] [--kv-type f32|f16|q8_0] [--json]\n"
+    "usage: llm bench -m MODEL [-p N] [-n N] [-t LIST] [-r N] [--kv-type f32|f16|q8_0] [--grammar F]\n"
+    "                 [--json]\n"
     "\n"
     "Measures the read bandwidth of the machine (all threads), then for each thread count:\n"
     "prompt processing of N tokens in one batch (pp) and generation of N tokens one at a time\n"
@@ -22,6 +23,9 @@ static const char bench_usage[] =
     "  -t LIST            thread counts, e.g. 1,2 (default: llm_default_threads())\n"
     "  -r N               repetitions (default 5)\n"
     "      --kv-type T    KV cache type (default f16)\n"
+    "      --grammar F    also time sampling under this GBNF grammar (or a .json schema): the\n"
+    "                     milliseconds per token of the grammar-masked sampler over the whole\n"
+    "                     vocabulary, against the same sampler without it\n"
     "      --json         one JSON object instead of the table\n"
     "  -h, --help         print this help\n";
 
@@ -136,14 +140,46 @@ static void bench_run(llm_model *m, int threads, int pp, int tg, int reps, llm_k
     llm_context_free(c);
 }
 
+/* Milliseconds per token of sampling (temperature 1, top-k 40) from n_vocab random logits,
+   with the grammar (which advances with each accepted token) or without. Restarts the
+   sampler when the grammar completes. */
+static double bench_sampler_ms(llm_model *m, const llm_grammar *g, int n_tokens) {
+    llm_sampler_params sp = llm_sampler_default_params();
+    llm_sampler *smp;
+    int nv = llm_model_n_vocab(m), i, j;
+    float *logits = (float *)cli_alloc(sizeof(float) * (size_t)nv);
+    uint64_t x = 88172645463325252ull;
+    double t0, total = 0;
+    sp.grammar = g;
+    sp.seed = 1;
+    smp = llm_sampler_new(m, &sp);
+    if (!smp) cli_fail("cannot make a sampler");
+    for (i = 0; i < n_tokens; i++) {
+        llm_token t;
+        for (j = 0; j < nv; j++) { /* fresh random logits each step, like a model's */
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            logits[j] = (float)((x >> 40) & 0xffff) / 4096.0f;
+        }
+        t0 = cli_now_ms();
+        t = llm_sampler_sample(smp, logits);
+        llm_sampler_accept(smp, t);
+        total += cli_now_ms() - t0;
+        if (llm_token_is_eog(m, t) || (g && llm_sampler_grammar_complete(smp))) llm_sampler_reset(smp);
+    }
+    llm_sampler_free(smp);
+    free(logits);
+    return total / n_tokens;
+}
+
 int cmd_bench(int argc, char **argv) {
     cli_args a = cli_begin(argc, argv, bench_usage);
-    const char *s, *path = NULL, *tlist = NULL;
+    const char *s, *path = NULL, *tlist = NULL, *grammar_path = NULL;
     int pp = 128, tg = 64, reps = 5, json = 0, threads[16], n_threads = 0, i;
     llm_kv_type kv = LLM_KV_F16;
     llm_model *m;
     double bw;
     bench_result res[16];
+    double grammar_ms = -1, plain_ms = -1;
     char b1[32];
 
     while (cli_next(&a)) {
@@ -153,6 +189,7 @@ int cmd_bench(int argc, char **argv) {
         else if (cli_value(&a, "-t", "--threads", &s)) tlist = s;
         else if (cli_value(&a, "-r", "--repetitions", &s)) reps = (int)cli_int(&a, s, 1, 64);
         else if (cli_value(&a, NULL, "--kv-type", &s)) kv = cli_kv_type(&a, s);
+        else if (cli_value(&a, NULL, "--grammar", &s)) grammar_path = s;
         else if (cli_flag(&a, NULL, "--json")) json = 1;
         else cli_unknown(&a);
     }
@@ -174,6 +211,17 @@ int cmd_bench(int argc, char **argv) {
     fprintf(stderr, "llm bench: measuring read bandwidth ...\n");
     bw = bench_bandwidth(threads[n_threads - 1] > 1 ? threads[n_threads - 1] : llm_default_threads());
     for (i = 0; i < n_threads; i++) bench_run(m, threads[i], pp, tg, reps, kv, &res[i]);
+    if (grammar_path) {
+        char err[256], *text = cli_read_file(grammar_path, NULL);
+        size_t len = strlen(grammar_path);
+        int schema = len > 5 && strcmp(grammar_path + len - 5, ".json") == 0;
+        llm_grammar *g = schema ? llm_grammar_from_json_schema(text, err, sizeof err) : llm_grammar_new(text, "root", err, sizeof err);
+        if (!g) cli_fail("%s: %s", grammar_path, err);
+        grammar_ms = bench_sampler_ms(m, g, 200);
+        plain_ms = bench_sampler_ms(m, NULL, 200);
+        llm_grammar_free(g);
+        free(text);
+    }
     if (json) {
         printf("{\"model\": ");
         cli_json_string(stdout, path, strlen(path));
@@ -185,7 +233,9 @@ int cmd_bench(int argc, char **argv) {
                    i ? ", " : "", res[i].threads, pp, res[i].pp_med, res[i].pp_min, res[i].pp_max, tg, res[i].tg_med,
                    res[i].tg_min, res[i].tg_max, gbs, bw > 0 ? gbs / bw : 0.0);
         }
-        printf("]}\n");
+        printf("]");
+        if (grammar_ms >= 0) printf(", \"sampler_ms\": %.4f, \"sampler_grammar_ms\": %.4f", plain_ms, grammar_ms);
+        printf("}\n");
     } else {
         printf("model %s, %s of weights; read bandwidth %.1f GB/s\n\n", path, cli_fmt_bytes(llm_model_size_bytes(m), b1, sizeof b1),
                bw);
@@ -196,6 +246,9 @@ int cmd_bench(int argc, char **argv) {
             printf("| %d | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | %.2f | %.0f %% |\n", res[i].threads, res[i].pp_med, res[i].pp_min,
                    res[i].pp_max, res[i].tg_med, res[i].tg_min, res[i].tg_max, gbs, bw > 0 ? 100.0 * gbs / bw : 0.0);
         }
+        if (grammar_ms >= 0)
+            printf("\nsampling over %d tokens: %.3f ms/token without a grammar, %.3f ms/token with %s\n", llm_model_n_vocab(m),
+                   plain_ms, grammar_ms, grammar_path);
     }
     llm_model_free(m);
     return 0;
