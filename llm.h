@@ -7508,7 +7508,11 @@ LLMDEF int llm_generate_begin(llm_context *c, const char *prompt, const llm_gene
     s->out.g = &s->g;
     s->out.cb = cb;
     s->out.user = user;
-    llm_tokenize(m, prompt, strlen(prompt), s->prompt, s->n_prompt, flags);
+    i = llm_tokenize(m, prompt, strlen(prompt), s->prompt, s->n_prompt, flags); /* allocates: may fail */
+    if (i != s->n_prompt) {
+        llm__gen_free(c);
+        return llm__ctx_fail(c, i < 0 ? i : LLM_ERR_NOMEM, "cannot tokenize the prompt");
+    }
     return LLM_OK;
 }
 

@@ -142,6 +142,7 @@ static llm_model *t_load_model(const char *rel) {
 #include "test_quants_q32.c" /* Q4_0 Q4_1 Q5_0 Q5_1 IQ4_NL and Q8_1: kernels, logits, quantizers */
 #include "test_sampling.c"  /* samplers, RNG, generation */
 #include "test_game.c"      /* stepping, cancel, state save/restore, context shift */
+#include "test_harden.c"    /* allocation failures end to end, threads, fuzz regressions */
 
 int main(int argc, char **argv) {
     t_argc = argc;
@@ -158,6 +159,7 @@ int main(int argc, char **argv) {
     tests_quants_q32();
     tests_sampling();
     tests_game();
+    tests_harden();
     printf("%d passed, %d failed, %d skipped\n", t_n_pass, t_n_fail, t_n_skip);
     return t_n_fail ? 1 : 0;
 }
