@@ -611,11 +611,20 @@ LLMDEF int llm_context_estimate(const llm_model *m, const llm_context_params *p,
 
 /* Milliseconds of wall time (C11 timespec_get: no POSIX feature macros needed), for
    statistics only. */
+#if defined(_WIN32) && !defined(_UCRT) /* msvcrt (mingw-w64's default) has no timespec_get */
+#include <sys/timeb.h>
+static double llm__now_ms(void) {
+    struct _timeb tb;
+    _ftime(&tb);
+    return (double)tb.time * 1e3 + (double)tb.millitm;
+}
+#else
 static double llm__now_ms(void) {
     struct timespec ts;
     if (timespec_get(&ts, TIME_UTC) != TIME_UTC) return 0.0;
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
+#endif
 
 /* ==== allocation, errors, logging, checked sizes ================================== >>alloc */
 
