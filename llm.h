@@ -3920,7 +3920,7 @@ LLM__UNUSED static void llm__pool_work(llm__pool *p, uint32_t gen, int ith) {
     for (;;) {
         uint64_t v = llm__atomic_load64(&p->ticket);
         int t = (int)(uint32_t)v;
-        if ((uint32_t)(v >> 32) != gen || t >= p->n_tasks) break;
+        if ((uint32_t)(v >> 32) != gen || t >= llm__atomic_load(&p->n_tasks)) break; /* atomic: the next job may be setting it */
         if (!llm__atomic_cas64(&p->ticket, v, v + 1)) continue;
         p->fn(p->arg, t, ith);
         llm__atomic_add(&p->done, 1);
@@ -4055,7 +4055,7 @@ static void llm__pool_run(llm__pool *p, int n_tasks, llm__task_fn fn, void *arg)
     llm__atomic_store64(&p->ticket, (uint64_t)(p->generation + 1) << 32 | 0x7fffffffu);
     p->fn = fn;
     p->arg = arg;
-    p->n_tasks = n_tasks;
+    llm__atomic_store(&p->n_tasks, n_tasks);
     llm__atomic_store(&p->done, 0);
     p->generation += 2;
     LLM__LOCK(p); /* publishing under the lock: a worker about to sleep cannot miss it */
