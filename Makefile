@@ -168,8 +168,14 @@ check-armhf: build/test-armhf
 # GCC checks the formats as Microsoft's). The tests run under wine where it is installed.
 WIN_CC    = x86_64-w64-mingw32-gcc
 WIN_FLAGS = -O2 -g $(WARN) -Wno-format -std=c11 -D__USE_MINGW_ANSI_STDIO=1
-WIN_FILTER = test_sha256 test_type_table test_fp16 test_dequant test_matvec test_simd test_refs_real test_bit_identity \
-             test_rng test_tok_vectors gguf harden bpe chat test_pool test_generate test_step
+# everything but the tests that run the Linux build/llm (cli, synth) or other builds (qemu, asan)
+WIN_FILTER = test_sha256 test_type_table test_fp16 test_q8_0 test_dequant test_matvec test_simd test_refs test_greedy \
+             test_bit_identity test_generate test_context test_pool test_tok test_bpe test_chat_templates \
+             test_chat_detect test_chat_models test_kquant test_k2 test_q32 test_quantizer test_rng test_sampler \
+             test_step test_state test_arch_hparams test_arch_refs test_arch_greedy test_arch_bit test_gguf_tiny \
+             test_gguf_meta test_gguf_variants test_gguf_files test_gguf_api test_gguf_real test_gguf_invalid \
+             test_gguf_bad test_gguf_many test_gguf_trunc test_gguf_limits test_gguf_out test_gguf_mut \
+             test_gguf_shared harden
 build/win/llm.exe: $(LLM_SRC) tools/llm/common.h $(HEADER)
 	@mkdir -p $(@D)
 	$(WIN_CC) $(WIN_FLAGS) -static -o $@ $(LLM_SRC) -lm
