@@ -9,6 +9,7 @@
 #   make check-valgrind    a subset of the suite under valgrind (see VALGRIND_FILTER)
 #   make check-tsan        four threads generating on one model, and the thread pool, under TSan
 #   make check-armhf       the unit tests built for armhf (scalar path) under qemu-arm-static
+#   make check-limits      small LLM_MAX_* refuse a model (or a context) cleanly
 #   make check-windows     llm.exe and the tests built with mingw-w64, the tests run under wine
 # No -march: AVX2 kernels are chosen at run time on x86-64; NEON is baseline on AArch64.
 
@@ -36,7 +37,7 @@ TEST_SRC = $(wildcard tests/*.c)
 CHECKS = build/check/gcc-c11 build/check/gcc-c11-no-threads build/check/gcc-c11-no-simd build/check/g++-c++17
 TESTS  = build/test
 # What `make test` runs besides build/test (CI_EXTRA), decided by what is installed
-CI_EXTRA =
+CI_EXTRA = check-limits
 ifneq ($(CLANG),)
 CHECKS += build/check/clang-c11
 TESTS  += build/test-asan
@@ -56,7 +57,7 @@ TESTS  += build/test-aarch64 build/test-aarch64-dotprod
 endif
 
 .PHONY: all test clean check-generated fuzz fuzz-ci fuzz-corpus fuzz-replay check-sanitize check-valgrind \
-        check-tsan check-armhf check-windows
+        check-tsan check-armhf check-windows check-limits
 all: build/llm $(EXAMPLES)
 
 build/llm: $(LLM_OBJ)
@@ -189,6 +190,13 @@ ifneq ($(WINE),)
 else
 	@echo "check-windows: built build/win/llm.exe and build/win/test.exe; not run: wine not installed"
 endif
+
+# LLM_MAX_* set small at compile time refuse stories260K (or a large context) cleanly
+LIMITS = LLM_MAX_KV=8 LLM_MAX_TENSORS=8 LLM_MAX_VOCAB=256 LLM_MAX_CTX=64
+check-limits: tests/limits.c $(HEADER)
+	@mkdir -p build/limits
+	@for d in $(LIMITS); do $(CC) -O1 -g $(WARN) -std=c11 -D$$d -o build/limits/$$d tests/limits.c $(LDLIBS) && \
+	  ./build/limits/$$d || exit 1; done
 
 # libFuzzer harnesses (tests/fuzz/*.c); build/fuzz-replay/* are the same files with their
 # plain main(), replaying files or directories given on the command line
