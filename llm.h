@@ -702,11 +702,20 @@ LLMDEF int llm_context_estimate(const llm_model *m, const llm_context_params *p,
 
 /* Milliseconds of wall time (C11 timespec_get: no POSIX feature macros needed), for
    statistics only. */
+#if defined(_WIN32) && !defined(_UCRT) /* msvcrt (mingw-w64's default) has no timespec_get */
+#include <sys/timeb.h>
+static double llm__now_ms(void) {
+    struct _timeb tb;
+    _ftime(&tb);
+    return (double)tb.time * 1e3 + (double)tb.millitm;
+}
+#else
 static double llm__now_ms(void) {
     struct timespec ts;
     if (timespec_get(&ts, TIME_UTC) != TIME_UTC) return 0.0;
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
+#endif
 
 /* ==== allocation, errors, logging, checked sizes ================================== >>alloc */
 
@@ -4014,7 +4023,7 @@ LLM__UNUSED static void llm__pool_work(llm__pool *p, uint32_t gen, int ith) {
     for (;;) {
         uint64_t v = llm__atomic_load64(&p->ticket);
         int t = (int)(uint32_t)v;
-        if ((uint32_t)(v >> 32) != gen || t >= p->n_tasks) break;
+        if ((uint32_t)(v >> 32) != gen || t >= llm__atomic_load(&p->n_tasks)) break; /* atomic: the next job may be setting it */
         if (!llm__atomic_cas64(&p->ticket, v, v + 1)) continue;
         p->fn(p->arg, t, ith);
         llm__atomic_add(&p->done, 1);
@@ -4172,7 +4181,7 @@ static void llm__pool_run(llm__pool *p, int n_tasks, llm__task_fn fn, void *arg)
     llm__atomic_store64(&p->ticket, (uint64_t)(p->generation + 1) << 32 | 0x7fffffffu);
     p->fn = fn;
     p->arg = arg;
-    p->n_tasks = n_tasks;
+    llm__atomic_store(&p->n_tasks, n_tasks);
     llm__atomic_store(&p->done, 0);
     p->generation += 2;
     LLM__LOCK(p); /* publishing under the lock: a worker about to sleep cannot miss it */
@@ -9389,7 +9398,11 @@ LLMDEF int llm_generate_begin(llm_context *c, const char *prompt, const llm_gene
     s->out.g = &s->g;
     s->out.cb = cb;
     s->out.user = user;
-    llm_tokenize(m, prompt, strlen(prompt), s->prompt, s->n_prompt, flags);
+    i = llm_tokenize(m, prompt, strlen(prompt), s->prompt, s->n_prompt, flags); /* allocates: may fail */
+    if (i != s->n_prompt) {
+        llm__gen_free(c);
+        return llm__ctx_fail(c, i < 0 ? i : LLM_ERR_NOMEM, "cannot tokenize the prompt");
+    }
     return LLM_OK;
 }
 

@@ -145,6 +145,7 @@ static llm_model *t_load_model(const char *rel) {
 #include "test_game.c"      /* stepping, cancel, state save/restore, context shift */
 #include "test_serve.c"     /* llm serve on loopback: curl, the openai client, errors, memory */
 #include "test_grammar.c"   /* grammars, JSON schemas, constrained sampling */
+#include "test_harden.c"    /* allocation failures end to end, threads, fuzz regressions */
 
 int main(int argc, char **argv) {
     t_argc = argc;
@@ -164,6 +165,7 @@ int main(int argc, char **argv) {
     tests_game();
     tests_serve();
     tests_grammar();
+    tests_harden();
     printf("%d passed, %d failed, %d skipped\n", t_n_pass, t_n_fail, t_n_skip);
     return t_n_fail ? 1 : 0;
 }

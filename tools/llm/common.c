@@ -187,11 +187,20 @@ llm_model *cli_load_model(const char *path, int vocab_only) {
     return m;
 }
 
+#if defined(_WIN32) && !defined(_UCRT) /* msvcrt (mingw-w64's default) has no timespec_get */
+#include <sys/timeb.h>
+double cli_now_ms(void) {
+    struct _timeb tb;
+    _ftime(&tb);
+    return (double)tb.time * 1e3 + (double)tb.millitm;
+}
+#else
 double cli_now_ms(void) {
     struct timespec ts;
     if (timespec_get(&ts, TIME_UTC) != TIME_UTC) return 0;
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
+#endif
 
 /* ---- formatting ------------------------------------------------------------------------ */
 
