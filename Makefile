@@ -188,7 +188,7 @@ WIN_FILTER = test_sha256 test_type_table test_fp16 test_q8_0 test_dequant test_m
              test_gguf_shared harden
 build/win/llm.exe: $(LLM_SRC) tools/llm/common.h $(HEADER)
 	@mkdir -p $(@D)
-	$(WIN_CC) $(WIN_FLAGS) -static -o $@ $(LLM_SRC) -lm
+	$(WIN_CC) $(WIN_FLAGS) -static -o $@ $(LLM_SRC) -lm -lpthread
 build/win/test.exe: $(TEST_SRC) $(HEADER)
 	@mkdir -p $(@D)
 	$(WIN_CC) $(WIN_FLAGS) -static -o $@ tests/test.c -lm
