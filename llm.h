@@ -1353,21 +1353,28 @@ static void llm__q8_0_quantize(const float *src, void *dst, int64_t n) {
 /* The activation form used by the dot products. ggml's CPU backend (not its _ref function)
    scales by 127/amax and rounds half to even; matching it is what makes our mat-vec agree
    with llama.cpp to float rounding (refs/README.md 2.2). |q| <= 127, never -128. */
+/* One block of 32 in that form: q (int8) into out; returns d = amax/127 as a float (not yet
+   rounded to fp16) and sets *sum to the sum of q (Q8_1 stores it). */
+static float llm__q8_act_block(const float *x, uint8_t *out, int *sum) {
+    float amax = 0.0f, id;
+    int j, s = 0;
+    for (j = 0; j < 32; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
+    id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    for (j = 0; j < 32; j++) {
+        float v = x[j] * id;
+        int8_t q = llm__to_i8(v < 0 ? -llm__round_even(-v) : llm__round_even(v));
+        out[j] = (uint8_t)q;
+        s += q;
+    }
+    *sum = s;
+    return amax / 127.0f;
+}
+
 static void llm__q8_0_from_float(const float *src, void *dst, int64_t n) {
     uint8_t *b = (uint8_t *)dst;
     int64_t i;
-    int j;
-    for (i = 0; i < n / 32; i++, b += LLM__Q8_0_BYTES) {
-        const float *x = src + i * 32;
-        float amax = 0.0f, id;
-        for (j = 0; j < 32; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
-        id = amax != 0.0f ? 127.0f / amax : 0.0f;
-        llm__put16(b, llm__fp32_to_fp16(amax / 127.0f));
-        for (j = 0; j < 32; j++) {
-            float v = x[j] * id;
-            b[2 + j] = (uint8_t)llm__to_i8(v < 0 ? -llm__round_even(-v) : llm__round_even(v));
-        }
-    }
+    int sum;
+    for (i = 0; i < n / 32; i++, b += LLM__Q8_0_BYTES) llm__put16(b, llm__fp32_to_fp16(llm__q8_act_block(src + i * 32, b + 2, &sum)));
 }
 
 /* Q8_K: the activation form of the 256-element types: {f32 d; int8 q[256]; int16 bsums[16]}
@@ -2161,20 +2168,9 @@ static void llm__iq4_nl_quantize(const float *src, void *dst, int64_t n) {
 static void llm__q8_1_from_float(const float *src, void *dst, int64_t n) {
     uint8_t *b = (uint8_t *)dst;
     int64_t i;
-    int j;
     for (i = 0; i < n / 32; i++, b += LLM__Q8_1_BYTES) {
-        const float *x = src + i * 32;
-        float amax = 0.0f, id, d;
-        int sum = 0;
-        for (j = 0; j < 32; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
-        d = amax / 127.0f;
-        id = amax != 0.0f ? 127.0f / amax : 0.0f;
-        for (j = 0; j < 32; j++) {
-            float v = x[j] * id;
-            int8_t q = llm__to_i8(v < 0 ? -llm__round_even(-v) : llm__round_even(v));
-            b[4 + j] = (uint8_t)q;
-            sum += q;
-        }
+        int sum;
+        float d = llm__q8_act_block(src + i * 32, b + 4, &sum);
         llm__put16(b, llm__fp32_to_fp16(d));
         llm__put16(b + 2, llm__fp32_to_fp16(d * (float)sum));
     }
