@@ -1289,6 +1289,10 @@ typedef void (*llm__to_float_fn)(const void *src, float *dst, int64_t n);
 typedef void (*llm__from_float_fn)(const float *src, void *dst, int64_t n);
 /* *s = dot(w, x) over n elements; w in the weight type, x in its vec_dot type. */
 typedef void (*llm__vec_dot_fn)(int n, float *s, const void *w, const void *x);
+/* y[c * ldy + r] = dot(row r, column c) for nr weight rows (ws bytes apart) and nc columns of
+   activations in the vec_dot type (xs bytes apart): a whole band of a mat-mul in one call. */
+typedef void (*llm__gemm_fn)(int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs, int nc, float *y,
+                             size_t ldy);
 
 static void llm__f32_to_float(const void *src, float *dst, int64_t n) { memcpy(dst, src, (size_t)n * 4); }
 static void llm__f32_from_float(const float *src, void *dst, int64_t n) { memcpy(dst, src, (size_t)n * 4); }
@@ -2856,6 +2860,7 @@ static void llm__vec_dot_q8_0_q8_0(int n, float *s, const void *w, const void *x
 typedef struct llm__kernels {
     unsigned features;
     llm__vec_dot_fn vec_dot[LLM_TYPE_COUNT];
+    llm__gemm_fn gemm[LLM_TYPE_COUNT]; /* NULL: one vec_dot per output */
 } llm__kernels;
 
 /* ---- AVX2 + FMA + F16C (x86-64, chosen at run time) ---- */
@@ -3225,6 +3230,194 @@ LLM__TARGET_AVX2 static void llm__vec_dot_q6_K_q8_K_avx2(int n, float *s, const 
     }
     *s = sum;
 }
+
+/* ---- tiles: R weight rows x C activation columns at once ----
+   A mat-mul multiplies every weight row by every column: by many in a prompt, by one in
+   decode. A tile kernel decodes a weight block once for its C columns and loads an activation
+   block once for its R rows, keeping R * C <= 8 integer accumulators in registers; the float
+   steps that end each super-block run on all eight outputs in one vector. Every output gets
+   exactly the operations of the scalar kernel (the same exact integer sums, the same float
+   multiplies and adds in the same order, never fused), so a result does not depend on the
+   tile, the batch or the thread that computed it. */
+#define LLM__TILE_INLINE LLM__TARGET_AVX2 static inline __attribute__((always_inline))
+#define LLM__UNROLL _Pragma("GCC unroll 8")
+
+/* Decode reads each weight once, row after row: asking for the lines a few rows ahead keeps
+   more of them in flight than the hardware prefetcher does on its own (a few % here). */
+#define LLM__PREFETCH_AHEAD 2304
+LLM__TILE_INLINE void llm__prefetch_ahead_avx2(const uint8_t *b) {
+    _mm_prefetch((const char *)b + LLM__PREFETCH_AHEAD, _MM_HINT_T0);
+    _mm_prefetch((const char *)b + LLM__PREFETCH_AHEAD + 64, _MM_HINT_T0);
+    _mm_prefetch((const char *)b + LLM__PREFETCH_AHEAD + 128, _MM_HINT_T0);
+    _mm_prefetch((const char *)b + LLM__PREFETCH_AHEAD + 192, _MM_HINT_T0);
+}
+
+/* Lane k of the result: the sum of the eight int32 lanes of v[k], for k < nv. */
+LLM__TILE_INLINE __m256i llm__hsum8_i32_avx2(const __m256i *v, int nv) {
+    __m256i a, b, c, d, e, f;
+    if (nv == 1) {
+        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v[0]), _mm256_extracti128_si256(v[0], 1));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+        return _mm256_castsi128_si256(_mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1)));
+    }
+    a = _mm256_hadd_epi32(v[0], v[1]);
+    b = _mm256_hadd_epi32(v[2], v[3]);
+    c = _mm256_hadd_epi32(v[4], v[5]);
+    d = _mm256_hadd_epi32(v[6], v[7]);
+    e = _mm256_hadd_epi32(a, b); /* per 128-bit half */
+    f = _mm256_hadd_epi32(c, d);
+    return _mm256_add_epi32(_mm256_permute2x128_si256(e, f, 0x20), _mm256_permute2x128_si256(e, f, 0x31));
+}
+
+/* A tile's per-row factor in lane r * C + c (zero past R * C). */
+#define LLM__TILE_ROWS(v) \
+    _mm256_setr_ps(v[0], 1 < R * C ? v[1 / C] : 0.0f, 2 < R * C ? v[2 / C] : 0.0f, 3 < R * C ? v[3 / C] : 0.0f, \
+                   4 < R * C ? v[4 / C] : 0.0f, 5 < R * C ? v[5 / C] : 0.0f, 6 < R * C ? v[6 / C] : 0.0f, \
+                   7 < R * C ? v[7 / C] : 0.0f)
+/* ... and a per-column factor. */
+#define LLM__TILE_COLS(v) \
+    _mm256_setr_ps(v[0], 1 < R * C ? v[1 % C] : 0.0f, 2 < R * C ? v[2 % C] : 0.0f, 3 < R * C ? v[3 % C] : 0.0f, \
+                   4 < R * C ? v[4 % C] : 0.0f, 5 < R * C ? v[5 % C] : 0.0f, 6 < R * C ? v[6 % C] : 0.0f, \
+                   7 < R * C ? v[7 % C] : 0.0f)
+
+LLM__TILE_INLINE void llm__tile_store_avx2(__m256 sum, float *y, size_t ldy, int R, int C) {
+    float out[8];
+    int r, c;
+    _mm256_storeu_ps(out, sum);
+    for (r = 0; r < R; r++)
+        for (c = 0; c < C; c++) y[(size_t)c * ldy + r] = out[r * C + c];
+}
+
+/* Q4_K's eight scales (bytes 0..7) and mins (bytes 8..15) of a super-block, as llm__k4_scales
+   spells them, by 32-bit word operations. */
+LLM__TILE_INLINE __m128i llm__k4_scales_avx2(const uint8_t *s) {
+    uint32_t u0, u1, u2;
+    memcpy(&u0, s, 4); /* x86 is little-endian */
+    memcpy(&u1, s + 4, 4);
+    memcpy(&u2, s + 8, 4);
+    return _mm_setr_epi32((int)(u0 & 0x3f3f3f3f), (int)((u2 & 0x0f0f0f0f) | (u0 >> 6 & 0x03030303) << 4),
+                          (int)(u1 & 0x3f3f3f3f), (int)((u2 >> 4 & 0x0f0f0f0f) | (u1 >> 6 & 0x03030303) << 4));
+}
+
+/* PSHUFB control filling the low 128-bit half with its int16 lane a, the high half with its
+   lane b. */
+LLM__TILE_INLINE __m256i llm__bcast16_ctrl_avx2(int a, int b) {
+    return _mm256_set_m128i(_mm_set1_epi16((short)(2 * b | (2 * b + 1) << 8)), _mm_set1_epi16((short)(2 * a | (2 * a + 1) << 8)));
+}
+
+LLM__TILE_INLINE void llm__q4_K_tile_avx2(int nb, const uint8_t *w, size_t ws, const uint8_t *x, size_t xs, float *y,
+                                          size_t ldy, const int R, const int C) {
+    const __m128i min_pairs = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+    const __m256i low = _mm256_set1_epi8(15);
+    __m256 sum = _mm256_setzero_ps();
+    int i, r, c, g, k;
+    for (i = 0; i < nb; i++) {
+        __m256i acc[8], macc[8];
+        float dw[8], dmw[8], dx[8];
+        __m256 a, am;
+        LLM__UNROLL for (k = 0; k < 8; k++) acc[k] = macc[k] = _mm256_setzero_si256();
+        LLM__UNROLL for (c = 0; c < C; c++) dx[c] = llm__kq_f32_avx2(x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES);
+        LLM__UNROLL for (r = 0; r < R; r++) {
+            const uint8_t *b = w + (size_t)r * ws + (size_t)i * LLM__Q4_K_BYTES;
+            __m128i sm = llm__k4_scales_avx2(b + 4);
+            llm__prefetch_ahead_avx2(b);
+            __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+            __m256i mins = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(sm, min_pairs)); /* m0 m0 m1 m1 .. m7 m7 */
+            dw[r] = llm__kq_half_avx2(b);
+            dmw[r] = llm__kq_half_avx2(b + 2);
+            LLM__UNROLL for (g = 0; g < 4; g++) {
+                __m256i q = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * g));
+                __m256i lo = _mm256_and_si256(q, low), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
+                __m256i s0 = _mm256_shuffle_epi8(sc, llm__bcast16_ctrl_avx2(2 * g, 2 * g));
+                __m256i s1 = _mm256_shuffle_epi8(sc, llm__bcast16_ctrl_avx2(2 * g + 1, 2 * g + 1));
+                LLM__UNROLL for (c = 0; c < C; c++) {
+                    const uint8_t *xb = x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES + 4 + 64 * g;
+                    __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)xb)), s0);
+                    __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xb + 32))), s1);
+                    acc[r * C + c] = _mm256_add_epi32(acc[r * C + c], _mm256_add_epi32(p0, p1));
+                }
+            }
+            LLM__UNROLL for (c = 0; c < C; c++) {
+                const uint8_t *bs = x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES + 260;
+                macc[r * C + c] = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)bs));
+            }
+        }
+        /* llm__kq_combine on eight outputs */
+        a = _mm256_mul_ps(LLM__TILE_ROWS(dw), LLM__TILE_COLS(dx));
+        am = _mm256_mul_ps(LLM__TILE_ROWS(dmw), LLM__TILE_COLS(dx));
+        sum = _mm256_add_ps(sum, _mm256_mul_ps(a, _mm256_cvtepi32_ps(llm__hsum8_i32_avx2(acc, R * C))));
+        sum = _mm256_sub_ps(sum, _mm256_mul_ps(am, _mm256_cvtepi32_ps(llm__hsum8_i32_avx2(macc, R * C))));
+    }
+    llm__tile_store_avx2(sum, y, ldy, R, C);
+}
+
+/* Q6_K: codes 0..63 by maddubs, each 32-code run spanning two sub-blocks (scales in the two
+   halves of the madd operand); the -32 of the codes through the bsums, as the scalar kernel. */
+LLM__TILE_INLINE void llm__q6_K_tile_avx2(int nb, const uint8_t *w, size_t ws, const uint8_t *x, size_t xs, float *y,
+                                          size_t ldy, const int R, const int C) {
+    const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
+    __m256 sum = _mm256_setzero_ps();
+    int i, r, c, h, k;
+    for (i = 0; i < nb; i++) {
+        __m256i acc[8], off[8];
+        float dw[8], dx[8];
+        __m256 a;
+        LLM__UNROLL for (k = 0; k < 8; k++) acc[k] = off[k] = _mm256_setzero_si256();
+        LLM__UNROLL for (c = 0; c < C; c++) dx[c] = llm__kq_f32_avx2(x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES);
+        LLM__UNROLL for (r = 0; r < R; r++) {
+            const uint8_t *b = w + (size_t)r * ws + (size_t)i * LLM__Q6_K_BYTES;
+            __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 192)));
+            __m256i sc = _mm256_permute4x64_epi64(sc16, 0x44), sc_hi = _mm256_permute4x64_epi64(sc16, 0xee);
+            dw[r] = llm__kq_half_avx2(b + 208);
+            llm__prefetch_ahead_avx2(b);
+            LLM__UNROLL for (h = 0; h < 2; h++) {
+                __m256i l0 = _mm256_loadu_si256((const __m256i *)(b + 64 * h));
+                __m256i l1 = _mm256_loadu_si256((const __m256i *)(b + 64 * h + 32));
+                __m256i qh = _mm256_loadu_si256((const __m256i *)(b + 128 + 32 * h));
+                LLM__UNROLL for (k = 0; k < 4; k++) {
+                    int j = 8 * h + 2 * k; /* sub-blocks j and j + 1 */
+                    __m256i lo = _mm256_and_si256(k & 2 ? _mm256_srli_epi16(k & 1 ? l1 : l0, 4) : (k & 1 ? l1 : l0), m4);
+                    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), m2);
+                    __m256i code = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
+                    /* low half: scale j, high half: scale j + 1 (both within sc or sc_hi) */
+                    __m256i s = _mm256_shuffle_epi8(j < 8 ? sc : sc_hi, llm__bcast16_ctrl_avx2(j & 7, (j & 7) + 1));
+                    LLM__UNROLL for (c = 0; c < C; c++) {
+                        const uint8_t *xb = x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES + 4 + 128 * h + 32 * k;
+                        __m256i p = _mm256_maddubs_epi16(code, _mm256_loadu_si256((const __m256i *)xb));
+                        acc[r * C + c] = _mm256_add_epi32(acc[r * C + c], _mm256_madd_epi16(p, s));
+                    }
+                }
+            }
+            LLM__UNROLL for (c = 0; c < C; c++) {
+                const uint8_t *bs = x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES + 260;
+                off[r * C + c] = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)bs));
+            }
+        }
+        /* llm__k2_step on eight outputs: sum + d * dx * (isum - 32 off) */
+        a = _mm256_mul_ps(LLM__TILE_ROWS(dw), LLM__TILE_COLS(dx));
+        sum = _mm256_add_ps(sum, _mm256_mul_ps(a, _mm256_cvtepi32_ps(_mm256_sub_epi32(llm__hsum8_i32_avx2(acc, R * C),
+                                                                                        _mm256_slli_epi32(llm__hsum8_i32_avx2(off, R * C), 5)))));
+    }
+    llm__tile_store_avx2(sum, y, ldy, R, C);
+}
+
+/* A type's band kernel from its tile: columns in groups of four (outer, so their activations
+   stay in L1 while the weight rows stream past) and rows in pairs. A column alone (decode, and
+   the last columns of a batch) goes row after row: interleaving rows that sit a row's bytes
+   apart halved the read speed here, one sequential stream keeps the prefetchers ahead. */
+#define LLM__GEMM_FROM_TILE(name, tile)                                                                                   \
+    LLM__TARGET_AVX2 static void name(int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs, int nc,  \
+                                      float *y, size_t ldy) {                                                             \
+        int nb = n / 256, r, c = 0;                                                                                       \
+        for (; c + 4 <= nc; c += 4) {                                                                                     \
+            for (r = 0; r + 2 <= nr; r += 2) tile(nb, w + (size_t)r * ws, ws, x + (size_t)c * xs, xs, y + (size_t)c * ldy + r, ldy, 2, 4); \
+            for (; r < nr; r++) tile(nb, w + (size_t)r * ws, ws, x + (size_t)c * xs, xs, y + (size_t)c * ldy + r, ldy, 1, 4);     \
+        }                                                                                                                 \
+        for (; c < nc; c++)                                                                                               \
+            for (r = 0; r < nr; r++) tile(nb, w + (size_t)r * ws, ws, x + (size_t)c * xs, xs, y + (size_t)c * ldy + r, ldy, 1, 1); \
+    }
+LLM__GEMM_FROM_TILE(llm__gemm_q4_K_avx2, llm__q4_K_tile_avx2)
+LLM__GEMM_FROM_TILE(llm__gemm_q6_K_avx2, llm__q6_K_tile_avx2)
 
 /* The table values by PSHUFB from the nibbles (low nibbles of 16 bytes in the low lane, high
    nibbles in the high lane: the sub-block's element order), then a signed int8 dot. */
@@ -3901,7 +4094,10 @@ LLMDEF unsigned llm_cpu_features(void) {
 static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
     int i;
     k->features = llm_cpu_features() & (allowed ? allowed | LLM_CPU_SCALAR : (unsigned)LLM_CPU_ALL);
-    for (i = 0; i < LLM_TYPE_COUNT; i++) k->vec_dot[i] = llm__types[i].vec_dot;
+    for (i = 0; i < LLM_TYPE_COUNT; i++) {
+        k->vec_dot[i] = llm__types[i].vec_dot;
+        k->gemm[i] = NULL;
+    }
 #if defined(LLM__AVX2)
     if (k->features & LLM_CPU_AVX2) {
         k->vec_dot[LLM_TYPE_F32] = llm__vec_dot_f32_f32_avx2;
@@ -3918,6 +4114,8 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
         k->vec_dot[LLM_TYPE_Q5_1] = llm__vec_dot_q5_1_q8_1_avx2;
         k->vec_dot[LLM_TYPE_IQ4_NL] = llm__vec_dot_iq4_nl_q8_0_avx2;
         k->vec_dot[LLM_TYPE_Q6_K] = llm__vec_dot_q6_K_q8_K_avx2;
+        k->gemm[LLM_TYPE_Q4_K] = llm__gemm_q4_K_avx2;
+        k->gemm[LLM_TYPE_Q6_K] = llm__gemm_q6_K_avx2;
         k->vec_dot[LLM_TYPE_IQ4_XS] = llm__vec_dot_iq4_xs_q8_K_avx2;
         k->vec_dot[LLM_TYPE_TQ1_0] = llm__vec_dot_tq1_0_q8_K_avx2;
         k->vec_dot[LLM_TYPE_TQ2_0] = llm__vec_dot_tq2_0_q8_K_avx2;
@@ -5369,15 +5567,21 @@ typedef struct llm__matmul_job {
     int n_cols, ld_y, rows_per_task;
     size_t row_bytes;
     llm__vec_dot_fn dot;
+    llm__gemm_fn gemm;  /* NULL: one dot per output */
 } llm__matmul_job;
 
 /* One task: a band of weight rows against every column, so each row is read once while hot.
-   Every output element comes from one dot call, whatever the thread or batch split. */
+   Every output comes from the same operations, whatever the thread, batch or tile split. */
 static void llm__matmul_task(void *arg, int task, int ith) {
     const llm__matmul_job *j = (const llm__matmul_job *)arg;
     int r0 = task * j->rows_per_task, r1 = r0 + j->rows_per_task, r, col, n = (int)j->w->ne[0];
     (void)ith;
     if (r1 > (int)j->w->ne[1]) r1 = (int)j->w->ne[1];
+    if (j->gemm) {
+        j->gemm(n, j->w->data + (size_t)r0 * j->row_bytes, j->row_bytes, r1 - r0, j->xq, j->xq_stride, j->n_cols, j->y + r0,
+                (size_t)j->ld_y);
+        return;
+    }
     for (r = r0; r < r1; r++) {
         const uint8_t *wr = j->w->data + (size_t)r * j->row_bytes;
         for (col = 0; col < j->n_cols; col++) j->dot(n, &j->y[(size_t)col * j->ld_y + r], wr, j->xq + (size_t)col * j->xq_stride);
@@ -5410,6 +5614,7 @@ static void llm__matmul(llm_context *c, const llm__tensor *w, const float *x, in
     j.ld_y = ld_y;
     j.row_bytes = llm__type_row_bytes(w->type, n);
     j.dot = c->kern.vec_dot[w->type];
+    j.gemm = c->kern.gemm[w->type];
     if (vdt == LLM_TYPE_F32) {
         j.xq = (const uint8_t *)x;
         j.xq_stride = (size_t)ld_x * sizeof(float);

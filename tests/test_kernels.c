@@ -373,6 +373,59 @@ static void test_simd_vs_scalar(void) {
     if (n_isa == 1) printf("       only the scalar path exists on this machine\n");
 }
 
+/* Tile kernels (several rows x several columns per call) give each output the bits of the
+   type's own dot kernel, for every tile shape and remainder: a result must not depend on the
+   batch it was computed in. */
+static void test_gemm_tiles(void) {
+    static const int rows[] = {1, 2, 3, 8, 9, 17}, cols[] = {1, 2, 3, 4, 5, 9};
+    unsigned masks[4];
+    const char *names[4];
+    int n_isa = t_isas(masks, names), isa, t, ri, ci, i, n_checked = 0;
+    for (isa = 0; isa < n_isa; isa++) {
+        llm__kernels k;
+        llm__kernels_init(&k, masks[isa]);
+        for (t = 0; t < LLM_TYPE_COUNT; t++) {
+            int vdt = llm__types[t].vec_dot_type, n = llm__types[t].blck == 256 ? 512 : 96, r, c, bad = 0;
+            size_t wb, xb;
+            float *w, *x, *y;
+            uint8_t *wq, *xq;
+            if (!k.gemm[t]) continue;
+            wb = llm__type_row_bytes(t, n);
+            xb = llm__type_row_bytes(vdt, n);
+            w = (float *)malloc(sizeof(float) * n * 17);
+            x = (float *)malloc(sizeof(float) * n * 9);
+            y = (float *)malloc(sizeof(float) * 17 * 9);
+            wq = (uint8_t *)malloc(wb * 17);
+            xq = (uint8_t *)malloc(xb * 9);
+            for (i = 0; i < n * 17; i++) w[i] = t_randn();
+            for (i = 0; i < n * 9; i++) x[i] = t_randn() * (1 + i % 7);
+            for (r = 0; r < 17; r++) llm__types[t].quantize(w + (size_t)r * n, wq + r * wb, n);
+            for (c = 0; c < 9; c++) llm__types[vdt].from_float(x + (size_t)c * n, xq + c * xb, n);
+            for (ri = 0; ri < 6; ri++)
+                for (ci = 0; ci < 6; ci++) {
+                    int nr = rows[ri], nc = cols[ci];
+                    for (i = 0; i < 17 * 9; i++) y[i] = -1.0f;
+                    k.gemm[t](n, wq, wb, nr, xq, xb, nc, y, 17);
+                    for (c = 0; c < nc; c++)
+                        for (r = 0; r < nr; r++) {
+                            float want;
+                            k.vec_dot[t](n, &want, wq + r * wb, xq + c * xb);
+                            if (memcmp(&want, &y[c * 17 + r], sizeof want) != 0 && bad++ < 3)
+                                T_CHECK(0, "%s %s tile %dx%d: row %d col %d %.9g, dot %.9g", names[isa], llm_type_name(t), nr, nc, r, c,
+                                        y[c * 17 + r], want);
+                            n_checked++;
+                        }
+                }
+            free(w);
+            free(x);
+            free(y);
+            free(wq);
+            free(xq);
+        }
+    }
+    printf("       %d outputs of tile kernels checked\n", n_checked);
+}
+
 /* The Q8_0 activation form: ggml's CPU rule (127/amax, ties to even), not its _ref quantizer
    (roundf: ties away from zero). With amax = 127 the scale is exactly 1, so x = k + 1/2 is a
    tie and must go to the even neighbour. */
@@ -429,6 +482,7 @@ static void tests_kernels(void) {
     T_RUN(test_dequant_bit_exact);
     T_RUN(test_matvec_refs);
     T_RUN(test_simd_vs_scalar);
+    T_RUN(test_gemm_tiles);
 #if !defined(__aarch64__)
     T_RUN(test_neon_qemu);
     T_RUN(test_neon_dotprod_qemu);
