@@ -1293,6 +1293,9 @@ typedef void (*llm__vec_dot_fn)(int n, float *s, const void *w, const void *x);
    activations in the vec_dot type (xs bytes apart): a whole band of a mat-mul in one call. */
 typedef void (*llm__gemm_fn)(int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs, int nc, float *y,
                              size_t ldy);
+/* y[i] += a * x[i] for x in F32 or F16 (attention's sum over the cached values); every
+   kernel multiplies then adds, unfused, so all give the same bits. */
+typedef void (*llm__axpy_fn)(int n, float a, const uint8_t *x, float *y);
 
 static void llm__f32_to_float(const void *src, float *dst, int64_t n) { memcpy(dst, src, (size_t)n * 4); }
 static void llm__f32_from_float(const float *src, void *dst, int64_t n) { memcpy(dst, src, (size_t)n * 4); }
@@ -2861,7 +2864,18 @@ typedef struct llm__kernels {
     unsigned features;
     llm__vec_dot_fn vec_dot[LLM_TYPE_COUNT];
     llm__gemm_fn gemm[LLM_TYPE_COUNT]; /* NULL: one vec_dot per output */
+    llm__axpy_fn axpy_f32, axpy_f16;
 } llm__kernels;
+
+static void llm__axpy_f32(int n, float a, const uint8_t *x, float *y) {
+    int i;
+    for (i = 0; i < n; i++) y[i] += a * llm__lef32(x + 4 * i);
+}
+
+static void llm__axpy_f16(int n, float a, const uint8_t *x, float *y) {
+    int i;
+    for (i = 0; i < n; i++) y[i] += a * llm__fp16_to_fp32(llm__le16(x + 2 * i));
+}
 
 /* ---- AVX2 + FMA + F16C (x86-64, chosen at run time) ---- */
 #ifdef LLM__AVX2
@@ -2953,6 +2967,24 @@ LLM__TARGET_AVX2 static inline float llm__kq_f32_avx2(const uint8_t *p) {
     float f;
     memcpy(&f, p, 4); /* x86 is little-endian */
     return f;
+}
+
+LLM__TARGET_AVX2 static void llm__axpy_f32_avx2(int n, float a, const uint8_t *x, float *y) {
+    __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(va, _mm256_loadu_ps((const float *)(x + 4 * i)))));
+    for (; i < n; i++) y[i] += a * llm__kq_f32_avx2(x + 4 * i);
+}
+
+LLM__TARGET_AVX2 static void llm__axpy_f16_avx2(int n, float a, const uint8_t *x, float *y) {
+    __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 2 * i))); /* F16C: exact */
+        _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(va, v)));
+    }
+    for (; i < n; i++) y[i] += a * llm__kq_half_avx2(x + 2 * i);
 }
 
 LLM__TARGET_AVX2 static int llm__hsum_i32_avx2(__m256i v) {
@@ -3325,11 +3357,11 @@ LLM__TILE_INLINE void llm__q4_K_tile_avx2(int nb, const uint8_t *w, size_t ws, c
             __m256i mins = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(sm, min_pairs)); /* m0 m0 m1 m1 .. m7 m7 */
             dw[r] = llm__kq_half_avx2(b);
             dmw[r] = llm__kq_half_avx2(b + 2);
-            LLM__UNROLL for (g = 0; g < 4; g++) {
+            _Pragma("GCC unroll 1") for (g = 0; g < 4; g++) {
                 __m256i q = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * g));
                 __m256i lo = _mm256_and_si256(q, low), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
-                __m256i s0 = _mm256_shuffle_epi8(sc, llm__bcast16_ctrl_avx2(2 * g, 2 * g));
-                __m256i s1 = _mm256_shuffle_epi8(sc, llm__bcast16_ctrl_avx2(2 * g + 1, 2 * g + 1));
+                __m256i s0 = _mm256_shuffle_epi8(sc, _mm256_set1_epi16((short)(256 + 1028 * g)));
+                __m256i s1 = _mm256_shuffle_epi8(sc, _mm256_set1_epi16((short)(770 + 1028 * g)));
                 LLM__UNROLL for (c = 0; c < C; c++) {
                     const uint8_t *xb = x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES + 4 + 64 * g;
                     __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)xb)), s0);
@@ -4098,6 +4130,8 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
         k->vec_dot[i] = llm__types[i].vec_dot;
         k->gemm[i] = NULL;
     }
+    k->axpy_f32 = llm__axpy_f32;
+    k->axpy_f16 = llm__axpy_f16;
 #if defined(LLM__AVX2)
     if (k->features & LLM_CPU_AVX2) {
         k->vec_dot[LLM_TYPE_F32] = llm__vec_dot_f32_f32_avx2;
@@ -4115,6 +4149,8 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
         k->vec_dot[LLM_TYPE_IQ4_NL] = llm__vec_dot_iq4_nl_q8_0_avx2;
         k->vec_dot[LLM_TYPE_Q6_K] = llm__vec_dot_q6_K_q8_K_avx2;
         k->gemm[LLM_TYPE_Q4_K] = llm__gemm_q4_K_avx2;
+        k->axpy_f32 = llm__axpy_f32_avx2;
+        k->axpy_f16 = llm__axpy_f16_avx2;
         k->gemm[LLM_TYPE_Q6_K] = llm__gemm_q6_K_avx2;
         k->vec_dot[LLM_TYPE_IQ4_XS] = llm__vec_dot_iq4_xs_q8_K_avx2;
         k->vec_dot[LLM_TYPE_TQ1_0] = llm__vec_dot_tq1_0_q8_K_avx2;
@@ -5777,10 +5813,9 @@ static void llm__attn_task(void *arg, int task, int ith) {
         float w = s[p] * inv;
         const uint8_t *vr = vc + (size_t)p * c->kv_row_bytes + head_off;
         if (c->kv_elt == LLM_TYPE_F32) {
-            for (i = 0; i < hd; i++) out[i] += w * llm__lef32(vr + 4 * i);
+            c->kern.axpy_f32(hd, w, vr, out);
         } else if (c->kv_elt == LLM_TYPE_F16) { /* the weights are rounded to F16 too, as in the reference's F16 mat-vec */
-            w = llm__fp16_to_fp32(llm__fp32_to_fp16(w));
-            for (i = 0; i < hd; i++) out[i] += w * llm__fp16_to_fp32(llm__le16(vr + 2 * i));
+            c->kern.axpy_f16(hd, llm__fp16_to_fp32(llm__fp32_to_fp16(w)), vr, out);
         } else { /* a quantized cache: the head's values dequantized, weights in float */
             float *vf = (float *)(tmp + c->head_tmp_stride / 2);
             llm__types[c->kv_elt].to_float(vr, vf, hd);
