@@ -31,7 +31,7 @@ HEADER   = llm.h
 LLM_SRC  = $(wildcard tools/llm/*.c)
 LLM_OBJ  = $(LLM_SRC:tools/llm/%.c=build/obj/llm/%.o)
 EXAMPLES = $(patsubst examples/%.c,build/examples/%,$(wildcard examples/*.c))
-TEST_SRC = $(wildcard tests/*.c)
+TEST_SRC = $(wildcard tests/*.c) tools/llm/cost.c tools/llm/common.h
 
 # build/check/NAME: llm.h's implementation compiled with one compiler and language
 CHECKS = build/check/gcc-c11 build/check/gcc-c11-no-threads build/check/gcc-c11-no-simd build/check/g++-c++17
