@@ -135,6 +135,17 @@ HF_ENDPOINT=$base pull hf:owner/repo/tiny.gguf --name switched
 check "a .part from another source is started over, not resumed" $? "rc $rc: $err"
 "$LLM" rm switched 2>/dev/null
 
+# a .part that already holds the whole file (the server answers 416 to the range request)
+mkdir -p "$store" && cp "$MODEL" "$store/whole.gguf.part" && echo "$base/tiny.gguf" >"$store/whole.gguf.part.src"
+pull "$base/tiny.gguf" --name whole
+[ $rc = 0 ] && cmp -s "$store/whole.gguf" "$MODEL" && ! ls "$store" | grep -q '^whole\.gguf\.'
+check "a complete .part (416 on resume) is checked and stored" $? "rc $rc: $err"
+head -c 2000000 /dev/zero >"$store/long.gguf.part" && echo "$base/tiny.gguf" >"$store/long.gguf.part.src"
+pull "$base/tiny.gguf" --name long
+[ $rc = 1 ] && one_error && no_leftovers long
+check "a .part longer than the file is removed" $? "rc $rc: $err"
+"$LLM" rm whole 2>/dev/null
+
 "$LLM" ls >"$tmp/ls" 2>"$tmp/ls.err"
 rc=$?
 [ $rc = 0 ] && [ "$(head -1 "$tmp/ls" | tr -s ' ')" = "NAME SIZE ARCH PARAMS QUANT CONTEXT" ] &&
