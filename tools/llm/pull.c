@@ -49,6 +49,11 @@ static const char pull_usage[] =
     "HF_ENDPOINT (instead of https://huggingface.co)\n";
 
 #define PULL_URL_MAX 2048
+#ifdef _WIN32
+#define PULL_CURL_HINT "Windows 10 and later have curl.exe in System32; see curl.se for others"
+#else
+#define PULL_CURL_HINT "install it (apt install curl, dnf install curl, brew install curl)"
+#endif
 #define PULL_POLL_MS 100
 
 typedef struct pull_job {
@@ -447,7 +452,7 @@ static int pull_curl(const pull_job *j, uint64_t offset, char *why, size_t why_s
     remove(j->log);
     if ((rc = pull_spawn(argv, &proc)) != 0) {
         pull_cleanup(j, 1);
-        if (rc == ENOENT) cli_fail("cannot run '%s': not found. llm pull downloads through the curl program: install it (apt install curl, or see curl.se), or name it in LLM_CURL", curl);
+        if (rc == ENOENT) cli_fail("cannot run '%s': not found. llm pull downloads through the curl program: %s, or name it in LLM_CURL", curl, PULL_CURL_HINT);
         cli_fail("cannot run '%s': %s", curl, strerror(rc));
     }
     memset(&pr, 0, sizeof pr);
@@ -473,7 +478,7 @@ static int pull_curl(const pull_job *j, uint64_t offset, char *why, size_t why_s
     }
     if (code == 127) { /* a shell-less exec that failed in the child */
         pull_cleanup(j, 1);
-        cli_fail("cannot run '%s': not found. llm pull downloads through the curl program: install it, or name it in LLM_CURL", curl);
+        cli_fail("cannot run '%s': not found. llm pull downloads through the curl program: %s, or name it in LLM_CURL", curl, PULL_CURL_HINT);
     }
     return code;
 }
