@@ -88,9 +88,9 @@ pull "$base/tiny.gguf" --name badsha2 --sha256 "$(printf 'ab%.0s' $(seq 32))"
 check "a wrong --sha256 is refused, nothing left" $? "rc $rc: $err"
 
 sha=$(python3 -c "import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest())" "$MODEL")
-pull "$base/tiny.gguf" --name goodsha --sha256 "${sha^^}"
+pull "$base/tiny.gguf" --name goodsha.gguf --sha256 "${sha^^}"
 [ $rc = 0 ] && cmp -s "$store/goodsha.gguf" "$MODEL"
-check "the right --sha256 (upper case) is accepted" $? "rc $rc: $err"
+check "the right --sha256 (upper case) is accepted; --name x.gguf means x" $? "rc $rc: $err"
 
 pull "$base/junk.gguf"
 [ $rc = 1 ] && one_error && echo "$err" | grep -q 'is not a GGUF model' && no_leftovers junk

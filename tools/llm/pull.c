@@ -593,11 +593,15 @@ int cmd_pull(int argc, char **argv) {
         snprintf(j->url, sizeof j->url, "%s", source);
     }
     if ((why = pull_check_url(j->url, &j->loopback)) != NULL) cli_usage_error(&a, "%s: %s", source, why);
-    if (name && !cli_store_name_valid(name))
-        cli_usage_error(&a, "--name: '%s' is not a store name (letters, digits and . _ - +, not starting with . or -)", name);
-    if (name) snprintf(j->name, sizeof j->name, "%s", name);
-    else if (!pull_name_from_url(j->url, j->name, sizeof j->name))
+    if (name) {
+        size_t n = strlen(name);
+        if (n > 5 && strcmp(name + n - 5, ".gguf") == 0) n -= 5; /* --name x.gguf means x */
+        if (n < sizeof j->name) memcpy(j->name, name, n);
+        if (n >= sizeof j->name || !cli_store_name_valid(j->name))
+            cli_usage_error(&a, "--name: '%s' is not a store name (letters, digits and . _ - +, not starting with . or -)", name);
+    } else if (!pull_name_from_url(j->url, j->name, sizeof j->name)) {
         cli_usage_error(&a, "cannot make a store name from %s: give one with --name", j->url);
+    }
 
     cli_store_dir(j->dir, sizeof j->dir);
     if (cli_mkdirs(j->dir) != 0) cli_fail("cannot create the store folder %s: %s", j->dir, strerror(errno));
