@@ -31,7 +31,7 @@ HEADER   = llm.h
 LLM_SRC  = $(wildcard tools/llm/*.c)
 LLM_OBJ  = $(LLM_SRC:tools/llm/%.c=build/obj/llm/%.o)
 EXAMPLES = $(patsubst examples/%.c,build/examples/%,$(wildcard examples/*.c))
-TEST_SRC = $(wildcard tests/*.c)
+TEST_SRC = $(wildcard tests/*.c) tools/llm/cost.c tools/llm/common.h
 
 # build/check/NAME: llm.h's implementation compiled with one compiler and language
 CHECKS = build/check/gcc-c11 build/check/gcc-c11-no-threads build/check/gcc-c11-no-simd build/check/g++-c++17
@@ -185,7 +185,7 @@ WIN_FILTER = test_sha256 test_type_table test_fp16 test_q8_0 test_dequant test_m
              test_step test_state test_arch_hparams test_arch_refs test_arch_greedy test_arch_bit test_gguf_tiny \
              test_gguf_meta test_gguf_variants test_gguf_files test_gguf_api test_gguf_real test_gguf_invalid \
              test_gguf_bad test_gguf_many test_gguf_trunc test_gguf_limits test_gguf_out test_gguf_mut \
-             test_gguf_shared harden
+             test_gguf_shared harden test_cost
 build/win/llm.exe: $(LLM_SRC) tools/llm/common.h $(HEADER)
 	@mkdir -p $(@D)
 	$(WIN_CC) $(WIN_FLAGS) -static -o $@ $(LLM_SRC) -lm -lpthread

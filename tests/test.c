@@ -146,6 +146,7 @@ static llm_model *t_load_model(const char *rel) {
 #include "test_serve.c"     /* llm serve on loopback: curl, the openai client, errors, memory */
 #include "test_grammar.c"   /* grammars, JSON schemas, constrained sampling */
 #include "test_harden.c"    /* allocation failures end to end, threads, fuzz regressions */
+#include "test_pull.c"      /* llm pull/ls/rm on loopback, the cost arithmetic of bench --cost */
 
 int main(int argc, char **argv) {
     t_argc = argc;
@@ -166,6 +167,7 @@ int main(int argc, char **argv) {
     tests_serve();
     tests_grammar();
     tests_harden();
+    tests_pull();
     printf("%d passed, %d failed, %d skipped\n", t_n_pass, t_n_fail, t_n_skip);
     return t_n_fail ? 1 : 0;
 }

@@ -10,14 +10,15 @@
 
 static const char bench_usage[] =
     "usage: llm bench -m MODEL [-p N] [-n N] [-t LIST] [-r N] [--kv-type f32|f16|q8_0] [--grammar F]\n"
-    "                 [--json]\n"
+    "                 [--json] [--cost [cost options]]\n"
+    "       llm bench --cost --tg TOKENS_PER_S [cost options]\n"
     "\n"
     "Measures the read bandwidth of the machine (all threads), then for each thread count:\n"
     "prompt processing of N tokens in one batch (pp) and generation of N tokens one at a time\n"
     "(tg), repeated; prints the median and the spread, the weight bytes read per second during\n"
     "generation and their share of the measured bandwidth (the roofline), as a markdown table.\n"
     "\n"
-    "  -m, --model FILE   GGUF model\n"
+    "  -m, --model FILE   GGUF model, or a name from llm ls\n"
     "  -p N               prompt tokens (default 128; 0 skips pp)\n"
     "  -n N               generated tokens (default 64; 0 skips tg)\n"
     "  -t LIST            thread counts, e.g. 1,2 (default: llm_default_threads())\n"
@@ -27,7 +28,25 @@ static const char bench_usage[] =
     "                     milliseconds per token of the grammar-masked sampler over the whole\n"
     "                     vocabulary, against the same sampler without it\n"
     "      --json         one JSON object instead of the table\n"
-    "  -h, --help         print this help\n";
+    "  -h, --help         print this help\n"
+    "\n"
+    "--cost turns the generation speed into money with the arithmetic of the article this\n"
+    "project answers (a year is 12 months of 30 days; electricity is paid for the hours the\n"
+    "machine runs): the API's bill at the volume below, the electricity, the cost of a million\n"
+    "tokens generated here, and the time the hardware takes to pay for itself. Any cost option\n"
+    "implies --cost; the defaults are the article's (two RTX 4090s running a 70B model):\n"
+    "      --tg N             generation tokens/s to use instead of measuring (no -m needed)\n"
+    "      --pp N             prompt tokens/s likewise (default: measured, or unknown with --tg)\n"
+    "      --hw-price USD     hardware price, paid once (default 4200)\n"
+    "      --watts W          power drawn while running (default 700)\n"
+    "      --hours H          hours a day it runs (default 8)\n"
+    "      --kwh-price USD    electricity per kWh (default 0.15)\n"
+    "      --no-electricity   leave electricity out (as --kwh-price 0)\n"
+    "      --api-in USD       API price per million input tokens (default 0.50)\n"
+    "      --api-out USD      API price per million output tokens (default 1.50)\n"
+    "      --tokens-in N      input tokens a day, K/M/G = thousand/million/billion (default 1M)\n"
+    "      --tokens-out N     output tokens a day (default 1M)\n"
+    "      --years N          years to pay off the hardware in the cost per token (default 3)\n";
 
 /* ---- bandwidth: every thread sums its share of a large buffer, best of several passes ---- */
 
@@ -171,85 +190,193 @@ static double bench_sampler_ms(llm_model *m, const llm_grammar *g, int n_tokens)
     return total / n_tokens;
 }
 
-int cmd_bench(int argc, char **argv) {
-    cli_args a = cli_begin(argc, argv, bench_usage);
-    const char *s, *path = NULL, *tlist = NULL, *grammar_path = NULL;
-    int pp = 128, tg = 64, reps = 5, json = 0, threads[16], n_threads = 0, i;
-    llm_kv_type kv = LLM_KV_F16;
+/* "1M", "2.5K", "10000000": a count with K, M, G as thousand, million, billion (tokens are
+   counted in decimal, unlike bytes). */
+static double bench_count(const cli_args *a, const char *s) {
+    char *end;
+    double v = strtod(s, &end), mul = 1;
+    if (end == s) cli_usage_error(a, "'%s' is not a count", s);
+    if (*end == 'K' || *end == 'k') mul = 1e3, end++;
+    else if (*end == 'M' || *end == 'm') mul = 1e6, end++;
+    else if (*end == 'G' || *end == 'g' || *end == 'B' || *end == 'b') mul = 1e9, end++;
+    if (*end || !(v >= 0) || v * mul > 1e15) cli_usage_error(a, "'%s' is not a count of tokens (e.g. 1M)", s);
+    return v * mul;
+}
+
+/* The options of --cost; returns 1 if the current argument was one. */
+static int bench_cost_option(cli_args *a, cli_cost_inputs *in) {
+    const char *s;
+    if (cli_value(a, NULL, "--tg", &s)) in->tg_tps = cli_float(a, s, 1e-6, 1e9);
+    else if (cli_value(a, NULL, "--pp", &s)) in->pp_tps = cli_float(a, s, 1e-6, 1e9);
+    else if (cli_value(a, NULL, "--hw-price", &s)) in->hw_price = cli_float(a, s, 0, 1e12);
+    else if (cli_value(a, NULL, "--watts", &s)) in->watts = cli_float(a, s, 0, 1e9);
+    else if (cli_value(a, NULL, "--hours", &s)) in->hours_per_day = cli_float(a, s, 0, 24);
+    else if (cli_value(a, NULL, "--kwh-price", &s)) in->kwh_price = cli_float(a, s, 0, 1e6);
+    else if (cli_flag(a, NULL, "--no-electricity")) in->kwh_price = 0;
+    else if (cli_value(a, NULL, "--api-in", &s)) in->api_in = cli_float(a, s, 0, 1e6);
+    else if (cli_value(a, NULL, "--api-out", &s)) in->api_out = cli_float(a, s, 0, 1e6);
+    else if (cli_value(a, NULL, "--tokens-in", &s)) in->tokens_in = bench_count(a, s);
+    else if (cli_value(a, NULL, "--tokens-out", &s)) in->tokens_out = bench_count(a, s);
+    else if (cli_value(a, NULL, "--years", &s)) in->years = cli_float(a, s, 0.01, 100);
+    else return cli_flag(a, NULL, "--cost");
+    return 1;
+}
+
+static void bench_cost_json(const cli_cost_inputs *in, const cli_cost *c) {
+    printf("{\"hw_price\": %g, \"watts\": %g, \"hours_per_day\": %g, \"kwh_price\": %g, \"api_in\": %g, \"api_out\": %g, "
+           "\"tokens_in_per_day\": %.0f, \"tokens_out_per_day\": %.0f, \"years\": %g, \"days_per_year\": %d, \"tg_tps\": %.3f, "
+           "\"pp_tps\": %.3f, \"api_per_day\": %.4f, \"api_per_year\": %.2f, \"electricity_per_day\": %.4f, "
+           "\"electricity_per_year\": %.2f",
+           in->hw_price, in->watts, in->hours_per_day, in->kwh_price, in->api_in, in->api_out, in->tokens_in, in->tokens_out,
+           in->years, CLI_COST_DAYS_PER_YEAR, in->tg_tps, in->pp_tps, c->api_day, c->api_year, c->elec_day, c->elec_year);
+    if (in->tg_tps > 0)
+        printf(", \"local_per_mtok\": %.6f, \"local_electricity_per_mtok\": %.6f, \"hours_needed_per_day\": %.4f", c->local_per_mtok,
+               c->local_elec_per_mtok, c->hours_needed);
+    printf(", \"breakeven_years\": ");
+    if (isfinite(c->breakeven_years)) printf("%.4f", c->breakeven_years);
+    else printf("null");
+    printf(", \"breakeven_years_no_electricity\": ");
+    if (isfinite(c->breakeven_years_no_elec)) printf("%.4f}", c->breakeven_years_no_elec);
+    else printf("null}");
+}
+
+static int bench_parse_threads(const cli_args *a, const char *tlist, int *threads) {
+    const char *p = tlist;
+    int n = 0;
+    if (!tlist) {
+        threads[0] = llm_default_threads();
+        return 1;
+    }
+    while (*p && n < 16) {
+        char num[16];
+        size_t k = 0;
+        while (*p && *p != ',' && k < sizeof num - 1) num[k++] = *p++;
+        num[k] = 0;
+        threads[n++] = (int)cli_int(a, num, 1, 64);
+        if (*p == ',') p++;
+    }
+    return n;
+}
+
+typedef struct bench_report {
+    const char *path;
     llm_model *m;
     double bw;
+    int pp, tg, n_threads;
     bench_result res[16];
-    double grammar_ms = -1, plain_ms = -1;
-    char b1[32];
+    const char *grammar_path;
+    double grammar_ms, plain_ms;
+} bench_report;
 
+static void bench_print_json(const bench_report *r, const cli_cost_inputs *in, const cli_cost *c) {
+    int i;
+    printf("{");
+    if (r->m) {
+        uint64_t size = llm_model_size_bytes(r->m);
+        printf("\"model\": ");
+        cli_json_string(stdout, r->path, strlen(r->path));
+        printf(", \"size_bytes\": %llu, \"bandwidth_gbs\": %.2f, \"runs\": [", (unsigned long long)size, r->bw);
+        for (i = 0; i < r->n_threads; i++) {
+            const bench_result *x = &r->res[i];
+            double gbs = x->tg_med * (double)size / 1e9;
+            printf("%s{\"threads\": %d, \"pp\": %d, \"pp_tps\": %.2f, \"pp_min\": %.2f, \"pp_max\": %.2f, \"tg\": %d, "
+                   "\"tg_tps\": %.2f, \"tg_min\": %.2f, \"tg_max\": %.2f, \"tg_gbs\": %.2f, \"roofline\": %.3f}",
+                   i ? ", " : "", x->threads, r->pp, x->pp_med, x->pp_min, x->pp_max, r->tg, x->tg_med, x->tg_min, x->tg_max, gbs,
+                   r->bw > 0 ? gbs / r->bw : 0.0);
+        }
+        printf("]");
+        if (r->grammar_ms >= 0) printf(", \"sampler_ms\": %.4f, \"sampler_grammar_ms\": %.4f", r->plain_ms, r->grammar_ms);
+    }
+    if (in) {
+        printf("%s\"cost\": ", r->m ? ", " : "");
+        bench_cost_json(in, c);
+    }
+    printf("}\n");
+}
+
+static void bench_print_table(const bench_report *r) {
+    uint64_t size = llm_model_size_bytes(r->m);
+    char b1[32];
+    int i;
+    printf("model %s, %s of weights; read bandwidth %.1f GB/s\n\n", r->path, cli_fmt_bytes(size, b1, sizeof b1), r->bw);
+    printf("| threads | pp%d tokens/s (min-max) | tg%d tokens/s (min-max) | tg GB/s | roofline |\n", r->pp, r->tg);
+    printf("| --- | --- | --- | --- | --- |\n");
+    for (i = 0; i < r->n_threads; i++) {
+        const bench_result *x = &r->res[i];
+        double gbs = x->tg_med * (double)size / 1e9;
+        printf("| %d | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | %.2f | %.0f %% |\n", x->threads, x->pp_med, x->pp_min, x->pp_max,
+               x->tg_med, x->tg_min, x->tg_max, gbs, r->bw > 0 ? 100.0 * gbs / r->bw : 0.0);
+    }
+    if (r->grammar_ms >= 0)
+        printf("\nsampling over %d tokens: %.3f ms/token without a grammar, %.3f ms/token with %s\n", llm_model_n_vocab(r->m),
+               r->plain_ms, r->grammar_ms, r->grammar_path);
+}
+
+static void bench_grammar(bench_report *r) {
+    char err[256], *text = cli_read_file(r->grammar_path, NULL);
+    size_t len = strlen(r->grammar_path);
+    int schema = len > 5 && strcmp(r->grammar_path + len - 5, ".json") == 0;
+    llm_grammar *g = schema ? llm_grammar_from_json_schema(text, err, sizeof err) : llm_grammar_new(text, "root", err, sizeof err);
+    if (!g) cli_fail("%s: %s", r->grammar_path, err);
+    r->grammar_ms = bench_sampler_ms(r->m, g, 200);
+    r->plain_ms = bench_sampler_ms(r->m, NULL, 200);
+    llm_grammar_free(g);
+    free(text);
+}
+
+/* The measured speeds --cost uses unless given: the best median over the thread counts. */
+static void bench_cost_speeds(const bench_report *r, cli_cost_inputs *in) {
+    int i;
+    for (i = 0; i < r->n_threads; i++) {
+        if (r->res[i].tg_med > in->tg_tps) in->tg_tps = r->res[i].tg_med;
+        if (r->res[i].pp_med > in->pp_tps) in->pp_tps = r->res[i].pp_med;
+    }
+}
+
+int cmd_bench(int argc, char **argv) {
+    cli_args a = cli_begin(argc, argv, bench_usage);
+    const char *s, *tlist = NULL;
+    int reps = 5, json = 0, threads[16], i, cost = 0, tg_given;
+    llm_kv_type kv = LLM_KV_F16;
+    bench_report r;
+    cli_cost_inputs in;
+    cli_cost c;
+
+    memset(&r, 0, sizeof r);
+    r.pp = 128, r.tg = 64, r.grammar_ms = r.plain_ms = -1;
+    cli_cost_default_inputs(&in);
     while (cli_next(&a)) {
-        if (cli_value(&a, "-m", "--model", &s)) path = s;
-        else if (cli_value(&a, "-p", "--n-prompt", &s)) pp = (int)cli_int(&a, s, 0, 1 << 16);
-        else if (cli_value(&a, "-n", "--n-gen", &s)) tg = (int)cli_int(&a, s, 0, 1 << 16);
+        if (cli_value(&a, "-m", "--model", &s)) r.path = s;
+        else if (cli_value(&a, "-p", "--n-prompt", &s)) r.pp = (int)cli_int(&a, s, 0, 1 << 16);
+        else if (cli_value(&a, "-n", "--n-gen", &s)) r.tg = (int)cli_int(&a, s, 0, 1 << 16);
         else if (cli_value(&a, "-t", "--threads", &s)) tlist = s;
         else if (cli_value(&a, "-r", "--repetitions", &s)) reps = (int)cli_int(&a, s, 1, 64);
         else if (cli_value(&a, NULL, "--kv-type", &s)) kv = cli_kv_type(&a, s);
-        else if (cli_value(&a, NULL, "--grammar", &s)) grammar_path = s;
+        else if (cli_value(&a, NULL, "--grammar", &s)) r.grammar_path = s;
         else if (cli_flag(&a, NULL, "--json")) json = 1;
+        else if (bench_cost_option(&a, &in)) cost = 1;
         else cli_unknown(&a);
     }
-    if (!path) cli_usage_error(&a, "a model is needed (-m FILE)");
-    if (tlist) {
-        const char *p = tlist;
-        while (*p && n_threads < 16) {
-            char num[16];
-            size_t k = 0;
-            while (*p && *p != ',' && k < sizeof num - 1) num[k++] = *p++;
-            num[k] = 0;
-            threads[n_threads++] = (int)cli_int(&a, num, 1, 64);
-            if (*p == ',') p++;
-        }
-    } else {
-        threads[n_threads++] = llm_default_threads();
+    tg_given = in.tg_tps > 0;
+    if (!r.path && !(cost && tg_given)) cli_usage_error(&a, "a model is needed (-m FILE), or --cost --tg TOKENS_PER_S");
+    if (!tg_given) { /* --tg given: the speed is known, nothing to measure */
+        r.n_threads = bench_parse_threads(&a, tlist, threads);
+        r.m = cli_load_model(r.path, 0);
+        fprintf(stderr, "llm bench: measuring read bandwidth ...\n");
+        r.bw = bench_bandwidth(threads[r.n_threads - 1] > 1 ? threads[r.n_threads - 1] : llm_default_threads());
+        for (i = 0; i < r.n_threads; i++) bench_run(r.m, threads[i], r.pp, r.tg, reps, kv, &r.res[i]);
+        if (r.grammar_path) bench_grammar(&r);
+        if (cost) bench_cost_speeds(&r, &in);
     }
-    m = cli_load_model(path, 0);
-    fprintf(stderr, "llm bench: measuring read bandwidth ...\n");
-    bw = bench_bandwidth(threads[n_threads - 1] > 1 ? threads[n_threads - 1] : llm_default_threads());
-    for (i = 0; i < n_threads; i++) bench_run(m, threads[i], pp, tg, reps, kv, &res[i]);
-    if (grammar_path) {
-        char err[256], *text = cli_read_file(grammar_path, NULL);
-        size_t len = strlen(grammar_path);
-        int schema = len > 5 && strcmp(grammar_path + len - 5, ".json") == 0;
-        llm_grammar *g = schema ? llm_grammar_from_json_schema(text, err, sizeof err) : llm_grammar_new(text, "root", err, sizeof err);
-        if (!g) cli_fail("%s: %s", grammar_path, err);
-        grammar_ms = bench_sampler_ms(m, g, 200);
-        plain_ms = bench_sampler_ms(m, NULL, 200);
-        llm_grammar_free(g);
-        free(text);
-    }
+    if (cost) cli_cost_compute(&in, &c);
     if (json) {
-        printf("{\"model\": ");
-        cli_json_string(stdout, path, strlen(path));
-        printf(", \"size_bytes\": %llu, \"bandwidth_gbs\": %.2f, \"runs\": [", (unsigned long long)llm_model_size_bytes(m), bw);
-        for (i = 0; i < n_threads; i++) {
-            double gbs = res[i].tg_med * (double)llm_model_size_bytes(m) / 1e9;
-            printf("%s{\"threads\": %d, \"pp\": %d, \"pp_tps\": %.2f, \"pp_min\": %.2f, \"pp_max\": %.2f, \"tg\": %d, "
-                   "\"tg_tps\": %.2f, \"tg_min\": %.2f, \"tg_max\": %.2f, \"tg_gbs\": %.2f, \"roofline\": %.3f}",
-                   i ? ", " : "", res[i].threads, pp, res[i].pp_med, res[i].pp_min, res[i].pp_max, tg, res[i].tg_med,
-                   res[i].tg_min, res[i].tg_max, gbs, bw > 0 ? gbs / bw : 0.0);
-        }
-        printf("]");
-        if (grammar_ms >= 0) printf(", \"sampler_ms\": %.4f, \"sampler_grammar_ms\": %.4f", plain_ms, grammar_ms);
-        printf("}\n");
+        bench_print_json(&r, cost ? &in : NULL, &c);
     } else {
-        printf("model %s, %s of weights; read bandwidth %.1f GB/s\n\n", path, cli_fmt_bytes(llm_model_size_bytes(m), b1, sizeof b1),
-               bw);
-        printf("| threads | pp%d tokens/s (min-max) | tg%d tokens/s (min-max) | tg GB/s | roofline |\n", pp, tg);
-        printf("| --- | --- | --- | --- | --- |\n");
-        for (i = 0; i < n_threads; i++) {
-            double gbs = res[i].tg_med * (double)llm_model_size_bytes(m) / 1e9;
-            printf("| %d | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | %.2f | %.0f %% |\n", res[i].threads, res[i].pp_med, res[i].pp_min,
-                   res[i].pp_max, res[i].tg_med, res[i].tg_min, res[i].tg_max, gbs, bw > 0 ? 100.0 * gbs / bw : 0.0);
-        }
-        if (grammar_ms >= 0)
-            printf("\nsampling over %d tokens: %.3f ms/token without a grammar, %.3f ms/token with %s\n", llm_model_n_vocab(m),
-                   plain_ms, grammar_ms, grammar_path);
+        if (r.m) bench_print_table(&r);
+        if (r.m && cost) printf("\n");
+        if (cost) cli_cost_print(stdout, &in, &c);
     }
-    llm_model_free(m);
+    if (fflush(stdout) != 0) cli_fail("cannot write the output");
+    llm_model_free(r.m);
     return 0;
 }

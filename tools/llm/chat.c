@@ -13,7 +13,7 @@ static const char chat_usage[] =
     "Talks with the model, one line per message, using its chat template\n"
     "(tokenizer.chat_template). Commands: /reset starts over, /quit (or end of input) leaves.\n"
     "\n"
-    "  -m, --model FILE          GGUF model\n"
+    "  -m, --model FILE          GGUF model, or a name from llm ls\n"
     "      --system TEXT         system message at the start of the conversation\n"
     "      --template NAME       use this template: llama2, llama3, chatml, gemma, phi3,\n"
     "                            mistral-v1, mistral-v3, mistral-v3-tekken, mistral-v7,\n"

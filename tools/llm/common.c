@@ -180,9 +180,12 @@ llm_model *cli_load_model(const char *path, int vocab_only) {
     char err[512];
     llm_model_params p = llm_model_default_params();
     llm_model *m;
+    char store_path[1200];
     p.vocab_only = vocab_only;
     err[0] = 0;
-    m = llm_model_load(path, &p, err, sizeof err);
+    m = llm_model_load(cli_model_path(path, store_path, sizeof store_path), &p, err, sizeof err);
+    if (!m && !cli_file_exists(path, NULL) && cli_store_name_valid(path))
+        cli_fail("%s (no such file, and no model named '%s' in the store: see llm ls)", err[0] ? err : "cannot load the model", path);
     if (!m) cli_fail("%s", err[0] ? err : "cannot load the model");
     return m;
 }
@@ -214,6 +217,14 @@ const char *cli_fmt_bytes(uint64_t n, char *buf, size_t size) {
     }
     if (u < 0) snprintf(buf, size, "%llu B", (unsigned long long)n);
     else snprintf(buf, size, "%.2f %s", v, unit[u]);
+    return buf;
+}
+
+const char *cli_fmt_count(uint64_t n, char *buf, size_t size) {
+    if (n >= 1000000000ull) snprintf(buf, size, "%.2fB", (double)n / 1e9);
+    else if (n >= 1000000ull) snprintf(buf, size, "%.2fM", (double)n / 1e6);
+    else if (n >= 1000ull) snprintf(buf, size, "%.1fK", (double)n / 1e3);
+    else snprintf(buf, size, "%llu", (unsigned long long)n);
     return buf;
 }
 

@@ -65,21 +65,82 @@ void *cli_alloc(size_t size);
    command if the file cannot be read. Caller frees. */
 char *cli_read_file(const char *path, size_t *size);
 
-/* Loads a model, failing the command with the loader's message. */
+/* Loads a model, failing the command with the loader's message. path may also name a model
+   of the store (see cli_model_path). */
 llm_model *cli_load_model(const char *path, int vocab_only);
+
+/* ---- the model store (llm pull, ls, rm), tools/llm/store.c ----
+   One folder of NAME.gguf files: $LLM_MODELS, else $XDG_CACHE_HOME/llm/models (or
+   ~/.cache/llm/models); on Windows %LOCALAPPDATA%\llm\models. A download in progress is
+   NAME.gguf.part beside it. */
+#define CLI_STORE_NAME_MAX 128
+/* The store folder into buf; fails the command when no folder can be named. */
+const char *cli_store_dir(char *buf, size_t size);
+/* 1 if name can be a store name: 1 to CLI_STORE_NAME_MAX letters, digits and "._-+", not
+   starting with '.' or '-' (so never a path, a hidden file or an option). */
+int cli_store_name_valid(const char *name);
+/* The file a -m argument means: arg itself when it is an existing file, else the store's
+   NAME.gguf when arg is a valid name that the store has, else arg (the loader then says it
+   cannot open it). The result is arg or buf. */
+const char *cli_model_path(const char *arg, char *buf, size_t size);
+/* dir/NAME.gguf followed by suffix (".part", ...) into buf. */
+const char *cli_store_file(const char *dir, const char *name, const char *suffix, char *buf, size_t size);
+/* Removes NAME.gguf.part and the files that go with it (missing ones are fine). */
+void cli_store_remove_partial(const char *dir, const char *name);
+/* Creates a folder and its parents; 0 on success, else -1 with errno set. */
+int cli_mkdirs(const char *path);
+/* 1 if path is an existing regular file; *size (may be NULL) gets its size. */
+int cli_file_exists(const char *path, uint64_t *size);
 
 /* Milliseconds since an arbitrary start. */
 double cli_now_ms(void);
 
 /* "1.50 MiB" into buf. */
 const char *cli_fmt_bytes(uint64_t n, char *buf, size_t size);
+/* A count in thousands, millions or billions: "260.1K", "1.10B". */
+const char *cli_fmt_count(uint64_t n, char *buf, size_t size);
 /* Writes s as a JSON string literal (quoted, escaped; invalid UTF-8 bytes become U+FFFD). */
 void cli_json_string(FILE *f, const char *s, size_t len);
 /* Writes len bytes of s with C escapes for control characters, backslash and bytes that
    are not part of valid UTF-8, so that the text stays on one line. */
 void cli_escaped(FILE *f, const char *s, size_t len);
 
-/* ---- SHA-256 (FIPS 180-4), for llm dequant --sha256 ---- */
+/* ---- cost: the article's arithmetic for llm bench --cost, tools/llm/cost.c ---- */
+#define CLI_COST_DAYS_PER_MONTH 30
+#define CLI_COST_DAYS_PER_YEAR 360 /* twelve months of 30 days, as the article counts */
+typedef struct cli_cost_inputs {
+    double hw_price;              /* dollars, paid once                                   */
+    double watts;                 /* drawn while the machine runs                         */
+    double hours_per_day;         /* hours a day it runs (electricity is paid for these)  */
+    double kwh_price;             /* dollars per kWh; 0 leaves electricity out            */
+    double api_in, api_out;       /* dollars per million input / output tokens            */
+    double tokens_in, tokens_out; /* tokens a day                                         */
+    double years;                 /* hardware paid off over this time, for the local cost */
+    double tg_tps, pp_tps;        /* measured generation / prompt tokens/s; 0 = unknown   */
+} cli_cost_inputs;
+
+typedef struct cli_cost {
+    double api_day, api_year;        /* dollars                                               */
+    double api_per_mtok;             /* dollars per million tokens at the input/output mix    */
+    double elec_day, elec_year;      /* dollars                                               */
+    double breakeven_years;          /* hardware / (API - electricity) a year; INFINITY: never */
+    double breakeven_years_no_elec;  /* hardware / API a year                                 */
+    double local_elec_per_mtok;      /* electricity per million generated tokens (tg_tps > 0) */
+    double local_per_mtok;           /* that plus the hardware over `years` (tg_tps > 0)      */
+    double hours_needed;             /* hours a day the volume takes at the speeds (tg_tps > 0) */
+} cli_cost;
+
+/* The article's inputs: $4,200, 700 W, 8 h a day, $0.15/kWh, $0.50 / $1.50 per million
+   tokens, 1 M input and 1 M output tokens a day; 3 years to pay off the hardware. */
+void cli_cost_default_inputs(cli_cost_inputs *in);
+void cli_cost_compute(const cli_cost_inputs *in, cli_cost *out);
+/* "5.8 years", "7.3 months" (from 3 months), "6.1 weeks" (from 2 weeks), "3.0 days" or
+   "never". */
+const char *cli_cost_fmt_duration(double years, char *buf, size_t size);
+/* The assumptions, then the figures, as text. */
+void cli_cost_print(FILE *f, const cli_cost_inputs *in, const cli_cost *c);
+
+/* ---- SHA-256 (FIPS 180-4), for llm dequant --sha256 and llm pull ---- */
 typedef struct cli_sha256 {
     uint32_t h[8];
     unsigned char buf[64];

@@ -10,7 +10,8 @@ static const char info_usage[] =
     "usage: llm info MODEL [-c CTX] [--mem SIZE] [--tensors] [--json]\n"
     "\n"
     "Prints a model's metadata, hyper-parameters, tensor types, parameter count and the\n"
-    "memory it needs for weights, KV cache (F16 and F32) and scratch.\n"
+    "memory it needs for weights, KV cache (F16 and F32) and scratch. MODEL is a GGUF file\n"
+    "or a name from llm ls.\n"
     "\n"
     "  -c, --ctx-size N  context for the KV cache estimate, K suffix allowed (default: the\n"
     "                    training context)\n"
@@ -77,15 +78,6 @@ static void info_estimate(llm_model *m, int n_ctx, info_memory *mem) {
         cli_fail("cannot estimate memory at n_ctx %d: %s", mem->n_ctx, llm_result_string(rc));
 }
 
-/* "260.1K", "1.10B" */
-static const char *info_fmt_count(uint64_t n, char *buf, size_t size) {
-    if (n >= 1000000000ull) snprintf(buf, size, "%.2fB", (double)n / 1e9);
-    else if (n >= 1000000ull) snprintf(buf, size, "%.2fM", (double)n / 1e6);
-    else if (n >= 1000ull) snprintf(buf, size, "%.1fK", (double)n / 1e3);
-    else snprintf(buf, size, "%llu", (unsigned long long)n);
-    return buf;
-}
-
 static void info_text(const char *path, llm_model *m, const char *why_not, const info_memory *mem, int tensors) {
     int i, n_meta = llm_model_meta_count(m), n_tensors = llm_model_tensor_count(m);
     int counts[LLM_TYPE_COUNT + 1], first = 1, width = 4;
@@ -131,7 +123,7 @@ static void info_text(const char *path, llm_model *m, const char *why_not, const
     }
     printf("%s\n", first ? "" : ")");
     if (n_tensors > 0)
-        printf("parameters    %s (%llu), %s\n", info_fmt_count(llm_model_n_params(m), b1, sizeof b1),
+        printf("parameters    %s (%llu), %s\n", cli_fmt_count(llm_model_n_params(m), b1, sizeof b1),
                (unsigned long long)llm_model_n_params(m), cli_fmt_bytes(llm_model_size_bytes(m), b2, sizeof b2));
     if (!why_not) {
         printf("\nmemory at n_ctx %d, n_batch %d\n", mem->n_ctx, mem->n_batch);
@@ -308,7 +300,7 @@ int cmd_info(int argc, char **argv) {
     const char *s, *path = NULL;
     int n_ctx = 0, tensors = 0, json = 0;
     uint64_t budget = 0;
-    char err[512];
+    char err[512], store_path[1200];
     const char *why_not = NULL;
     llm_model *m;
     llm_model_params mp = llm_model_default_params();
@@ -326,6 +318,7 @@ int cmd_info(int argc, char **argv) {
     }
     if (!path) cli_usage_error(&a, "a model is needed");
 
+    path = cli_model_path(path, store_path, sizeof store_path);
     err[0] = 0;
     m = llm_model_load(path, &mp, err, sizeof err);
     if (!m) {

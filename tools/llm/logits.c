@@ -15,7 +15,7 @@ static const char logits_usage[] =
     "logits as \"pos<TAB>id:logit id:logit ...\"; with -o, writes every position's logits\n"
     "to FILE instead, as raw little-endian float32 rows (positions x n_vocab, no header).\n"
     "\n"
-    "  -m, --model FILE     GGUF model\n"
+    "  -m, --model FILE     GGUF model, or a name from llm ls\n"
     "  -p, --prompt TEXT    the text, tokenized with BOS where the model asks for it\n"
     "      --ids LIST       token ids separated by commas, taken as given\n"
     "  -o, --output FILE    write the logits to FILE (\"-\" = stdout)\n"

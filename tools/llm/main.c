@@ -15,6 +15,9 @@ int cmd_serve(int argc, char **argv);
 int cmd_dequant(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -32,6 +35,9 @@ static const struct {
     {"dequant", cmd_dequant, "dequantize tensors to float32, or fingerprint them (--sha256)"},
     {"quantize", cmd_quantize, "write a model in another quantization type or mix"},
     {"perplexity", cmd_perplexity, "perplexity of a text, and KL divergence from a saved base run"},
+    {"pull", cmd_pull, "download a GGUF model (a URL or hf:OWNER/REPO/FILE.gguf) into the store"},
+    {"ls", cmd_ls, "list the models of the store: size, architecture, parameters, quantization"},
+    {"rm", cmd_rm, "remove models from the store"},
 };
 
 static void usage(FILE *f) {

@@ -13,7 +13,7 @@ static const char run_usage[] =
     "Generates text after the prompt and prints it (without the prompt) on stdout.\n"
     "Settings and statistics go to stderr.\n"
     "\n"
-    "  -m, --model FILE          GGUF model\n"
+    "  -m, --model FILE          GGUF model, or a name from llm ls\n"
     "  -p, --prompt TEXT         prompt (default: empty, the model starts from BOS)\n"
     "  -f, --file FILE           read the prompt from FILE (one trailing newline is dropped)\n"
     "  -n, --n-predict N         tokens to generate; -1 = until end of generation or a full\n"

@@ -15,7 +15,7 @@ static const char serve_usage[] =
     "Serves the model over HTTP with the OpenAI API: POST /v1/chat/completions,\n"
     "POST /v1/completions, GET /v1/models, GET /health. SIGINT or SIGTERM stops it.\n"
     "\n"
-    "  -m, --model FILE          GGUF model\n"
+    "  -m, --model FILE          GGUF model, or a name from llm ls\n"
     "      --host ADDR           address to listen on (default 127.0.0.1)\n"
     "      --port N              port (default 8080; 0 = any free port, printed on stderr)\n"
     "  -np, --parallel N         requests generated at once, each with its own context (default 1)\n"

@@ -10,7 +10,7 @@ static const char tokenize_usage[] =
     "\n"
     "Prints the token ids of TEXT on one line, separated by spaces.\n"
     "\n"
-    "  -m, --model FILE   GGUF model (only its vocabulary is loaded)\n"
+    "  -m, --model FILE   GGUF model or a name from llm ls (only its vocabulary is loaded)\n"
     "  -p, --prompt TEXT  the text\n"
     "      --special      parse special tokens (\"<s>\") in the text\n"
     "      --no-bos       do not add BOS even if the model asks for it\n"
