@@ -3337,10 +3337,12 @@ LLM__TILE_INLINE __m256i llm__bcast16_ctrl_avx2(int a, int b) {
     return _mm256_set_m128i(_mm_set1_epi16((short)(2 * b | (2 * b + 1) << 8)), _mm_set1_epi16((short)(2 * a | (2 * a + 1) << 8)));
 }
 
-LLM__TILE_INLINE void llm__q4_K_tile_avx2(int nb, const uint8_t *w, size_t ws, const uint8_t *x, size_t xs, float *y,
-                                          size_t ldy, const int R, const int C) {
+/* Q4_K, and Q5_K with its fifth bits: eight sub-blocks of 32, 6-bit scales and mins. */
+LLM__TILE_INLINE void llm__k4_tile_avx2(int type, int nb, const uint8_t *w, size_t ws, const uint8_t *x, size_t xs,
+                                        float *y, size_t ldy, const int R, const int C) {
     const __m128i min_pairs = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
-    const __m256i low = _mm256_set1_epi8(15);
+    const __m256i low = _mm256_set1_epi8(15), bit4 = _mm256_set1_epi8(16);
+    const int q5 = type == LLM_TYPE_Q5_K, bytes = q5 ? LLM__Q5_K_BYTES : LLM__Q4_K_BYTES, qs = q5 ? 48 : 16;
     __m256 sum = _mm256_setzero_ps();
     int i, r, c, g, k;
     for (i = 0; i < nb; i++) {
@@ -3350,18 +3352,24 @@ LLM__TILE_INLINE void llm__q4_K_tile_avx2(int nb, const uint8_t *w, size_t ws, c
         LLM__UNROLL for (k = 0; k < 8; k++) acc[k] = macc[k] = _mm256_setzero_si256();
         LLM__UNROLL for (c = 0; c < C; c++) dx[c] = llm__kq_f32_avx2(x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES);
         LLM__UNROLL for (r = 0; r < R; r++) {
-            const uint8_t *b = w + (size_t)r * ws + (size_t)i * LLM__Q4_K_BYTES;
+            const uint8_t *b = w + (size_t)r * ws + (size_t)i * bytes;
             __m128i sm = llm__k4_scales_avx2(b + 4);
-            llm__prefetch_ahead_avx2(b);
             __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
             __m256i mins = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(sm, min_pairs)); /* m0 m0 m1 m1 .. m7 m7 */
+            __m256i qh = q5 ? _mm256_loadu_si256((const __m256i *)(b + 16)) : _mm256_setzero_si256();
+            llm__prefetch_ahead_avx2(b);
             dw[r] = llm__kq_half_avx2(b);
             dmw[r] = llm__kq_half_avx2(b + 2);
-            _Pragma("GCC unroll 1") for (g = 0; g < 4; g++) {
-                __m256i q = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * g));
+            _Pragma("GCC unroll 1") for (g = 0; g < 4; g++) { /* kept rolled: unrolled, GCC spilled */
+                __m256i q = _mm256_loadu_si256((const __m256i *)(b + qs + 32 * g));
                 __m256i lo = _mm256_and_si256(q, low), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
-                __m256i s0 = _mm256_shuffle_epi8(sc, _mm256_set1_epi16((short)(256 + 1028 * g)));
-                __m256i s1 = _mm256_shuffle_epi8(sc, _mm256_set1_epi16((short)(770 + 1028 * g)));
+                __m256i s0 = _mm256_shuffle_epi8(sc, _mm256_set1_epi16((short)(256 + 1028 * g))); /* scale 2g */
+                __m256i s1 = _mm256_shuffle_epi8(sc, _mm256_set1_epi16((short)(770 + 1028 * g))); /* scale 2g + 1 */
+                if (q5) { /* bit 2g (2g + 1) of qh byte l is the fifth bit of element l of sub-block 2g (2g + 1) */
+                    __m256i h = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * g));
+                    lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(h, 4), bit4));
+                    hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(h, 3), bit4));
+                }
                 LLM__UNROLL for (c = 0; c < C; c++) {
                     const uint8_t *xb = x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES + 4 + 64 * g;
                     __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)xb)), s0);
@@ -3379,6 +3387,89 @@ LLM__TILE_INLINE void llm__q4_K_tile_avx2(int nb, const uint8_t *w, size_t ws, c
         am = _mm256_mul_ps(LLM__TILE_ROWS(dmw), LLM__TILE_COLS(dx));
         sum = _mm256_add_ps(sum, _mm256_mul_ps(a, _mm256_cvtepi32_ps(llm__hsum8_i32_avx2(acc, R * C))));
         sum = _mm256_sub_ps(sum, _mm256_mul_ps(am, _mm256_cvtepi32_ps(llm__hsum8_i32_avx2(macc, R * C))));
+    }
+    llm__tile_store_avx2(sum, y, ldy, R, C);
+}
+
+/* Q3_K's sixteen scales (bias removed) as int16, as llm__q3_K_scales spells them. */
+LLM__TILE_INLINE __m256i llm__q3_K_scales_avx2(const uint8_t *s) {
+    uint32_t u0, u1, u2;
+    memcpy(&u0, s, 4);
+    memcpy(&u1, s + 4, 4);
+    memcpy(&u2, s + 8, 4);
+    return _mm256_cvtepi8_epi16(_mm_sub_epi8(
+        _mm_setr_epi32((int)((u0 & 0x0f0f0f0f) | (u2 & 0x03030303) << 4), (int)((u1 & 0x0f0f0f0f) | (u2 >> 2 & 0x03030303) << 4),
+                       (int)((u0 >> 4 & 0x0f0f0f0f) | (u2 >> 4 & 0x03030303) << 4),
+                       (int)((u1 >> 4 & 0x0f0f0f0f) | (u2 >> 6 & 0x03030303) << 4)),
+        _mm_set1_epi8(32)));
+}
+
+/* Q2_K and Q3_K: sixteen sub-blocks of 16 with 2-bit fields (Q3_K: a third bit in hmask, its
+   -4 through the bsums), each 32-value run weighted by two scales in the halves of madd. */
+LLM__TILE_INLINE void llm__k16_tile_avx2(int type, int nb, const uint8_t *w, size_t ws, const uint8_t *x, size_t xs,
+                                         float *y, size_t ldy, const int R, const int C) {
+    const __m256i three = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
+    const int q3 = type == LLM_TYPE_Q3_K, bytes = q3 ? LLM__Q3_K_BYTES : LLM__Q2_K_BYTES, qs = q3 ? 32 : 16;
+    __m256 sum = _mm256_setzero_ps();
+    int i, r, c, h, k;
+    for (i = 0; i < nb; i++) {
+        __m256i acc[8], macc[8];
+        float dw[8], dmw[8], dx[8];
+        __m256 a, am;
+        LLM__UNROLL for (k = 0; k < 8; k++) acc[k] = macc[k] = _mm256_setzero_si256();
+        LLM__UNROLL for (c = 0; c < C; c++) dx[c] = llm__kq_f32_avx2(x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES);
+        LLM__UNROLL for (r = 0; r < R; r++) {
+            const uint8_t *b = w + (size_t)r * ws + (size_t)i * bytes;
+            __m256i sc16, mn16, sc, sc_hi, hm = _mm256_setzero_si256();
+            if (q3) {
+                sc16 = llm__q3_K_scales_avx2(b + 96);
+                mn16 = _mm256_slli_epi16(sc16, 2); /* 4 * scale: the offset of the codes */
+                hm = _mm256_loadu_si256((const __m256i *)b);
+                dw[r] = llm__kq_half_avx2(b + 108);
+                dmw[r] = 0.0f;
+            } else {
+                __m128i sm = _mm_loadu_si128((const __m128i *)b);
+                sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(sm, _mm_set1_epi8(15)));
+                mn16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sm, 4), _mm_set1_epi8(15)));
+                dw[r] = llm__kq_half_avx2(b + 80);
+                dmw[r] = llm__kq_half_avx2(b + 82);
+            }
+            llm__prefetch_ahead_avx2(b);
+            sc = _mm256_permute4x64_epi64(sc16, 0x44);    /* scales 0..7 in both halves */
+            sc_hi = _mm256_permute4x64_epi64(sc16, 0xee); /* scales 8..15 */
+            LLM__UNROLL for (h = 0; h < 2; h++) {
+                __m256i q = _mm256_loadu_si256((const __m256i *)(b + qs + 32 * h));
+                LLM__UNROLL for (k = 0; k < 4; k++) {
+                    int j = 8 * h + 2 * k; /* sub-blocks j and j + 1 */
+                    __m256i v = _mm256_and_si256(_mm256_srli_epi16(q, 2 * k), three);
+                    __m256i s = _mm256_shuffle_epi8(j < 8 ? sc : sc_hi, llm__bcast16_ctrl_avx2(j & 7, (j & 7) + 1));
+                    if (q3) {
+                        __m256i bit = _mm256_set1_epi8((char)(1 << (4 * h + k)));
+                        v = _mm256_or_si256(v, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), bit), four));
+                    }
+                    LLM__UNROLL for (c = 0; c < C; c++) {
+                        const uint8_t *xb = x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES + 4 + 128 * h + 32 * k;
+                        __m256i p = _mm256_maddubs_epi16(v, _mm256_loadu_si256((const __m256i *)xb));
+                        acc[r * C + c] = _mm256_add_epi32(acc[r * C + c], _mm256_madd_epi16(p, s));
+                    }
+                }
+            }
+            LLM__UNROLL for (c = 0; c < C; c++) {
+                const uint8_t *bs = x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES + 260;
+                macc[r * C + c] = _mm256_madd_epi16(mn16, _mm256_loadu_si256((const __m256i *)bs));
+            }
+        }
+        /* llm__kq_combine on eight outputs; Q3_K's offset goes into isum, its min factor is 0 */
+        a = _mm256_mul_ps(LLM__TILE_ROWS(dw), LLM__TILE_COLS(dx));
+        am = _mm256_mul_ps(LLM__TILE_ROWS(dmw), LLM__TILE_COLS(dx));
+        if (q3) {
+            sum = _mm256_add_ps(sum, _mm256_mul_ps(a, _mm256_cvtepi32_ps(_mm256_sub_epi32(llm__hsum8_i32_avx2(acc, R * C),
+                                                                                            llm__hsum8_i32_avx2(macc, R * C)))));
+            sum = _mm256_sub_ps(sum, _mm256_mul_ps(am, _mm256_setzero_ps()));
+        } else {
+            sum = _mm256_add_ps(sum, _mm256_mul_ps(a, _mm256_cvtepi32_ps(llm__hsum8_i32_avx2(acc, R * C))));
+            sum = _mm256_sub_ps(sum, _mm256_mul_ps(am, _mm256_cvtepi32_ps(llm__hsum8_i32_avx2(macc, R * C))));
+        }
     }
     llm__tile_store_avx2(sum, y, ldy, R, C);
 }
@@ -3433,23 +3524,98 @@ LLM__TILE_INLINE void llm__q6_K_tile_avx2(int nb, const uint8_t *w, size_t ws, c
     llm__tile_store_avx2(sum, y, ldy, R, C);
 }
 
-/* A type's band kernel from its tile: columns in groups of four (outer, so their activations
-   stay in L1 while the weight rows stream past) and rows in pairs. A column alone (decode, and
-   the last columns of a batch) goes row after row: interleaving rows that sit a row's bytes
-   apart halved the read speed here, one sequential stream keeps the prefetchers ahead. */
-#define LLM__GEMM_FROM_TILE(name, tile)                                                                                   \
+/* A type's band kernel from its tile. Prefill: the rows in blocks that stay in L2 (about
+   64 KiB), within a block columns in groups of four whose activations stay in L1 while the
+   block's rows pass in pairs. A column alone (decode, and the last columns of a batch) goes row
+   after row: interleaving rows a row's bytes apart halved the read speed here, one sequential
+   stream keeps the prefetchers ahead. */
+#define LLM__GEMM_FROM_TILE(name, tile, blck)                                                                             \
     LLM__TARGET_AVX2 static void name(int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs, int nc,  \
                                       float *y, size_t ldy) {                                                             \
-        int nb = n / 256, r, c = 0;                                                                                       \
-        for (; c + 4 <= nc; c += 4) {                                                                                     \
-            for (r = 0; r + 2 <= nr; r += 2) tile(nb, w + (size_t)r * ws, ws, x + (size_t)c * xs, xs, y + (size_t)c * ldy + r, ldy, 2, 4); \
-            for (; r < nr; r++) tile(nb, w + (size_t)r * ws, ws, x + (size_t)c * xs, xs, y + (size_t)c * ldy + r, ldy, 1, 4);     \
+        int nb = n / (blck), rb = (int)(65536 / ws) & ~1, r0, r1, r, c = 0;                                             \
+        if (rb < 2) rb = 2;                                                                                               \
+        for (r0 = 0; r0 < nr && nc >= 4; r0 += rb) {                                                                      \
+            r1 = r0 + rb < nr ? r0 + rb : nr;                                                                             \
+            for (c = 0; c + 4 <= nc; c += 4) {                                                                            \
+                const uint8_t *xc = x + (size_t)c * xs;                                                                   \
+                float *yc = y + (size_t)c * ldy;                                                                          \
+                for (r = r0; r + 2 <= r1; r += 2) tile(nb, w + (size_t)r * ws, ws, xc, xs, yc + r, ldy, 2, 4);            \
+                for (; r < r1; r++) tile(nb, w + (size_t)r * ws, ws, xc, xs, yc + r, ldy, 1, 4);                          \
+            }                                                                                                             \
         }                                                                                                                 \
         for (; c < nc; c++)                                                                                               \
             for (r = 0; r < nr; r++) tile(nb, w + (size_t)r * ws, ws, x + (size_t)c * xs, xs, y + (size_t)c * ldy + r, ldy, 1, 1); \
     }
-LLM__GEMM_FROM_TILE(llm__gemm_q4_K_avx2, llm__q4_K_tile_avx2)
-LLM__GEMM_FROM_TILE(llm__gemm_q6_K_avx2, llm__q6_K_tile_avx2)
+
+/* 32-element blocks against Q8_0: each output keeps its own eight float lanes, added to with
+   FMA block after block and summed at the end by llm__hsum256, exactly as the single-dot
+   kernels above (whose lane sums these reproduce: |w| times x carrying w's sign). */
+LLM__TILE_INLINE __m256i llm__q32_codes_avx2(int type, const uint8_t *b) {
+    if (type == LLM_TYPE_Q4_0) return _mm256_sub_epi8(llm__nibbles_avx2(b + 2), _mm256_set1_epi8(8));
+    if (type == LLM_TYPE_Q5_0)
+        return _mm256_sub_epi8(_mm256_or_si256(llm__nibbles_avx2(b + 6), llm__fifth_bits_avx2(b + 2)), _mm256_set1_epi8(16));
+    if (type == LLM_TYPE_IQ4_NL)
+        return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)llm__iq4nl_values)),
+                                   llm__nibbles_avx2(b + 2));
+    return _mm256_loadu_si256((const __m256i *)(b + 2)); /* Q8_0 */
+}
+
+LLM__TILE_INLINE void llm__q32_tile_avx2(int type, int block_bytes, int nb, const uint8_t *w, size_t ws, const uint8_t *x,
+                                         size_t xs, float *y, size_t ldy, const int R, const int C) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[8];
+    float out[8];
+    int i, r, c, k;
+    LLM__UNROLL for (k = 0; k < 8; k++) acc[k] = _mm256_setzero_ps();
+    for (i = 0; i < nb; i++) {
+        __m256 dx[4];
+        LLM__UNROLL for (c = 0; c < C; c++) dx[c] = _mm256_set1_ps(llm__kq_half_avx2(x + (size_t)c * xs + (size_t)i * LLM__Q8_0_BYTES));
+        LLM__UNROLL for (r = 0; r < R; r++) {
+            const uint8_t *b = w + (size_t)r * ws + (size_t)i * block_bytes;
+            __m256i qw = llm__q32_codes_avx2(type, b), aw = _mm256_sign_epi8(qw, qw);
+            __m256 dw = _mm256_set1_ps(llm__kq_half_avx2(b));
+            if (R * C == 1) llm__prefetch_ahead_avx2(b);
+            LLM__UNROLL for (c = 0; c < C; c++) {
+                __m256i qx = _mm256_loadu_si256((const __m256i *)(x + (size_t)c * xs + (size_t)i * LLM__Q8_0_BYTES + 2));
+                __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(qx, qw)), ones);
+                acc[r * C + c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx[c]), _mm256_cvtepi32_ps(p), acc[r * C + c]);
+            }
+        }
+    }
+    LLM__UNROLL for (k = 0; k < R * C; k++) out[k] = llm__hsum256(acc[k]);
+    for (r = 0; r < R; r++)
+        for (c = 0; c < C; c++) y[(size_t)c * ldy + r] = out[r * C + c];
+}
+
+#define LLM__Q32_TILE(name, type, bytes)                                                                                   \
+    LLM__TILE_INLINE void name(int nb, const uint8_t *w, size_t ws, const uint8_t *x, size_t xs, float *y, size_t ldy,   \
+                               const int R, const int C) {                                                               \
+        llm__q32_tile_avx2(type, bytes, nb, w, ws, x, xs, y, ldy, R, C);                                                 \
+    }
+LLM__Q32_TILE(llm__q8_0_tile_avx2, LLM_TYPE_Q8_0, LLM__Q8_0_BYTES)
+LLM__Q32_TILE(llm__q4_0_tile_avx2, LLM_TYPE_Q4_0, LLM__Q4_0_BYTES)
+LLM__Q32_TILE(llm__q5_0_tile_avx2, LLM_TYPE_Q5_0, LLM__Q5_0_BYTES)
+LLM__Q32_TILE(llm__iq4_nl_tile_avx2, LLM_TYPE_IQ4_NL, LLM__IQ4_NL_BYTES)
+
+#define LLM__K_TILE(name, base, type)                                                                                      \
+    LLM__TILE_INLINE void name(int nb, const uint8_t *w, size_t ws, const uint8_t *x, size_t xs, float *y, size_t ldy,   \
+                               const int R, const int C) {                                                               \
+        base(type, nb, w, ws, x, xs, y, ldy, R, C);                                                                      \
+    }
+LLM__K_TILE(llm__q2_K_tile_avx2, llm__k16_tile_avx2, LLM_TYPE_Q2_K)
+LLM__K_TILE(llm__q3_K_tile_avx2, llm__k16_tile_avx2, LLM_TYPE_Q3_K)
+LLM__K_TILE(llm__q4_K_tile_avx2, llm__k4_tile_avx2, LLM_TYPE_Q4_K)
+LLM__K_TILE(llm__q5_K_tile_avx2, llm__k4_tile_avx2, LLM_TYPE_Q5_K)
+
+LLM__GEMM_FROM_TILE(llm__gemm_q2_K_avx2, llm__q2_K_tile_avx2, 256)
+LLM__GEMM_FROM_TILE(llm__gemm_q3_K_avx2, llm__q3_K_tile_avx2, 256)
+LLM__GEMM_FROM_TILE(llm__gemm_q4_K_avx2, llm__q4_K_tile_avx2, 256)
+LLM__GEMM_FROM_TILE(llm__gemm_q5_K_avx2, llm__q5_K_tile_avx2, 256)
+LLM__GEMM_FROM_TILE(llm__gemm_q6_K_avx2, llm__q6_K_tile_avx2, 256)
+LLM__GEMM_FROM_TILE(llm__gemm_q8_0_avx2, llm__q8_0_tile_avx2, 32)
+LLM__GEMM_FROM_TILE(llm__gemm_q4_0_avx2, llm__q4_0_tile_avx2, 32)
+LLM__GEMM_FROM_TILE(llm__gemm_q5_0_avx2, llm__q5_0_tile_avx2, 32)
+LLM__GEMM_FROM_TILE(llm__gemm_iq4_nl_avx2, llm__iq4_nl_tile_avx2, 32)
 
 /* The table values by PSHUFB from the nibbles (low nibbles of 16 bytes in the low lane, high
    nibbles in the high lane: the sub-block's element order), then a signed int8 dot. */
@@ -4148,7 +4314,14 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
         k->vec_dot[LLM_TYPE_Q5_1] = llm__vec_dot_q5_1_q8_1_avx2;
         k->vec_dot[LLM_TYPE_IQ4_NL] = llm__vec_dot_iq4_nl_q8_0_avx2;
         k->vec_dot[LLM_TYPE_Q6_K] = llm__vec_dot_q6_K_q8_K_avx2;
+        k->gemm[LLM_TYPE_Q2_K] = llm__gemm_q2_K_avx2;
+        k->gemm[LLM_TYPE_Q3_K] = llm__gemm_q3_K_avx2;
         k->gemm[LLM_TYPE_Q4_K] = llm__gemm_q4_K_avx2;
+        k->gemm[LLM_TYPE_Q5_K] = llm__gemm_q5_K_avx2;
+        k->gemm[LLM_TYPE_Q8_0] = llm__gemm_q8_0_avx2;
+        k->gemm[LLM_TYPE_Q4_0] = llm__gemm_q4_0_avx2;
+        k->gemm[LLM_TYPE_Q5_0] = llm__gemm_q5_0_avx2;
+        k->gemm[LLM_TYPE_IQ4_NL] = llm__gemm_iq4_nl_avx2;
         k->axpy_f32 = llm__axpy_f32_avx2;
         k->axpy_f16 = llm__axpy_f16_avx2;
         k->gemm[LLM_TYPE_Q6_K] = llm__gemm_q6_K_avx2;
