@@ -3597,6 +3597,44 @@ LLM__Q32_TILE(llm__q4_0_tile_avx2, LLM_TYPE_Q4_0, LLM__Q4_0_BYTES)
 LLM__Q32_TILE(llm__q5_0_tile_avx2, LLM_TYPE_Q5_0, LLM__Q5_0_BYTES)
 LLM__Q32_TILE(llm__iq4_nl_tile_avx2, LLM_TYPE_IQ4_NL, LLM__IQ4_NL_BYTES)
 
+/* F16 against F16: one row and four columns, each output with the two accumulators of
+   llm__vec_dot_f16_f16_avx2 (alternate groups of eight) and its float tail, so the bits match.
+   A row's halves are widened once for the four columns. */
+LLM__TILE_INLINE void llm__f16_tile_avx2(int n, const uint8_t *w, const uint8_t *x, size_t xs, float *y, size_t ldy) {
+    __m256 a0[4], a1[4];
+    int i = 0, c;
+    LLM__UNROLL for (c = 0; c < 4; c++) a0[c] = a1[c] = _mm256_setzero_ps();
+    for (; i + 16 <= n; i += 16) {
+        __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 2 * i)));
+        __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 2 * i + 16)));
+        LLM__UNROLL for (c = 0; c < 4; c++) {
+            const uint8_t *xc = x + (size_t)c * xs + 2 * i;
+            a0[c] = _mm256_fmadd_ps(w0, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)xc)), a0[c]);
+            a1[c] = _mm256_fmadd_ps(w1, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(xc + 16))), a1[c]);
+        }
+    }
+    LLM__UNROLL for (c = 0; c < 4; c++) {
+        const uint8_t *xc = x + (size_t)c * xs;
+        float sum = llm__hsum256(_mm256_add_ps(a0[c], a1[c]));
+        int k;
+        for (k = i; k < n; k++) sum += llm__kq_half_avx2(w + 2 * k) * llm__kq_half_avx2(xc + 2 * k);
+        y[(size_t)c * ldy] = sum;
+    }
+}
+
+LLM__TARGET_AVX2 static void llm__gemm_f16_avx2(int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs,
+                                                int nc, float *y, size_t ldy) {
+    int rb = (int)(65536 / ws), r0, r1, r, c = 0;
+    if (rb < 1) rb = 1;
+    for (r0 = 0; r0 < nr && nc >= 4; r0 += rb) {
+        r1 = r0 + rb < nr ? r0 + rb : nr;
+        for (c = 0; c + 4 <= nc; c += 4)
+            for (r = r0; r < r1; r++) llm__f16_tile_avx2(n, w + (size_t)r * ws, x + (size_t)c * xs, xs, y + (size_t)c * ldy + r, ldy);
+    }
+    for (; c < nc; c++)
+        for (r = 0; r < nr; r++) llm__vec_dot_f16_f16_avx2(n, y + (size_t)c * ldy + r, w + (size_t)r * ws, x + (size_t)c * xs);
+}
+
 #define LLM__K_TILE(name, base, type)                                                                                      \
     LLM__TILE_INLINE void name(int nb, const uint8_t *w, size_t ws, const uint8_t *x, size_t xs, float *y, size_t ldy,   \
                                const int R, const int C) {                                                               \
@@ -4314,6 +4352,7 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
         k->vec_dot[LLM_TYPE_Q5_1] = llm__vec_dot_q5_1_q8_1_avx2;
         k->vec_dot[LLM_TYPE_IQ4_NL] = llm__vec_dot_iq4_nl_q8_0_avx2;
         k->vec_dot[LLM_TYPE_Q6_K] = llm__vec_dot_q6_K_q8_K_avx2;
+        k->gemm[LLM_TYPE_F16] = llm__gemm_f16_avx2;
         k->gemm[LLM_TYPE_Q2_K] = llm__gemm_q2_K_avx2;
         k->gemm[LLM_TYPE_Q3_K] = llm__gemm_q3_K_avx2;
         k->gemm[LLM_TYPE_Q4_K] = llm__gemm_q4_K_avx2;
