@@ -2945,18 +2945,6 @@ LLM__TARGET_AVX2 static __m256i llm__dot_i8x32_avx2(__m256i w, __m256i x) {
     return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
 
-LLM__TARGET_AVX2 static void llm__vec_dot_q8_0_q8_0_avx2(int n, float *s, const void *w, const void *x) {
-    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
-    __m256 acc = _mm256_setzero_ps();
-    int i;
-    for (i = 0; i < n / 32; i++, bw += LLM__Q8_0_BYTES, bx += LLM__Q8_0_BYTES) {
-        __m256i qw = _mm256_loadu_si256((const __m256i *)(bw + 2)), qx = _mm256_loadu_si256((const __m256i *)(bx + 2));
-        __m256 d = _mm256_set1_ps(_cvtsh_ss(llm__le16(bw)) * _cvtsh_ss(llm__le16(bx))); /* F16C: exact, as the scalar */
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(llm__dot_i8x32_avx2(qw, qx)), acc);
-    }
-    *s = llm__hsum256(acc);
-}
-
 /* K-quants with Q8_K: each super-block's integer sums isum and msum (see the scalar kernels)
    formed exactly in int32 lanes and finished by llm__kq_combine, so these kernels give the
    scalar kernels' bits. maddubs multiplies unsigned weight levels by signed activations; a
@@ -3142,44 +3130,6 @@ LLM__TARGET_AVX2 static float llm__scale_avx2(const uint8_t *bw, const uint8_t *
     memcpy(&a, bw, 2);
     memcpy(&b, bx, 2);
     return _cvtsh_ss(a) * _cvtsh_ss(b);
-}
-
-LLM__TARGET_AVX2 static void llm__vec_dot_q4_0_q8_0_avx2(int n, float *s, const void *w, const void *x) {
-    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
-    __m256 acc = _mm256_setzero_ps();
-    int i;
-    for (i = 0; i < n / 32; i++, bw += LLM__Q4_0_BYTES, bx += LLM__Q8_0_BYTES) {
-        __m256i qw = _mm256_sub_epi8(llm__nibbles_avx2(bw + 2), _mm256_set1_epi8(8));
-        __m256i qx = _mm256_loadu_si256((const __m256i *)(bx + 2));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__scale_avx2(bw, bx)), _mm256_cvtepi32_ps(llm__dot_i8x32_avx2(qw, qx)), acc);
-    }
-    *s = llm__hsum256(acc);
-}
-
-LLM__TARGET_AVX2 static void llm__vec_dot_q5_0_q8_0_avx2(int n, float *s, const void *w, const void *x) {
-    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
-    __m256 acc = _mm256_setzero_ps();
-    int i;
-    for (i = 0; i < n / 32; i++, bw += LLM__Q5_0_BYTES, bx += LLM__Q8_0_BYTES) {
-        __m256i qw = _mm256_or_si256(llm__nibbles_avx2(bw + 6), llm__fifth_bits_avx2(bw + 2));
-        __m256i qx = _mm256_loadu_si256((const __m256i *)(bx + 2));
-        qw = _mm256_sub_epi8(qw, _mm256_set1_epi8(16));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__scale_avx2(bw, bx)), _mm256_cvtepi32_ps(llm__dot_i8x32_avx2(qw, qx)), acc);
-    }
-    *s = llm__hsum256(acc);
-}
-
-LLM__TARGET_AVX2 static void llm__vec_dot_iq4_nl_q8_0_avx2(int n, float *s, const void *w, const void *x) {
-    const uint8_t *bw = (const uint8_t *)w, *bx = (const uint8_t *)x;
-    const __m256i levels = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)llm__iq4nl_values));
-    __m256 acc = _mm256_setzero_ps();
-    int i;
-    for (i = 0; i < n / 32; i++, bw += LLM__IQ4_NL_BYTES, bx += LLM__Q8_0_BYTES) {
-        __m256i qw = _mm256_shuffle_epi8(levels, llm__nibbles_avx2(bw + 2)); /* code -> level, |level| <= 127 */
-        __m256i qx = _mm256_loadu_si256((const __m256i *)(bx + 2));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(llm__scale_avx2(bw, bx)), _mm256_cvtepi32_ps(llm__dot_i8x32_avx2(qw, qx)), acc);
-    }
-    *s = llm__hsum256(acc);
 }
 
 LLM__TARGET_AVX2 static void llm__vec_dot_q4_1_q8_1_avx2(int n, float *s, const void *w, const void *x) {
@@ -3547,9 +3497,12 @@ LLM__TILE_INLINE void llm__q6_K_tile_avx2(int nb, const uint8_t *w, size_t ws, c
             for (r = 0; r < nr; r++) tile(nb, w + (size_t)r * ws, ws, x + (size_t)c * xs, xs, y + (size_t)c * ldy + r, ldy, 1, 1); \
     }
 
-/* 32-element blocks against Q8_0: each output keeps its own eight float lanes, added to with
-   FMA block after block and summed at the end by llm__hsum256, exactly as the single-dot
-   kernels above (whose lane sums these reproduce: |w| times x carrying w's sign). */
+/* 32-element blocks against Q8_0 (Q8_0, Q4_0, Q5_0, IQ4_NL). Per block the exact integer dot
+   and u = isum * (dw * dx); block i is added to partial sum i % 8 (in block order), and the
+   eight partial sums are added as llm__hsum256 adds lanes. One row streams eight blocks at a
+   time with the partial sums in the lanes of one vector; prefill takes eight rows at once,
+   their blocks' 4-byte chunks transposed in registers so that row r's integer sum builds up
+   in lane r, and walks the blocks one partial sum after the other. Both give the same bits. */
 LLM__TILE_INLINE __m256i llm__q32_codes_avx2(int type, const uint8_t *b) {
     if (type == LLM_TYPE_Q4_0) return _mm256_sub_epi8(llm__nibbles_avx2(b + 2), _mm256_set1_epi8(8));
     if (type == LLM_TYPE_Q5_0)
@@ -3560,42 +3513,129 @@ LLM__TILE_INLINE __m256i llm__q32_codes_avx2(int type, const uint8_t *b) {
     return _mm256_loadu_si256((const __m256i *)(b + 2)); /* Q8_0 */
 }
 
-LLM__TILE_INLINE void llm__q32_tile_avx2(int type, int block_bytes, int nb, const uint8_t *w, size_t ws, const uint8_t *x,
-                                         size_t xs, float *y, size_t ldy, const int R, const int C) {
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[8];
-    float out[8];
-    int i, r, c, k;
-    LLM__UNROLL for (k = 0; k < 8; k++) acc[k] = _mm256_setzero_ps();
-    for (i = 0; i < nb; i++) {
-        __m256 dx[4];
-        LLM__UNROLL for (c = 0; c < C; c++) dx[c] = _mm256_set1_ps(llm__kq_half_avx2(x + (size_t)c * xs + (size_t)i * LLM__Q8_0_BYTES));
-        LLM__UNROLL for (r = 0; r < R; r++) {
-            const uint8_t *b = w + (size_t)r * ws + (size_t)i * block_bytes;
-            __m256i qw = llm__q32_codes_avx2(type, b), aw = _mm256_sign_epi8(qw, qw);
-            __m256 dw = _mm256_set1_ps(llm__kq_half_avx2(b));
-            if (R * C == 1) llm__prefetch_ahead_avx2(b);
-            LLM__UNROLL for (c = 0; c < C; c++) {
-                __m256i qx = _mm256_loadu_si256((const __m256i *)(x + (size_t)c * xs + (size_t)i * LLM__Q8_0_BYTES + 2));
-                __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(qx, qw)), ones);
-                acc[r * C + c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx[c]), _mm256_cvtepi32_ps(p), acc[r * C + c]);
-            }
-        }
+/* v[k] lane r <- v[r] lane k (an 8 x 8 transpose of int32). */
+LLM__TILE_INLINE void llm__transpose8_epi32_avx2(__m256i *v) {
+    __m256i a[8], b[8];
+    int k;
+    LLM__UNROLL for (k = 0; k < 8; k += 2) {
+        a[k] = _mm256_unpacklo_epi32(v[k], v[k + 1]);
+        a[k + 1] = _mm256_unpackhi_epi32(v[k], v[k + 1]);
     }
-    LLM__UNROLL for (k = 0; k < R * C; k++) out[k] = llm__hsum256(acc[k]);
-    for (r = 0; r < R; r++)
-        for (c = 0; c < C; c++) y[(size_t)c * ldy + r] = out[r * C + c];
+    LLM__UNROLL for (k = 0; k < 8; k += 4) {
+        b[k] = _mm256_unpacklo_epi64(a[k], a[k + 2]);
+        b[k + 1] = _mm256_unpackhi_epi64(a[k], a[k + 2]);
+        b[k + 2] = _mm256_unpacklo_epi64(a[k + 1], a[k + 3]);
+        b[k + 3] = _mm256_unpackhi_epi64(a[k + 1], a[k + 3]);
+    }
+    LLM__UNROLL for (k = 0; k < 4; k++) {
+        v[k] = _mm256_permute2x128_si256(b[k], b[k + 4], 0x20);
+        v[k + 4] = _mm256_permute2x128_si256(b[k], b[k + 4], 0x31);
+    }
 }
 
-#define LLM__Q32_TILE(name, type, bytes)                                                                                   \
-    LLM__TILE_INLINE void name(int nb, const uint8_t *w, size_t ws, const uint8_t *x, size_t xs, float *y, size_t ldy,   \
-                               const int R, const int C) {                                                               \
-        llm__q32_tile_avx2(type, bytes, nb, w, ws, x, xs, y, ldy, R, C);                                                 \
+/* Eight fp16 values, stride bytes apart, widened. */
+LLM__TILE_INLINE __m256 llm__halves8_avx2(const uint8_t *p, size_t stride) {
+    return _mm256_cvtph_ps(_mm_setr_epi16((short)llm__le16(p), (short)llm__le16(p + stride), (short)llm__le16(p + 2 * stride),
+                                          (short)llm__le16(p + 3 * stride), (short)llm__le16(p + 4 * stride),
+                                          (short)llm__le16(p + 5 * stride), (short)llm__le16(p + 6 * stride),
+                                          (short)llm__le16(p + 7 * stride)));
+}
+
+/* Eight rows x C columns (C <= 4); y[c * ldy + 0..7]. */
+LLM__TILE_INLINE void llm__q32x8_tile_avx2(int type, int bb, int nb, const uint8_t *w, size_t ws, const uint8_t *x,
+                                           size_t xs, float *y, size_t ldy, const int C) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 part[8][4];
+    int i, j, r, c, k;
+    for (j = 0; j < 8; j++) {
+        __m256 acc[4];
+        LLM__UNROLL for (c = 0; c < C; c++) acc[c] = _mm256_setzero_ps();
+        for (i = j; i < nb; i += 8) {
+            const uint8_t *b0 = w + (size_t)i * bb;
+            __m256i t[8], isum[4];
+            __m256 dw = llm__halves8_avx2(b0, ws);
+            LLM__UNROLL for (r = 0; r < 8; r++) t[r] = llm__q32_codes_avx2(type, b0 + (size_t)r * ws);
+            llm__transpose8_epi32_avx2(t); /* t[k] lane r: row r's codes 4k .. 4k + 3 */
+            LLM__UNROLL for (c = 0; c < C; c++) isum[c] = _mm256_setzero_si256();
+            LLM__UNROLL for (k = 0; k < 8; k++) {
+                __m256i a = _mm256_sign_epi8(t[k], t[k]);
+                LLM__UNROLL for (c = 0; c < C; c++) {
+                    int32_t q4;
+                    memcpy(&q4, x + (size_t)c * xs + (size_t)i * LLM__Q8_0_BYTES + 2 + 4 * k, 4);
+                    isum[c] = _mm256_add_epi32(
+                        isum[c], _mm256_madd_epi16(_mm256_maddubs_epi16(a, _mm256_sign_epi8(_mm256_set1_epi32(q4), t[k])), ones));
+                }
+            }
+            LLM__UNROLL for (c = 0; c < C; c++) {
+                __m256 dx = _mm256_set1_ps(llm__kq_half_avx2(x + (size_t)c * xs + (size_t)i * LLM__Q8_0_BYTES));
+                acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_mul_ps(dw, dx)));
+            }
+        }
+        LLM__UNROLL for (c = 0; c < C; c++) part[j][c] = acc[c];
     }
-LLM__Q32_TILE(llm__q8_0_tile_avx2, LLM_TYPE_Q8_0, LLM__Q8_0_BYTES)
-LLM__Q32_TILE(llm__q4_0_tile_avx2, LLM_TYPE_Q4_0, LLM__Q4_0_BYTES)
-LLM__Q32_TILE(llm__q5_0_tile_avx2, LLM_TYPE_Q5_0, LLM__Q5_0_BYTES)
-LLM__Q32_TILE(llm__iq4_nl_tile_avx2, LLM_TYPE_IQ4_NL, LLM__IQ4_NL_BYTES)
+    LLM__UNROLL for (c = 0; c < C; c++) { /* llm__hsum256's order */
+        __m256 e = _mm256_add_ps(_mm256_add_ps(part[0][c], part[4][c]), _mm256_add_ps(part[2][c], part[6][c]));
+        __m256 f = _mm256_add_ps(_mm256_add_ps(part[1][c], part[5][c]), _mm256_add_ps(part[3][c], part[7][c]));
+        _mm256_storeu_ps(y + (size_t)c * ldy, _mm256_add_ps(e, f));
+    }
+}
+
+/* One row and one column: lane j of the partial sums takes blocks j, j + 8, ... */
+LLM__TILE_INLINE float llm__q32_row_avx2(int type, int bb, int nb, const uint8_t *w, const uint8_t *x) {
+    __m256 part = _mm256_setzero_ps();
+    __m256i p[8];
+    int i = 0, k, m;
+    for (; i + 8 <= nb; i += 8) {
+        const uint8_t *bw = w + (size_t)i * bb, *bx = x + (size_t)i * LLM__Q8_0_BYTES;
+        LLM__UNROLL for (k = 0; k < 8; k++)
+            p[k] = llm__dot_i8x32_avx2(llm__q32_codes_avx2(type, bw + k * bb),
+                                       _mm256_loadu_si256((const __m256i *)(bx + k * LLM__Q8_0_BYTES + 2)));
+        part = _mm256_add_ps(part, _mm256_mul_ps(_mm256_cvtepi32_ps(llm__hsum8_i32_avx2(p, 8)),
+                                                 _mm256_mul_ps(llm__halves8_avx2(bw, (size_t)bb), llm__halves8_avx2(bx, LLM__Q8_0_BYTES))));
+    }
+    m = nb - i;
+    if (m > 0) { /* the last blocks go to partial sums 0 .. m - 1 only */
+        float u[8], d[8];
+        int mask[8];
+        for (k = 0; k < 8; k++) {
+            const uint8_t *bw = w + (size_t)(i + k) * bb, *bx = x + (size_t)(i + k) * LLM__Q8_0_BYTES;
+            p[k] = k < m ? llm__dot_i8x32_avx2(llm__q32_codes_avx2(type, bw), _mm256_loadu_si256((const __m256i *)(bx + 2)))
+                         : _mm256_setzero_si256();
+            d[k] = k < m ? llm__kq_half_avx2(bw) * llm__kq_half_avx2(bx) : 0.0f;
+            mask[k] = k < m ? -1 : 0;
+        }
+        _mm256_storeu_ps(u, _mm256_mul_ps(_mm256_cvtepi32_ps(llm__hsum8_i32_avx2(p, 8)), _mm256_loadu_ps(d)));
+        part = _mm256_blendv_ps(part, _mm256_add_ps(part, _mm256_loadu_ps(u)),
+                                _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)mask)));
+    }
+    return llm__hsum256(part);
+}
+
+LLM__TILE_INLINE void llm__gemm_q32_avx2(int type, int bb, int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x,
+                                         size_t xs, int nc, float *y, size_t ldy) {
+    int nb = n / 32, r = 0, r0, c;
+    for (; r + 8 <= nr && nc >= 4; r += 8) {
+        const uint8_t *wr = w + (size_t)r * ws;
+        for (c = 0; c + 4 <= nc; c += 4) llm__q32x8_tile_avx2(type, bb, nb, wr, ws, x + (size_t)c * xs, xs, y + (size_t)c * ldy + r, ldy, 4);
+        for (; c < nc; c++) llm__q32x8_tile_avx2(type, bb, nb, wr, ws, x + (size_t)c * xs, xs, y + (size_t)c * ldy + r, ldy, 1);
+    }
+    r0 = r;
+    for (c = 0; c < nc; c++)
+        for (r = r0; r < nr; r++) y[(size_t)c * ldy + r] = llm__q32_row_avx2(type, bb, nb, w + (size_t)r * ws, x + (size_t)c * xs);
+}
+
+#define LLM__Q32_KERNELS(gemm, dot, type, bytes)                                                                          \
+    LLM__TARGET_AVX2 static void gemm(int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs, int nc,  \
+                                      float *y, size_t ldy) {                                                             \
+        llm__gemm_q32_avx2(type, bytes, n, w, ws, nr, x, xs, nc, y, ldy);                                                 \
+    }                                                                                                                     \
+    LLM__TARGET_AVX2 static void dot(int n, float *s, const void *w, const void *x) {                                     \
+        *s = llm__q32_row_avx2(type, bytes, n / 32, (const uint8_t *)w, (const uint8_t *)x);                              \
+    }
+LLM__Q32_KERNELS(llm__gemm_q8_0_avx2, llm__dot_q8_0_avx2, LLM_TYPE_Q8_0, LLM__Q8_0_BYTES)
+LLM__Q32_KERNELS(llm__gemm_q4_0_avx2, llm__dot_q4_0_avx2, LLM_TYPE_Q4_0, LLM__Q4_0_BYTES)
+LLM__Q32_KERNELS(llm__gemm_q5_0_avx2, llm__dot_q5_0_avx2, LLM_TYPE_Q5_0, LLM__Q5_0_BYTES)
+LLM__Q32_KERNELS(llm__gemm_iq4_nl_avx2, llm__dot_iq4_nl_avx2, LLM_TYPE_IQ4_NL, LLM__IQ4_NL_BYTES)
 
 /* F16 against F16: one row and four columns, each output with the two accumulators of
    llm__vec_dot_f16_f16_avx2 (alternate groups of eight) and its float tail, so the bits match.
@@ -3650,10 +3690,6 @@ LLM__GEMM_FROM_TILE(llm__gemm_q3_K_avx2, llm__q3_K_tile_avx2, 256)
 LLM__GEMM_FROM_TILE(llm__gemm_q4_K_avx2, llm__q4_K_tile_avx2, 256)
 LLM__GEMM_FROM_TILE(llm__gemm_q5_K_avx2, llm__q5_K_tile_avx2, 256)
 LLM__GEMM_FROM_TILE(llm__gemm_q6_K_avx2, llm__q6_K_tile_avx2, 256)
-LLM__GEMM_FROM_TILE(llm__gemm_q8_0_avx2, llm__q8_0_tile_avx2, 32)
-LLM__GEMM_FROM_TILE(llm__gemm_q4_0_avx2, llm__q4_0_tile_avx2, 32)
-LLM__GEMM_FROM_TILE(llm__gemm_q5_0_avx2, llm__q5_0_tile_avx2, 32)
-LLM__GEMM_FROM_TILE(llm__gemm_iq4_nl_avx2, llm__iq4_nl_tile_avx2, 32)
 
 /* The table values by PSHUFB from the nibbles (low nibbles of 16 bytes in the low lane, high
    nibbles in the high lane: the sub-block's element order), then a signed int8 dot. */
@@ -4341,16 +4377,16 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
         k->vec_dot[LLM_TYPE_F32] = llm__vec_dot_f32_f32_avx2;
         k->vec_dot[LLM_TYPE_F16] = llm__vec_dot_f16_f16_avx2;
         k->vec_dot[LLM_TYPE_BF16] = llm__vec_dot_bf16_bf16_avx2;
-        k->vec_dot[LLM_TYPE_Q8_0] = llm__vec_dot_q8_0_q8_0_avx2;
+        k->vec_dot[LLM_TYPE_Q8_0] = llm__dot_q8_0_avx2;
         k->vec_dot[LLM_TYPE_Q2_K] = llm__vec_dot_q2_K_q8_K_avx2;
         k->vec_dot[LLM_TYPE_Q3_K] = llm__vec_dot_q3_K_q8_K_avx2;
         k->vec_dot[LLM_TYPE_Q4_K] = llm__vec_dot_q4_K_q8_K_avx2;
         k->vec_dot[LLM_TYPE_Q5_K] = llm__vec_dot_q5_K_q8_K_avx2;
-        k->vec_dot[LLM_TYPE_Q4_0] = llm__vec_dot_q4_0_q8_0_avx2;
+        k->vec_dot[LLM_TYPE_Q4_0] = llm__dot_q4_0_avx2;
         k->vec_dot[LLM_TYPE_Q4_1] = llm__vec_dot_q4_1_q8_1_avx2;
-        k->vec_dot[LLM_TYPE_Q5_0] = llm__vec_dot_q5_0_q8_0_avx2;
+        k->vec_dot[LLM_TYPE_Q5_0] = llm__dot_q5_0_avx2;
         k->vec_dot[LLM_TYPE_Q5_1] = llm__vec_dot_q5_1_q8_1_avx2;
-        k->vec_dot[LLM_TYPE_IQ4_NL] = llm__vec_dot_iq4_nl_q8_0_avx2;
+        k->vec_dot[LLM_TYPE_IQ4_NL] = llm__dot_iq4_nl_avx2;
         k->vec_dot[LLM_TYPE_Q6_K] = llm__vec_dot_q6_K_q8_K_avx2;
         k->gemm[LLM_TYPE_F16] = llm__gemm_f16_avx2;
         k->gemm[LLM_TYPE_Q2_K] = llm__gemm_q2_K_avx2;

@@ -385,7 +385,7 @@ static void test_gemm_tiles(void) {
         llm__kernels k;
         llm__kernels_init(&k, masks[isa]);
         for (t = 0; t < LLM_TYPE_COUNT; t++) {
-            int vdt = llm__types[t].vec_dot_type, blck = llm__types[t].blck, n = blck == 256 ? 512 : blck == 1 ? 101 : 96, r, c, bad = 0;
+            int vdt = llm__types[t].vec_dot_type, blck = llm__types[t].blck, n = blck == 256 ? 512 : blck == 1 ? 101 : 608, r, c, bad = 0;
             size_t wb, xb;
             float *w, *x, *y;
             uint8_t *wq, *xq;
