@@ -426,6 +426,7 @@ struct srv_server {
     unsigned long long order;
     llm_kv_stats kv;            /* the pool's use after the last step (for /health) */
     unsigned long long n_steps, n_preempted, n_forked_tokens, n_generated;
+    int max_run;                /* the most streams that ran at once */
     int *conn_fds; /* open connections, -1 for a free entry; n_parallel + max_queue */
     int n_conns, max_conns;
     unsigned long long n_requests;
@@ -786,6 +787,7 @@ static void *sched_main(void *arg) {
             st->state = ST_RUNNING;
             st->n_done = 0;
             st->order = ++s->order;
+            if (s->n_run > s->max_run) s->max_run = s->n_run;
         }
         llm_context_kv_stats(s->ctx, &s->kv);
         if (s->n_run == 0) {
@@ -1198,7 +1200,8 @@ static void handle_connection(srv_server *s, int fd) {
         sbuf b;
         memset(&b, 0, sizeof b);
         pthread_mutex_lock(&s->mu);
-        sb_printf(&b, "{\"status\":\"ok\",\"running\":%d,\"waiting\":%d,\"parallel\":%d,", s->n_run, s->n_wait, s->p.n_parallel);
+        sb_printf(&b, "{\"status\":\"ok\",\"running\":%d,\"waiting\":%d,\"parallel\":%d,\"max_running\":%d,", s->n_run, s->n_wait,
+                  s->p.n_parallel, s->max_run);
         sb_printf(&b, "\"kv_blocks_used\":%d,\"kv_blocks_total\":%d,\"kv_blocks_shared\":%d,\"kv_block_size\":%d,", s->kv.n_used,
                   s->kv.n_blocks, s->kv.n_shared, s->kv.block_size);
         sb_printf(&b, "\"steps\":%llu,\"generated_tokens\":%llu,\"preempted\":%llu,\"prefix_shared_tokens\":%llu}", s->n_steps,
