@@ -413,6 +413,7 @@ struct srv_server {
     volatile int stopping;
     llm_context *ctx;           /* n_parallel sequences over one pool of KV blocks */
     int n_batch, kv_block;      /* tokens per step; positions per block */
+    int pool_blocks;            /* blocks in the pool (fixed) */
     srv_stream **run;           /* [n_parallel] the running stream of each sequence, or NULL */
     int n_run, n_wait;
     srv_stream *wait_head;      /* the waiting queue, oldest first */
@@ -737,10 +738,8 @@ static int stream_share(srv_server *s, srv_stream *x) {
         while (l < n && x->tok[l] == y->tok[l]) l++;
         if (l < x->n_done + s->kv_block) continue;
         if (y->n_done < l && y->n_tok - y->n_done > 1 && y->order < x->order) wait = 1;
-        if (y->n_done > l ? l : y->n_done) {
-            int have = y->n_done > l ? l : y->n_done;
-            if (have > best) best = have, best_seq = y->seq;
-        }
+        n = y->n_done < l ? y->n_done : l; /* what y holds of it now */
+        if (n > best) best = n, best_seq = y->seq;
     }
     if (best >= x->n_done + s->kv_block && llm_seq_fork(s->ctx, best_seq, x->seq, best) == LLM_OK) {
         x->n_shared += best - x->n_done;
@@ -1010,11 +1009,11 @@ static void handle_generate(srv_server *s, int fd, const jnode *req, int chat) {
     if (n_prompt < 0) BAD("the prompt cannot be tokenized: %s", llm_result_string(n_prompt));
     if (n_prompt == 0) BAD("the prompt is empty");
     limit = s->p.n_ctx;
-    pool_tokens = s->kv.n_blocks * s->kv.block_size; /* fixed at start */
+    pool_tokens = s->pool_blocks * s->kv_block;
     if (n_prompt >= limit) BAD("the prompt is %d tokens; the context holds %d", n_prompt, limit);
     if (n_prompt >= pool_tokens)
-        BAD("the prompt is %d tokens; the KV cache pool holds %d (%d blocks of %d)", n_prompt, pool_tokens, s->kv.n_blocks,
-            s->kv.block_size);
+        BAD("the prompt is %d tokens; the KV cache pool holds %d (%d blocks of %d)", n_prompt, pool_tokens, s->pool_blocks,
+            s->kv_block);
 #undef BAD
 
     x = (srv_stream *)calloc(1, sizeof *x);
@@ -1063,15 +1062,18 @@ static void handle_generate(srv_server *s, int fd, const jnode *req, int chat) {
 
     /* queue it, then pass its text on as the scheduler makes it */
     pthread_mutex_lock(&s->mu);
-    x->state = ST_WAITING;
-    x->cancelled = st.gone || s->stopping;
-    {
+    if (s->stopping) { /* the scheduler has ended (or is ending) every stream it knows */
+        x->state = ST_DONE;
+        x->rc = LLM_ERR_CANCELLED;
+    } else {
         srv_stream **pp = &s->wait_head;
+        x->state = ST_WAITING;
+        x->cancelled = st.gone;
         while (*pp) pp = &(*pp)->next;
         *pp = x;
+        s->n_wait++;
+        pthread_cond_signal(&s->sched_cv);
     }
-    s->n_wait++;
-    pthread_cond_signal(&s->sched_cv);
     for (;;) {
         if (stream && x->out.len && !st.gone) {
             sbuf piece = x->out;
@@ -1361,6 +1363,7 @@ srv_server *srv_new(llm_model *m, const char *model_id, const srv_params *pp, ch
     s->n_batch = llm_context_n_batch(s->ctx);
     llm_context_kv_stats(s->ctx, &s->kv);
     s->kv_block = s->kv.block_size;
+    s->pool_blocks = s->kv.n_blocks;
     s->b_tok = (llm_token *)malloc(sizeof(llm_token) * (size_t)s->n_batch);
     s->b_seq = (int32_t *)malloc(sizeof(int32_t) * (size_t)s->n_batch);
     s->b_logits = (int8_t *)malloc((size_t)s->n_batch);
