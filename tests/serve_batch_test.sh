@@ -128,7 +128,7 @@ health() { curl -s --max-time 5 "$base/health"; }
 hpy() { health >"$tmp/h"; python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($1) else 1)" "$tmp/h" 2>/dev/null; }
 
 # 1. 16 streams at once vs each alone
-start p16 --parallel 16 -c 256
+start p16 --parallel 16 -c 256 --batch 32  # prompts (up to ~70 tokens) read in chunks beside the decoding streams
 python3 "$tmp/client.py" $port "$tmp/reqs16" seq "$tmp/alone"
 python3 "$tmp/client.py" $port "$tmp/reqs16" par "$tmp/together"
 cmp_results "$tmp/alone" "$tmp/together" 2>"$tmp/why"

@@ -22,7 +22,7 @@ static const char serve_usage[] =
     "  -c, --ctx-size N          most tokens of one stream, K suffix allowed (default: the\n"
     "                            training context, at most 4096)\n"
     "  -b, --batch N             tokens per step: one per generating stream, then prompt\n"
-    "                            chunks (default 512)\n"
+    "                            chunks (default 256)\n"
     "      --kv-blocks N         KV cache blocks in the pool the streams share (default:\n"
     "                            enough for --parallel full contexts)\n"
     "      --kv-mem SIZE         the pool's size in bytes instead, K/M/G suffix allowed\n"

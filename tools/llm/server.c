@@ -1333,7 +1333,7 @@ srv_server *srv_new(llm_model *m, const char *model_id, const srv_params *pp, ch
         cp.kv_type = s->p.kv_type;
         cp.n_seq_max = s->p.n_parallel;
         cp.n_outputs = s->p.n_parallel;
-        cp.n_batch = s->p.n_batch > 0 ? s->p.n_batch : 512;
+        cp.n_batch = s->p.n_batch > 0 ? s->p.n_batch : 256; /* a long prompt stalls the other streams one step at most */
         if (cp.n_batch < s->p.n_parallel) cp.n_batch = s->p.n_parallel;
         cp.kv_block = s->p.kv_block;
         cp.n_kv_blocks = s->p.kv_blocks;

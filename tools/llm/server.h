@@ -31,7 +31,7 @@ typedef struct srv_params {
     int n_parallel;       /* streams decoded at once (sequences), default 1                 */
     int n_ctx;            /* most tokens of one stream; 0 = the library's default           */
     int n_threads;        /* threads of the decoding context; 0 = the library's default     */
-    int n_batch;          /* tokens per step (decode tokens + prompt chunks); 0 = 512       */
+    int n_batch;          /* tokens per step (decode tokens + prompt chunks); 0 = 256       */
     int kv_block;         /* positions per KV block (a power of two); 0 = 32                */
     int kv_blocks;        /* blocks in the KV pool; 0 = kv_mem's, else n_parallel full contexts */
     unsigned long long kv_mem; /* bytes for the KV pool when kv_blocks is 0; 0 = as above  */
