@@ -6685,9 +6685,13 @@ LLMDEF int llm_context_state_load(llm_context *c, const void *buf, size_t size) 
     rows = (size_t)n_past * c->kv_row_bytes;
     need = LLM__STATE_HEADER + (size_t)m->vocab.n_vocab * 4 + 2 * (size_t)m->n_layer * rows;
     if (size != need) return llm__ctx_fail(c, LLM_ERR_FORMAT, "saved state is %zu bytes, expected %zu", size, need);
+    { /* the blocks it needs, counting those sequence 0 gives back (not the shared ones) */
+        int i, own = 0;
+        for (i = 0; i < c->seq_max_blocks && c->seq_tab[i] >= 0; i++) own += c->blk_ref[c->seq_tab[i]] == 1;
+        if ((int)((n_past + (uint32_t)c->kv_block - 1) >> c->kv_block_shift) > c->n_free + own)
+            return llm__ctx_fail(c, LLM_ERR_CONTEXT_FULL, "the saved state holds %u tokens, more than the free KV blocks", n_past);
+    }
     llm_seq_truncate(c, 0, 0);
-    if (llm__kv_need(c, 0, 0, (int)n_past) > c->n_free)
-        return llm__ctx_fail(c, LLM_ERR_CONTEXT_FULL, "the saved state holds %u tokens, more than the free KV blocks", n_past);
     for (l = 0; l < ((int)n_past + c->kv_block - 1) >> c->kv_block_shift; l++) llm__kv_own(c, 0, l);
     p += LLM__STATE_HEADER;
     memcpy(c->logits, p, (size_t)m->vocab.n_vocab * 4);
