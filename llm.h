@@ -27,7 +27,7 @@
      >>kernels    dot products: scalar reference, then AVX2, then NEON
      >>threads    persistent thread pool
      >>model      model loading and architecture hyper-parameters
-     >>kvcache    KV cache
+     >>kvcache    KV cache: a pool of blocks, a table per sequence
      >>forward    the forward pass
      >>tokenizer  SentencePiece, byte-level BPE and WordPiece tokenizers, detokenizer
      >>sampling   sampler chain and RNG

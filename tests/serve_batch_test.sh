@@ -44,7 +44,8 @@ stop() {
 
 # The client: N requests from a JSON list, all at once (threads) or one after another; each
 # result is the concatenated content of its stream (or the error), written as JSON. With a
-# server PID it also records the server's RSS (kB) once 16 requests have finished and at the end.
+# server PID it also records the server's RSS (kB) once 16 requests have finished and at the end
+# (every request is sent before any answer is read, so all of them are in the server by then).
 cat >"$tmp/client.py" <<'PY'
 import http.client, json, sys, threading
 port, reqfile, mode, outfile = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
@@ -52,6 +53,7 @@ pid = sys.argv[5] if len(sys.argv) > 5 else None
 reqs = json.load(open(reqfile))
 res = [None] * len(reqs)
 lock, done, rss = threading.Lock(), [0], {}
+sent = threading.Barrier(len(reqs)) if pid else None
 def read_rss():
     for line in open('/proc/%s/status' % pid):
         if line.startswith('VmRSS:'): return int(line.split()[1])
@@ -66,6 +68,7 @@ def one_(i):
         c = http.client.HTTPConnection('127.0.0.1', port, timeout=120)
         path = '/v1/chat/completions' if 'messages' in r else '/v1/completions'
         c.request('POST', path, json.dumps(r), {'Content-Type': 'application/json'})
+        if sent: sent.wait(120)
         resp = c.getresponse()
         body = resp.read().decode()
         if resp.status != 200:
