@@ -27,7 +27,7 @@
      >>kernels    dot products: scalar reference, then AVX2, then NEON
      >>threads    persistent thread pool
      >>model      model loading and architecture hyper-parameters
-     >>kvcache    KV cache
+     >>kvcache    KV cache: a pool of blocks, a table per sequence
      >>forward    the forward pass
      >>tokenizer  SentencePiece, byte-level BPE and WordPiece tokenizers, detokenizer
      >>sampling   sampler chain and RNG
@@ -51,6 +51,7 @@
      LLM_MAX_KV                largest metadata count accepted in a file (default 65536)
      LLM_MAX_VOCAB             largest vocabulary accepted (default 1048576)
      LLM_MAX_CTX               largest context a caller may ask for (default 1048576)
+     LLM_MAX_SEQ               most sequences one context may hold (default 4096)
 
    SUPPORT
      tensor type   scalar  AVX2  NEON
@@ -385,6 +386,10 @@ typedef struct llm_context_params {
     llm_allocator allocator; /* alloc == NULL: the model's allocator                        */
     llm_log_fn log;          /* NULL: the model's log callback                              */
     void *log_user;
+    int32_t n_seq_max;   /* sequences one context holds (see "several sequences"); 0 = 1   */
+    int32_t kv_block;    /* positions per KV cache block, a power of two; 0 = 32           */
+    int32_t n_kv_blocks; /* blocks in the KV pool that the sequences share; 0 = n_seq_max *
+                            ceil(n_ctx / kv_block): every sequence can reach n_ctx at once */
 } llm_context_params;
 
 LLMDEF llm_context_params llm_context_default_params(void);
@@ -431,6 +436,59 @@ LLMDEF int llm_context_shift(llm_context *c, int n_keep, int n_discard);
 LLMDEF size_t llm_context_state_size(const llm_context *c);
 LLMDEF size_t llm_context_state_save(const llm_context *c, void *buf, size_t size);
 LLMDEF int llm_context_state_load(llm_context *c, const void *buf, size_t size);
+
+/* ---- several sequences in one context (batched decoding) ------------------------------ */
+
+/* A context holds n_seq_max sequences (ids 0 .. n_seq_max-1) that share the model, the
+   scratch and one pool of KV cache blocks of kv_block positions each: a sequence takes a
+   block when its tokens reach it and gives it back when it is truncated or cleared, so many
+   short sequences and a few long ones share the memory. One llm_decode_batch decodes
+   tokens of several sequences in one forward pass (a server's streams, a prompt chunk beside
+   other streams' next tokens); a token attends only to its own sequence, up to its own
+   position. A token's logits do not depend on its batch companions: they are bit-identical
+   to decoding that sequence alone. The single-sequence calls above (llm_decode,
+   llm_generate, llm_context_shift, llm_context_truncate, the state, the worker) act on
+   sequence 0. Each sequence holds at most n_ctx positions. */
+typedef struct llm_batch {
+    int32_t n;                /* tokens, 1 .. n_batch                                       */
+    const llm_token *tokens;  /* [n]                                                        */
+    const int32_t *seq;       /* [n] sequence of each token; NULL: all sequence 0           */
+    const int32_t *pos;       /* [n] position of each token, NULL: the next of its sequence;
+                                 when given it must be that one (sequences grow in order,
+                                 several tokens of one sequence in batch order)             */
+    const int8_t *logits;     /* [n] nonzero: compute this token's logits; NULL: only the
+                                 last token's. At most n_outputs rows                       */
+} llm_batch;
+
+/* Decodes a batch. Returns LLM_OK; LLM_ERR_CONTEXT_FULL when a sequence would pass n_ctx or
+   the pool lacks the blocks the batch needs (then nothing is decoded and nothing changes:
+   free a sequence and retry); LLM_ERR_ARG for a bad token, sequence or position. Logits
+   rows: llm_logits(c, i) with i the token's index in the batch, valid until the next decode
+   on c. One thread at a time per context. */
+LLMDEF int llm_decode_batch(llm_context *c, const llm_batch *b);
+
+LLMDEF int llm_context_n_seq(const llm_context *c); /* n_seq_max */
+/* Tokens sequence seq holds (its next position); -1 for a bad id. */
+LLMDEF int llm_seq_len(const llm_context *c, int seq);
+/* Forgets positions n_keep.. of seq and gives back the blocks no longer needed (0 clears it).
+   LLM_OK or LLM_ERR_ARG. */
+LLMDEF int llm_seq_truncate(llm_context *c, int seq, int n_keep);
+/* Makes dst (cleared first) hold the first n tokens of src, sharing src's blocks read-only:
+   a block is copied only when one of them writes into it (a partly filled last block).
+   A shared system prompt is thus computed and stored once. LLM_OK or LLM_ERR_ARG. */
+LLMDEF int llm_seq_fork(llm_context *c, int src, int dst, int n);
+
+typedef struct llm_kv_stats {
+    int32_t block_size;       /* positions per block                        */
+    int32_t n_blocks;         /* blocks in the pool                         */
+    int32_t n_used;           /* blocks held by at least one sequence       */
+    int32_t n_shared;         /* blocks held by more than one sequence      */
+    int32_t n_seq_max;        /* sequences                                  */
+    int32_t n_seq_active;     /* sequences holding at least one token       */
+    uint64_t block_bytes;     /* K and V of one block, every layer          */
+} llm_kv_stats;
+/* The pool's use now. */
+LLMDEF void llm_context_kv_stats(const llm_context *c, llm_kv_stats *out);
 
 /* ---- sampling ----------------------------------------------------------------------- */
 
@@ -648,6 +706,9 @@ LLMDEF int llm_context_estimate(const llm_model *m, const llm_context_params *p,
 #endif
 #ifndef LLM_MAX_CTX
 #define LLM_MAX_CTX 1048576
+#endif
+#ifndef LLM_MAX_SEQ
+#define LLM_MAX_SEQ 4096
 #endif
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -5779,8 +5840,12 @@ LLMDEF const void *llm_model_tensor_data(const llm_model *m, int i) {
 }
 
 /* ==== KV cache ==================================================================== >>kvcache */
-/* Per layer, K and V are [n_ctx][n_kv = n_head_kv * head_dim] rows in the cache type (F32 or F16),
-   one row per position, so attention reads each position's heads contiguously. */
+/* Per layer, K and V are [n_kv_blocks][kv_block][n_kv = n_head_kv * head_dim] rows in the cache
+   type (F32, F16 or Q8_0), one row per position, so attention reads each position's heads
+   contiguously. The blocks form one pool: sequence s keeps a table of the blocks holding its
+   positions (position p is row p % kv_block of block seq_tab[s][p / kv_block]), takes blocks from
+   a free stack as it grows and gives them back when truncated. A block may be held by several
+   sequences (a forked prefix), counted in blk_ref; it is copied before one of them writes it. */
 
 static int llm__kv_elt_type(llm_kv_type t) {
     return t == LLM_KV_F32 ? LLM_TYPE_F32 : t == LLM_KV_Q8_0 ? LLM_TYPE_Q8_0 : LLM_TYPE_F16;
@@ -5804,9 +5869,19 @@ struct llm_context {
     llm__kernels kern;
     llm__pool pool;
     int pool_started;
-    uint8_t *k_cache, *v_cache; /* [n_layer][n_ctx][n_kv] */
+    uint8_t *k_cache, *v_cache; /* [n_layer][n_kv_blocks][kv_block][n_kv] */
     size_t kv_layer_bytes, kv_row_bytes;
-    int n_past;
+    int n_seq_max, kv_block, kv_block_shift, n_kv_blocks, seq_max_blocks; /* the last: ceil(n_ctx / kv_block) */
+    int32_t *seq_len;                   /* [n_seq_max] tokens each sequence holds */
+    int32_t *seq_tab;                   /* [n_seq_max][seq_max_blocks] pool block of each block of positions, -1 */
+    int32_t *seq_add;                   /* [n_seq_max] tokens the batch being decoded adds */
+    int32_t *blk_ref;                   /* [n_kv_blocks] sequences holding each block */
+    int32_t *blk_free;                  /* stack of the n_free free blocks */
+    int n_free;
+    void *kv_meta;                      /* the allocation holding the arrays above */
+    int32_t *tok_seq, *tok_pos;         /* [n_batch] sequence and position of each token of the batch */
+    int32_t *out_row;                   /* [n_batch] logits row of each token of the last batch, or -1 */
+    int32_t *out_tok;                   /* [n_outputs] batch index of each logits row */
     const float *rope_factors; /* frequency divisors for this context's length, or NULL */
     /* scratch for one batch, carved from one block: [n_batch][...] unless noted */
     void *scratch;
@@ -5824,7 +5899,6 @@ struct llm_context {
     size_t head_tmp_stride;
     float *logits;                      /* [n_outputs][n_vocab] */
     int n_ffw, n_tmp;
-    int logits_first;                   /* batch index of logits row 0 */
     int n_logits;                       /* rows valid in logits */
     int last_n;                         /* tokens in the last batch */
     struct llm__gen *gen;               /* the generation in progress, or NULL */
@@ -5839,6 +5913,13 @@ static int llm__ctx_fail(llm_context *c, int code, const char *fmt, ...) {
     va_end(ap);
     llm__logf(c->log, c->log_user, LLM_LOG_ERROR, "%s", c->err);
     return code;
+}
+
+/* Bytes from the start of a layer's K (or V) to the row of position p of sequence seq, whose
+   block the sequence holds. */
+static size_t llm__kv_off(const llm_context *c, int seq, int p) {
+    int32_t b = c->seq_tab[(size_t)seq * c->seq_max_blocks + (p >> c->kv_block_shift)];
+    return ((size_t)b * c->kv_block + (size_t)(p & (c->kv_block - 1))) * c->kv_row_bytes;
 }
 
 /* ---- matrix multiplication: y[col][row] = W[row] . x[col] ---- */
@@ -6018,7 +6099,7 @@ static float llm__softcap(float x, float c) { return tanhf(x * (1.0f / c)) * c; 
 
 typedef struct llm__attn_job {
     llm_context *c;
-    int layer, pos0;
+    int layer;
 } llm__attn_job;
 
 /* One (token, head): softmax(q.K * scale) V over the positions this token sees (all before
@@ -6029,7 +6110,7 @@ static void llm__attn_task(void *arg, int task, int ith) {
     const llm_model *m = c->model;
     const llm__layer *L = &m->layers[j->layer];
     int hd = m->head_dim, t = task / m->n_head, h = task % m->n_head, kvh = h / (m->n_head / m->n_head_kv);
-    int pos = j->pos0 + t, p, p0 = L->swa && pos >= m->n_swa ? pos - m->n_swa + 1 : 0;
+    int pos = c->tok_pos[t], p, p0 = L->swa && pos >= m->n_swa ? pos - m->n_swa + 1 : 0;
     const float *q = c->q + (size_t)t * m->n_q + (size_t)h * hd;
     float *out = c->att + (size_t)t * m->n_q + (size_t)h * hd;
     float *s = c->scores + (size_t)ith * c->n_ctx, max = -INFINITY, inv;
@@ -6039,6 +6120,9 @@ static void llm__attn_task(void *arg, int task, int ith) {
     uint8_t *tmp = c->head_tmp + (size_t)ith * c->head_tmp_stride;
     const void *qv = q;
     llm__vec_dot_fn dot = c->kern.vec_dot[c->kv_elt];
+    const int32_t *tab = c->seq_tab + (size_t)c->tok_seq[t] * c->seq_max_blocks; /* the token's own sequence */
+    size_t blk_bytes = (size_t)c->kv_block * c->kv_row_bytes;
+    int sh = c->kv_block_shift, msk = c->kv_block - 1;
     double sum = 0.0;
     int i;
     if (c->kv_elt != LLM_TYPE_F32) { /* q takes the cache's type, as ggml converts it for the dot */
@@ -6046,7 +6130,7 @@ static void llm__attn_task(void *arg, int task, int ith) {
         qv = tmp;
     }
     for (p = p0; p <= pos; p++) {
-        dot(hd, &s[p], kc + (size_t)p * c->kv_row_bytes + head_off, qv);
+        dot(hd, &s[p], kc + (size_t)tab[p >> sh] * blk_bytes + (size_t)(p & msk) * c->kv_row_bytes + head_off, qv);
         if (cap > 0.0f) s[p] = llm__softcap(s[p], cap);
         s[p] *= scale;
         if (s[p] > max) max = s[p];
@@ -6059,7 +6143,7 @@ static void llm__attn_task(void *arg, int task, int ith) {
     for (i = 0; i < hd; i++) out[i] = 0.0f;
     for (p = p0; p <= pos; p++) {
         float w = s[p] * inv;
-        const uint8_t *vr = vc + (size_t)p * c->kv_row_bytes + head_off;
+        const uint8_t *vr = vc + (size_t)tab[p >> sh] * blk_bytes + (size_t)(p & msk) * c->kv_row_bytes + head_off;
         if (c->kv_elt == LLM_TYPE_F32) {
             c->kern.axpy_f32(hd, w, vr, out);
         } else if (c->kv_elt == LLM_TYPE_F16) { /* the weights are rounded to F16 too, as in the reference's F16 mat-vec */
@@ -6076,7 +6160,7 @@ static void llm__attn_task(void *arg, int task, int ith) {
 
 typedef struct llm__rows_job {
     llm_context *c;
-    int layer, pos0, n_first, expert, n_routed;
+    int layer, expert, n_routed;
     const llm_token *tokens;
 } llm__rows_job;
 
@@ -6109,12 +6193,13 @@ static void llm__ffn_norm_task(void *arg, int t, int ith) {
     llm__rmsnorm(j->c->xb + o, j->c->x + o, m->layers[j->layer].ffn_norm, m->n_embd, m->rms_eps);
 }
 
+/* Logits row i: the final norm of its token, packed into row i of xb. */
 static void llm__out_norm_task(void *arg, int i, int ith) {
     const llm__rows_job *j = (const llm__rows_job *)arg;
     const llm_model *m = j->c->model;
-    size_t o = (size_t)(j->n_first + i) * m->n_embd;
     (void)ith;
-    llm__rmsnorm(j->c->xb + o, j->c->x + o, m->output_norm, m->n_embd, m->rms_eps);
+    llm__rmsnorm(j->c->xb + (size_t)i * m->n_embd, j->c->x + (size_t)j->c->out_tok[i] * m->n_embd, m->output_norm, m->n_embd,
+                 m->rms_eps);
 }
 
 static void llm__add_bias(float *y, const float *b, int n) {
@@ -6130,10 +6215,10 @@ static void llm__qkv_task(void *arg, int t, int ith) {
     llm_context *c = j->c;
     const llm_model *m = c->model;
     const llm__layer *L = &m->layers[j->layer];
-    int nq = m->n_q, nkv = m->n_kv, hd = m->head_dim, pos = j->pos0 + t, h, i;
+    int nq = m->n_q, nkv = m->n_kv, hd = m->head_dim, pos = c->tok_pos[t], h, i;
     float *q = c->q + (size_t)t * nq, *k = c->k + (size_t)t * nkv, *v = c->v + (size_t)t * nkv;
     float *cs = c->rope_cs + (size_t)t * m->n_rot;
-    size_t off = (size_t)j->layer * c->kv_layer_bytes + (size_t)pos * c->kv_row_bytes;
+    size_t off = (size_t)j->layer * c->kv_layer_bytes + llm__kv_off(c, c->tok_seq[t], pos);
     const llm__type_traits *kt = &llm__types[c->kv_elt];
     (void)ith;
     if (L->wqkv) { /* rows q | k | v */
@@ -6292,21 +6377,20 @@ static void llm__final_softcap_task(void *arg, int i, int ith) {
     for (v = 0; v < m->vocab.n_vocab; v++) l[v] = llm__softcap(l[v], m->final_softcap);
 }
 
-/* The forward pass for n tokens at positions pos0.., leaving logits for tokens
-   [n_first, n): llama2.c's forward(), batched, with each architecture's steps switched on by
-   its flags and tensors. */
-static void llm__forward(llm_context *c, const llm_token *tokens, int n, int pos0, int n_first) {
+/* The forward pass for n tokens at the sequences and positions of tok_seq and tok_pos (their
+   K/V blocks held), leaving logits for the n_out tokens of out_tok: llama2.c's forward(),
+   batched, with each architecture's steps switched on by its flags and tensors. Every step
+   works per token (or per token and head), so a token's results do not depend on the others. */
+static void llm__forward(llm_context *c, const llm_token *tokens, int n, int n_out) {
     const llm_model *m = c->model;
-    int e = m->n_embd, l;
+    int e = m->n_embd, l, t, pos_max = 0;
     llm__rows_job rj;
     llm__attn_job aj;
     memset(&rj, 0, sizeof rj);
     rj.c = c;
-    rj.pos0 = pos0;
     rj.tokens = tokens;
-    rj.n_first = n_first;
     aj.c = c;
-    aj.pos0 = pos0;
+    for (t = 0; t < n; t++) pos_max = c->tok_pos[t] > pos_max ? c->tok_pos[t] : pos_max;
     /* 1. embeddings */
     llm__pool_run_sized(&c->pool, n, (double)n * e, llm__embed_task, &rj);
     for (l = 0; l < m->n_layer; l++) {
@@ -6324,7 +6408,7 @@ static void llm__forward(llm_context *c, const llm_token *tokens, int n, int pos
             llm__matmul(c, L->wv, c->xb, e, n, c->v, m->n_kv);
         }
         llm__pool_run_sized(&c->pool, n, (double)n * (m->n_q + m->n_kv) * 16, llm__qkv_task, &rj);
-        llm__pool_run_sized(&c->pool, n * m->n_head, (double)n * m->n_q * (pos0 + n), llm__attn_task, &aj);
+        llm__pool_run_sized(&c->pool, n * m->n_head, (double)n * m->n_q * (pos_max + 1), llm__attn_task, &aj);
         llm__matmul(c, L->wo, c->att, m->n_q, n, c->xb, e);
         llm__pool_run_sized(&c->pool, n, (double)n * e, llm__residual_task, &rj);
         /* 3. feed-forward: norm; act(gate) * up, down (or the experts); post-norm; residual */
@@ -6345,9 +6429,9 @@ static void llm__forward(llm_context *c, const llm_token *tokens, int n, int pos
         llm__pool_run_sized(&c->pool, n, (double)n * e, llm__residual_task, &rj);
     }
     /* 4. final norm and logits for the requested rows */
-    llm__pool_run_sized(&c->pool, n - n_first, (double)(n - n_first) * e, llm__out_norm_task, &rj);
-    llm__matmul(c, m->output, c->xb + (size_t)n_first * e, e, n - n_first, c->logits, m->vocab.n_vocab);
-    if (m->final_softcap > 0.0f) llm__pool_run_sized(&c->pool, n - n_first, (double)(n - n_first) * m->vocab.n_vocab * 16, llm__final_softcap_task, &rj);
+    llm__pool_run_sized(&c->pool, n_out, (double)n_out * e, llm__out_norm_task, &rj);
+    llm__matmul(c, m->output, c->xb, e, n_out, c->logits, m->vocab.n_vocab);
+    if (m->final_softcap > 0.0f) llm__pool_run_sized(&c->pool, n_out, (double)n_out * m->vocab.n_vocab * 16, llm__final_softcap_task, &rj);
 }
 
 /* ---- contexts ---- */
@@ -6434,6 +6518,7 @@ LLMDEF int llm_default_threads(void) {
 /* Resolved sizes of a context: shared by llm_context_new and llm_context_estimate. */
 typedef struct llm__ctx_sizes {
     int n_ctx, n_batch, n_outputs, n_threads, n_ffw, n_tmp, n_qe;
+    int n_seq_max, kv_block, kv_block_shift, n_kv_blocks, seq_max_blocks;
     llm_kv_type kv_type;
     size_t kv_layer_bytes, xq_stride, head_tmp_stride, scratch_bytes;
     uint64_t kv_bytes;
@@ -6446,7 +6531,7 @@ static int llm__ctx_resolve(const llm_model *m, const llm_context_params *p, llm
     uint64_t i, total;
     if (m->vocab_only) return llm__errf(err, err_size, LLM_ERR_ARG, "the model was loaded with vocab_only");
     if (p->n_ctx < 0 || p->n_batch < 0 || p->n_threads < 0 || p->n_outputs < 0 || (int)p->kv_type < 0 ||
-        p->kv_type >= LLM_KV_TYPE_COUNT)
+        p->kv_type >= LLM_KV_TYPE_COUNT || p->n_seq_max < 0 || p->kv_block < 0 || p->n_kv_blocks < 0)
         return llm__errf(err, err_size, LLM_ERR_ARG, "negative or unknown context parameter");
     s->n_ctx = p->n_ctx ? p->n_ctx : (m->n_ctx_train < 4096 ? m->n_ctx_train : 4096);
     if (s->n_ctx > LLM_MAX_CTX) return llm__errf(err, err_size, LLM_ERR_ARG, "n_ctx %d exceeds LLM_MAX_CTX (%d)", s->n_ctx, LLM_MAX_CTX);
@@ -6458,7 +6543,20 @@ static int llm__ctx_resolve(const llm_model *m, const llm_context_params *p, llm
     if (s->n_threads < 1) s->n_threads = 1;
     if (s->n_threads > LLM__MAX_THREADS) s->n_threads = LLM__MAX_THREADS;
     s->kv_type = p->kv_type ? p->kv_type : LLM_KV_F16;
-    if (!llm__kv_layer_bytes(m, s->n_ctx, s->kv_type, &s->kv_layer_bytes))
+    /* the block pool: n_kv_blocks blocks of kv_block positions */
+    s->n_seq_max = p->n_seq_max ? p->n_seq_max : 1;
+    if (s->n_seq_max > LLM_MAX_SEQ) return llm__errf(err, err_size, LLM_ERR_ARG, "n_seq_max %d exceeds LLM_MAX_SEQ (%d)", s->n_seq_max, LLM_MAX_SEQ);
+    s->kv_block = p->kv_block ? p->kv_block : 32;
+    if (s->kv_block > 65536 || (s->kv_block & (s->kv_block - 1)) != 0)
+        return llm__errf(err, err_size, LLM_ERR_ARG, "kv_block %d is not a power of two up to 65536", s->kv_block);
+    for (s->kv_block_shift = 0; (1 << s->kv_block_shift) < s->kv_block; s->kv_block_shift++) {
+    }
+    s->seq_max_blocks = (s->n_ctx + s->kv_block - 1) / s->kv_block;
+    if ((uint64_t)s->n_seq_max * (uint64_t)s->seq_max_blocks > (uint64_t)INT32_MAX / 4)
+        return llm__errf(err, err_size, LLM_ERR_ARG, "KV block tables overflow");
+    s->n_kv_blocks = p->n_kv_blocks ? p->n_kv_blocks : s->n_seq_max * s->seq_max_blocks;
+    if ((uint64_t)s->n_kv_blocks * (uint64_t)s->kv_block > (uint64_t)INT32_MAX ||
+        !llm__kv_layer_bytes(m, s->n_kv_blocks * s->kv_block, s->kv_type, &s->kv_layer_bytes))
         return llm__errf(err, err_size, LLM_ERR_ARG, "KV cache size overflows");
     s->kv_bytes = 2ull * (uint64_t)m->n_layer * s->kv_layer_bytes;
     /* widths of the per-token buffers */
@@ -6487,7 +6585,7 @@ static int llm__ctx_resolve(const llm_model *m, const llm_context_params *p, llm
                                               (size_t)s->n_ffw * 2 + (size_t)s->n_tmp + (size_t)m->n_rot +
                                               (size_t)m->n_expert_used * ((size_t)m->n_embd + 2) + 1)) +
                 s->xq_stride;
-    total = (uint64_t)s->n_batch * (per_token + 16 * 64) +
+    total = (uint64_t)s->n_batch * (per_token + 19 * 64 + 12) + (uint64_t)s->n_outputs * 4 +
             (uint64_t)s->n_threads * (LLM__ALIGN64((uint64_t)s->n_ctx * 4) + s->head_tmp_stride) +
             (uint64_t)s->n_outputs * (uint64_t)m->vocab.n_vocab * 4 + 64;
     if (total > SIZE_MAX / 2) return llm__errf(err, err_size, LLM_ERR_ARG, "context scratch size overflows");
@@ -6505,6 +6603,7 @@ LLMDEF void llm_context_free(llm_context *c) {
     if (c->pool_started) llm__pool_stop(&c->pool);
     llm__free(&a, c->k_cache);
     llm__free(&a, c->v_cache);
+    llm__free(&a, c->kv_meta);
     llm__free(&a, c->scratch);
     llm__free(&a, c);
 }
@@ -6549,6 +6648,11 @@ LLMDEF llm_context *llm_context_new(llm_model *m, const llm_context_params *p, c
     c->kv_elt = llm__kv_elt_type(s.kv_type);
     c->kv_layer_bytes = s.kv_layer_bytes;
     c->kv_row_bytes = llm__type_row_bytes(c->kv_elt, m->n_kv);
+    c->n_seq_max = s.n_seq_max;
+    c->kv_block = s.kv_block;
+    c->kv_block_shift = s.kv_block_shift;
+    c->n_kv_blocks = s.n_kv_blocks;
+    c->seq_max_blocks = s.seq_max_blocks;
     c->xq_stride = s.xq_stride;
     c->head_tmp_stride = s.head_tmp_stride;
     c->n_ffw = s.n_ffw;
@@ -6560,7 +6664,9 @@ LLMDEF llm_context *llm_context_new(llm_model *m, const llm_context_params *p, c
     c->k_cache = (uint8_t *)llm__alloc_array(a, (size_t)m->n_layer, s.kv_layer_bytes);
     c->v_cache = (uint8_t *)llm__alloc_array(a, (size_t)m->n_layer, s.kv_layer_bytes);
     c->scratch = llm__alloc_array(a, 1, s.scratch_bytes);
-    if (!c->k_cache || !c->v_cache || !c->scratch) {
+    /* seq_len, seq_add, seq_tab, blk_ref, blk_free: small next to the cache itself */
+    c->kv_meta = llm__alloc_array(a, (size_t)s.n_seq_max * (2 + (size_t)s.seq_max_blocks) + 2 * (size_t)s.n_kv_blocks, 4);
+    if (!c->k_cache || !c->v_cache || !c->scratch || !c->kv_meta) {
         llm__errf(err, err_size, LLM_ERR_NOMEM, "out of memory for a context of %d tokens (KV cache %.1f MiB)", s.n_ctx,
                   (double)s.kv_bytes / 1048576.0);
         llm_context_free(c);
@@ -6586,7 +6692,19 @@ LLMDEF llm_context *llm_context_new(llm_model *m, const llm_context_params *p, c
     c->scores = (float *)llm__carve(&sp, (size_t)s.n_threads * LLM__ALIGN64((size_t)s.n_ctx * 4));
     c->head_tmp = (uint8_t *)llm__carve(&sp, (size_t)s.n_threads * s.head_tmp_stride);
     c->logits = (float *)llm__carve(&sp, (size_t)s.n_outputs * (size_t)m->vocab.n_vocab * 4);
+    c->tok_seq = (int32_t *)llm__carve(&sp, nb * 4);
+    c->tok_pos = (int32_t *)llm__carve(&sp, nb * 4);
+    c->out_row = (int32_t *)llm__carve(&sp, nb * 4);
+    c->out_tok = (int32_t *)llm__carve(&sp, (size_t)s.n_outputs * 4);
     LLM_ASSERT(sp <= (uint8_t *)c->scratch + s.scratch_bytes);
+    c->seq_len = (int32_t *)c->kv_meta;
+    c->seq_add = c->seq_len + s.n_seq_max;
+    c->seq_tab = c->seq_add + s.n_seq_max;
+    c->blk_ref = c->seq_tab + (size_t)s.n_seq_max * s.seq_max_blocks;
+    c->blk_free = c->blk_ref + s.n_kv_blocks;
+    for (r = 0; r < s.n_seq_max * s.seq_max_blocks; r++) c->seq_tab[r] = -1;
+    for (r = 0; r < s.n_kv_blocks; r++) c->blk_free[r] = s.n_kv_blocks - 1 - r; /* taken from the end: block 0 first */
+    c->n_free = s.n_kv_blocks;
     c->pool_started = 1;
     if (!llm__pool_start(&c->pool, s.n_threads, p->jobs, p->jobs_user))
         llm__logf(c->log, c->log_user, LLM_LOG_WARN, "could only start %d of %d threads", c->pool.n_threads, s.n_threads);
@@ -6600,11 +6718,92 @@ LLMDEF int llm_context_n_batch(const llm_context *c) { return c->n_batch; }
 LLMDEF int llm_context_n_threads(const llm_context *c) { return c->n_threads; }
 LLMDEF unsigned llm_context_cpu_features(const llm_context *c) { return c->kern.features; }
 LLMDEF const char *llm_context_error(const llm_context *c) { return c->err; }
-LLMDEF int llm_context_n_past(const llm_context *c) { return c->n_past; }
+LLMDEF int llm_context_n_past(const llm_context *c) { return c->seq_len[0]; }
+LLMDEF int llm_context_n_seq(const llm_context *c) { return c->n_seq_max; }
+LLMDEF int llm_seq_len(const llm_context *c, int seq) { return seq >= 0 && seq < c->n_seq_max ? c->seq_len[seq] : -1; }
+
+/* Gives back one hold on block b. */
+static void llm__kv_drop(llm_context *c, int32_t b) {
+    if (--c->blk_ref[b] == 0) c->blk_free[c->n_free++] = b;
+}
+
+/* Makes block i of seq its own, writable: takes a free block when it has none there, or
+   copies a shared one (every layer's K and V rows). 0 when the pool is empty. */
+static int llm__kv_own(llm_context *c, int seq, int i) {
+    int32_t *slot = c->seq_tab + (size_t)seq * c->seq_max_blocks + i, b;
+    size_t bb = (size_t)c->kv_block * c->kv_row_bytes;
+    int l;
+    if (*slot >= 0 && c->blk_ref[*slot] == 1) return 1;
+    if (c->n_free == 0) return 0;
+    b = c->blk_free[--c->n_free];
+    c->blk_ref[b] = 1;
+    if (*slot >= 0) {
+        for (l = 0; l < c->model->n_layer; l++) {
+            size_t lo = (size_t)l * c->kv_layer_bytes;
+            memcpy(c->k_cache + lo + (size_t)b * bb, c->k_cache + lo + (size_t)*slot * bb, bb);
+            memcpy(c->v_cache + lo + (size_t)b * bb, c->v_cache + lo + (size_t)*slot * bb, bb);
+        }
+        llm__kv_drop(c, *slot);
+    }
+    *slot = b;
+    return 1;
+}
+
+/* Free blocks that writing positions [p0, p1) of seq needs (new or shared ones). */
+static int llm__kv_need(const llm_context *c, int seq, int p0, int p1) {
+    const int32_t *tab = c->seq_tab + (size_t)seq * c->seq_max_blocks;
+    int i, need = 0;
+    if (p1 <= p0) return 0;
+    for (i = p0 >> c->kv_block_shift; i <= (p1 - 1) >> c->kv_block_shift; i++) need += tab[i] < 0 || c->blk_ref[tab[i]] > 1;
+    return need;
+}
+
+LLMDEF int llm_seq_truncate(llm_context *c, int seq, int n_keep) {
+    int32_t *tab;
+    int i;
+    if (seq < 0 || seq >= c->n_seq_max || n_keep < 0) return llm__ctx_fail(c, LLM_ERR_ARG, "llm_seq_truncate: sequence %d, keep %d", seq, n_keep);
+    if (n_keep >= c->seq_len[seq]) return LLM_OK;
+    c->seq_len[seq] = n_keep;
+    tab = c->seq_tab + (size_t)seq * c->seq_max_blocks;
+    for (i = (n_keep + c->kv_block - 1) >> c->kv_block_shift; i < c->seq_max_blocks && tab[i] >= 0; i++) {
+        llm__kv_drop(c, tab[i]);
+        tab[i] = -1;
+    }
+    return LLM_OK;
+}
+
+LLMDEF int llm_seq_fork(llm_context *c, int src, int dst, int n) {
+    const int32_t *ts;
+    int32_t *td;
+    int i;
+    if (src < 0 || src >= c->n_seq_max || dst < 0 || dst >= c->n_seq_max || src == dst || n < 0 || n > c->seq_len[src])
+        return llm__ctx_fail(c, LLM_ERR_ARG, "llm_seq_fork: %d tokens of sequence %d to %d", n, src, dst);
+    llm_seq_truncate(c, dst, 0);
+    ts = c->seq_tab + (size_t)src * c->seq_max_blocks;
+    td = c->seq_tab + (size_t)dst * c->seq_max_blocks;
+    for (i = 0; i < (n + c->kv_block - 1) >> c->kv_block_shift; i++) {
+        td[i] = ts[i];
+        c->blk_ref[ts[i]]++;
+    }
+    c->seq_len[dst] = n;
+    return LLM_OK;
+}
+
+LLMDEF void llm_context_kv_stats(const llm_context *c, llm_kv_stats *out) {
+    int i;
+    memset(out, 0, sizeof *out);
+    out->block_size = c->kv_block;
+    out->n_blocks = c->n_kv_blocks;
+    out->n_used = c->n_kv_blocks - c->n_free;
+    for (i = 0; i < c->n_kv_blocks; i++) out->n_shared += c->blk_ref[i] > 1;
+    out->n_seq_max = c->n_seq_max;
+    for (i = 0; i < c->n_seq_max; i++) out->n_seq_active += c->seq_len[i] > 0;
+    out->block_bytes = 2 * (uint64_t)c->model->n_layer * (uint64_t)c->kv_block * c->kv_row_bytes;
+}
 
 LLMDEF void llm_context_truncate(llm_context *c, int n_keep) {
     if (n_keep < 0) n_keep = 0;
-    if (n_keep < c->n_past) c->n_past = n_keep;
+    llm_seq_truncate(c, 0, n_keep);
 }
 
 /* Rotates a key row (all heads) from position p to p + delta: RoPE angles add, so this is
@@ -6623,17 +6822,24 @@ static void llm__kv_rerope(llm_context *c, int layer, uint8_t *row, int delta, f
 
 LLMDEF int llm_context_shift(llm_context *c, int n_keep, int n_discard) {
     const llm_model *m = c->model;
-    int l, p, n_move;
-    if (n_keep < 0 || n_discard <= 0 || n_keep > c->n_past - n_discard || m->n_rot > 512)
-        return llm__ctx_fail(c, LLM_ERR_ARG, "context shift: keep %d, discard %d of %d positions", n_keep, n_discard, c->n_past);
-    n_move = c->n_past - n_keep - n_discard;
+    int l, p, n_move, n_past = c->seq_len[0], i;
+    if (n_keep < 0 || n_discard <= 0 || n_keep > n_past - n_discard || m->n_rot > 512)
+        return llm__ctx_fail(c, LLM_ERR_ARG, "context shift: keep %d, discard %d of %d positions", n_keep, n_discard, n_past);
+    n_move = n_past - n_keep - n_discard;
+    /* the blocks written must be sequence 0's own (a forked prefix is shared) */
+    if (llm__kv_need(c, 0, n_keep, n_keep + n_move) > c->n_free)
+        return llm__ctx_fail(c, LLM_ERR_CONTEXT_FULL, "context shift: the KV pool has no free block to copy a shared one");
+    for (i = n_keep >> c->kv_block_shift; n_move > 0 && i <= (n_keep + n_move - 1) >> c->kv_block_shift; i++) llm__kv_own(c, 0, i);
     for (l = 0; l < m->n_layer; l++) {
         uint8_t *k = c->k_cache + (size_t)l * c->kv_layer_bytes, *v = c->v_cache + (size_t)l * c->kv_layer_bytes;
-        memmove(k + (size_t)n_keep * c->kv_row_bytes, k + (size_t)(n_keep + n_discard) * c->kv_row_bytes, (size_t)n_move * c->kv_row_bytes);
-        memmove(v + (size_t)n_keep * c->kv_row_bytes, v + (size_t)(n_keep + n_discard) * c->kv_row_bytes, (size_t)n_move * c->kv_row_bytes);
-        for (p = n_keep; p < n_keep + n_move; p++) llm__kv_rerope(c, l, k + (size_t)p * c->kv_row_bytes, -n_discard, c->tmp);
+        for (p = n_keep; p < n_keep + n_move; p++) { /* row by row, upwards: a row moves down, never over one still to move */
+            size_t to = llm__kv_off(c, 0, p), from = llm__kv_off(c, 0, p + n_discard);
+            memcpy(k + to, k + from, c->kv_row_bytes);
+            memcpy(v + to, v + from, c->kv_row_bytes);
+            llm__kv_rerope(c, l, k + to, -n_discard, c->tmp);
+        }
     }
-    c->n_past -= n_discard;
+    llm_seq_truncate(c, 0, n_past - n_discard);
     return LLM_OK;
 }
 
@@ -6659,7 +6865,19 @@ static uint64_t llm__model_fingerprint(const llm_model *m) {
 
 LLMDEF size_t llm_context_state_size(const llm_context *c) {
     return LLM__STATE_HEADER + (size_t)c->model->vocab.n_vocab * 4 +
-           2 * (size_t)c->model->n_layer * (size_t)c->n_past * c->kv_row_bytes;
+           2 * (size_t)c->model->n_layer * (size_t)c->seq_len[0] * c->kv_row_bytes;
+}
+
+/* Copies the rows of positions [0, n) of seq, block by block, between a layer's cache and
+   packed rows: to_rows 1 reads the cache, 0 writes it. */
+static void llm__kv_rows_copy(const llm_context *c, uint8_t *layer, int seq, int n, uint8_t *rows, int to_rows) {
+    int p;
+    for (p = 0; p < n; p += c->kv_block) {
+        size_t bytes = (size_t)(n - p < c->kv_block ? n - p : c->kv_block) * c->kv_row_bytes;
+        uint8_t *cache = layer + llm__kv_off(c, seq, p), *packed = rows + (size_t)p * c->kv_row_bytes;
+        if (to_rows) memcpy(packed, cache, bytes);
+        else memcpy(cache, packed, bytes);
+    }
 }
 
 static void llm__put32(uint8_t *p, uint32_t v) {
@@ -6669,7 +6887,7 @@ static void llm__put32(uint8_t *p, uint32_t v) {
 
 LLMDEF size_t llm_context_state_save(const llm_context *c, void *buf, size_t size) {
     const llm_model *m = c->model;
-    size_t need = llm_context_state_size(c), rows = (size_t)c->n_past * c->kv_row_bytes;
+    size_t need = llm_context_state_size(c), rows = (size_t)c->seq_len[0] * c->kv_row_bytes;
     uint8_t *p = (uint8_t *)buf;
     uint64_t fp = llm__model_fingerprint(m);
     int l;
@@ -6680,7 +6898,7 @@ LLMDEF size_t llm_context_state_save(const llm_context *c, void *buf, size_t siz
     llm__put32(p + 12, (uint32_t)m->n_kv);
     llm__put32(p + 16, (uint32_t)c->kv_elt);
     llm__put32(p + 20, (uint32_t)m->vocab.n_vocab);
-    llm__put32(p + 24, (uint32_t)c->n_past);
+    llm__put32(p + 24, (uint32_t)c->seq_len[0]);
     llm__put32(p + 28, (uint32_t)(c->n_logits > 0));
     llm__put32(p + 32, (uint32_t)fp);
     llm__put32(p + 36, (uint32_t)(fp >> 32));
@@ -6689,8 +6907,8 @@ LLMDEF size_t llm_context_state_save(const llm_context *c, void *buf, size_t siz
     else memset(p, 0, (size_t)m->vocab.n_vocab * 4);
     p += (size_t)m->vocab.n_vocab * 4;
     for (l = 0; l < m->n_layer; l++) {
-        memcpy(p, c->k_cache + (size_t)l * c->kv_layer_bytes, rows);
-        memcpy(p + rows, c->v_cache + (size_t)l * c->kv_layer_bytes, rows);
+        llm__kv_rows_copy(c, c->k_cache + (size_t)l * c->kv_layer_bytes, 0, c->seq_len[0], p, 1);
+        llm__kv_rows_copy(c, c->v_cache + (size_t)l * c->kv_layer_bytes, 0, c->seq_len[0], p + rows, 1);
         p += 2 * rows;
     }
     return need;
@@ -6715,48 +6933,128 @@ LLMDEF int llm_context_state_load(llm_context *c, const void *buf, size_t size) 
     rows = (size_t)n_past * c->kv_row_bytes;
     need = LLM__STATE_HEADER + (size_t)m->vocab.n_vocab * 4 + 2 * (size_t)m->n_layer * rows;
     if (size != need) return llm__ctx_fail(c, LLM_ERR_FORMAT, "saved state is %zu bytes, expected %zu", size, need);
+    { /* the blocks it needs, counting those sequence 0 gives back (not the shared ones) */
+        int i, own = 0;
+        for (i = 0; i < c->seq_max_blocks && c->seq_tab[i] >= 0; i++) own += c->blk_ref[c->seq_tab[i]] == 1;
+        if ((int)((n_past + (uint32_t)c->kv_block - 1) >> c->kv_block_shift) > c->n_free + own)
+            return llm__ctx_fail(c, LLM_ERR_CONTEXT_FULL, "the saved state holds %u tokens, more than the free KV blocks", n_past);
+    }
+    llm_seq_truncate(c, 0, 0);
+    for (l = 0; l < ((int)n_past + c->kv_block - 1) >> c->kv_block_shift; l++) llm__kv_own(c, 0, l);
     p += LLM__STATE_HEADER;
     memcpy(c->logits, p, (size_t)m->vocab.n_vocab * 4);
     p += (size_t)m->vocab.n_vocab * 4;
     for (l = 0; l < m->n_layer; l++) {
-        memcpy(c->k_cache + (size_t)l * c->kv_layer_bytes, p, rows);
-        memcpy(c->v_cache + (size_t)l * c->kv_layer_bytes, p + rows, rows);
+        llm__kv_rows_copy(c, c->k_cache + (size_t)l * c->kv_layer_bytes, 0, (int)n_past, (uint8_t *)p, 0);
+        llm__kv_rows_copy(c, c->v_cache + (size_t)l * c->kv_layer_bytes, 0, (int)n_past, (uint8_t *)p + rows, 0);
         p += 2 * rows;
     }
-    c->n_past = (int)n_past;
-    c->logits_first = 0;
+    c->seq_len[0] = (int)n_past;
     c->n_logits = has_logits ? 1 : 0;
+    c->out_row[0] = has_logits ? 0 : -1;
     c->last_n = 1;
     return LLM_OK;
 }
 
+/* Decodes a checked batch whose tok_seq, tok_pos and out_tok are filled: takes the blocks it
+   writes (LLM_ERR_CONTEXT_FULL, nothing changed, when the pool lacks them), runs the forward
+   pass, then grows the sequences. */
+static int llm__decode_run(llm_context *c, const llm_token *tokens, int n, int n_out) {
+    int i, s, need = 0;
+    for (i = 0; i < n; i++) c->seq_add[c->tok_seq[i]]++;
+    for (s = 0; s < c->n_seq_max; s++)
+        if (c->seq_add[s]) need += llm__kv_need(c, s, c->seq_len[s], c->seq_len[s] + c->seq_add[s]);
+    if (need > c->n_free) {
+        for (i = 0; i < n; i++) c->seq_add[c->tok_seq[i]] = 0;
+        return llm__ctx_fail(c, LLM_ERR_CONTEXT_FULL, "KV pool full: the batch needs %d more blocks, %d of %d are free", need, c->n_free,
+                             c->n_kv_blocks);
+    }
+    for (s = 0; s < c->n_seq_max; s++)
+        if (c->seq_add[s]) {
+            int b, l = c->seq_len[s], e = l + c->seq_add[s];
+            for (b = l >> c->kv_block_shift; b <= (e - 1) >> c->kv_block_shift; b++) llm__kv_own(c, s, b);
+        }
+    llm__forward(c, tokens, n, n_out);
+    for (i = 0; i < n; i++) {
+        c->seq_len[c->tok_seq[i]]++;
+        c->seq_add[c->tok_seq[i]] = 0;
+        c->out_row[i] = -1;
+    }
+    for (i = 0; i < n_out; i++) c->out_row[c->out_tok[i]] = i;
+    c->n_logits = n_out;
+    c->last_n = n;
+    return LLM_OK;
+}
+
 LLMDEF int llm_decode(llm_context *c, const llm_token *tokens, int n, int flags) {
-    int i, n_first;
+    int i, n_first, n_past = c->seq_len[0];
     c->err[0] = 0;
     if (!tokens || n < 1 || n > c->n_batch)
         return llm__ctx_fail(c, LLM_ERR_ARG, "llm_decode: %d tokens (1 to n_batch %d allowed)", n, c->n_batch);
     for (i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= c->model->vocab.n_vocab)
             return llm__ctx_fail(c, LLM_ERR_ARG, "llm_decode: token %d at %d is outside the vocabulary", (int)tokens[i], i);
-    if (n > c->n_ctx - c->n_past)
-        return llm__ctx_fail(c, LLM_ERR_CONTEXT_FULL, "context full: %d tokens held, %d more do not fit in %d", c->n_past, n,
-                             c->n_ctx);
+    if (n > c->n_ctx - n_past)
+        return llm__ctx_fail(c, LLM_ERR_CONTEXT_FULL, "context full: %d tokens held, %d more do not fit in %d", n_past, n, c->n_ctx);
     n_first = (flags & LLM_DECODE_ALL_LOGITS) ? 0 : n - 1;
     if (n - n_first > c->n_outputs)
         return llm__ctx_fail(c, LLM_ERR_ARG, "llm_decode: %d logits rows asked, llm_context_params.n_outputs is %d", n - n_first,
                              c->n_outputs);
-    llm__forward(c, tokens, n, c->n_past, n_first);
-    c->n_past += n;
-    c->logits_first = n_first;
-    c->n_logits = n - n_first;
-    c->last_n = n;
-    return LLM_OK;
+    for (i = 0; i < n; i++) {
+        c->tok_seq[i] = 0;
+        c->tok_pos[i] = n_past + i;
+    }
+    for (i = n_first; i < n; i++) c->out_tok[i - n_first] = i;
+    return llm__decode_run(c, tokens, n, n - n_first);
+}
+
+LLMDEF int llm_decode_batch(llm_context *c, const llm_batch *b) {
+    int i, n_out = 0, r;
+    c->err[0] = 0;
+    if (!b || !b->tokens || b->n < 1 || b->n > c->n_batch)
+        return llm__ctx_fail(c, LLM_ERR_ARG, "llm_decode_batch: %d tokens (1 to n_batch %d allowed)", b ? b->n : 0, c->n_batch);
+    for (i = 0; i < b->n; i++) {
+        int s = b->seq ? b->seq[i] : 0, pos;
+        if (b->tokens[i] < 0 || b->tokens[i] >= c->model->vocab.n_vocab) {
+            r = llm__ctx_fail(c, LLM_ERR_ARG, "llm_decode_batch: token %d at %d is outside the vocabulary", (int)b->tokens[i], i);
+            goto fail;
+        }
+        if (s < 0 || s >= c->n_seq_max) {
+            r = llm__ctx_fail(c, LLM_ERR_ARG, "llm_decode_batch: sequence %d at %d (n_seq_max is %d)", s, i, c->n_seq_max);
+            goto fail;
+        }
+        pos = c->seq_len[s] + c->seq_add[s];
+        if (b->pos && b->pos[i] != pos) {
+            r = llm__ctx_fail(c, LLM_ERR_ARG, "llm_decode_batch: token %d is at position %d of sequence %d, whose next is %d", i,
+                              (int)b->pos[i], s, pos);
+            goto fail;
+        }
+        if (pos >= c->n_ctx) {
+            r = llm__ctx_fail(c, LLM_ERR_CONTEXT_FULL, "context full: sequence %d would pass n_ctx %d", s, c->n_ctx);
+            goto fail;
+        }
+        if (b->logits ? b->logits[i] != 0 : i == b->n - 1) {
+            if (n_out == c->n_outputs) {
+                r = llm__ctx_fail(c, LLM_ERR_ARG, "llm_decode_batch: more logits rows asked than n_outputs (%d)", c->n_outputs);
+                goto fail;
+            }
+            c->out_tok[n_out++] = i;
+        }
+        c->seq_add[s]++; /* counts this sequence's tokens so far, for the next one's position */
+        c->tok_seq[i] = s;
+        c->tok_pos[i] = pos;
+    }
+    for (i = 0; i < b->n; i++) c->seq_add[c->tok_seq[i]] = 0;
+    return llm__decode_run(c, b->tokens, b->n, n_out);
+fail:
+    while (--i >= 0) c->seq_add[c->tok_seq[i]] = 0;
+    return r;
 }
 
 LLMDEF const float *llm_logits(llm_context *c, int i) {
     if (i < 0) i += c->last_n;
-    if (c->n_logits == 0 || i < c->logits_first || i >= c->logits_first + c->n_logits) return NULL;
-    return c->logits + (size_t)(i - c->logits_first) * c->model->vocab.n_vocab;
+    if (c->n_logits == 0 || i < 0 || i >= c->last_n || c->out_row[i] < 0) return NULL;
+    return c->logits + (size_t)c->out_row[i] * c->model->vocab.n_vocab;
 }
 
 /* ==== tokenizers: SentencePiece, byte-level BPE, WordPiece; detokenizer ============== >>tokenizer */
@@ -9849,7 +10147,7 @@ LLMDEF int llm_generate_begin(llm_context *c, const char *prompt, const llm_gene
     s->cb = cb;
     s->user = user;
     s->t0 = llm__now_ms();
-    if (!s->g.no_bos && c->n_past == 0) flags |= LLM_TOKENIZE_ADD_SPECIAL;
+    if (!s->g.no_bos && c->seq_len[0] == 0) flags |= LLM_TOKENIZE_ADD_SPECIAL;
     if (s->g.parse_special) flags |= LLM_TOKENIZE_PARSE_SPECIAL;
     s->n_prompt = llm_tokenize(m, prompt, strlen(prompt), NULL, 0, flags);
     if (s->n_prompt < 0) {
@@ -9857,15 +10155,15 @@ LLMDEF int llm_generate_begin(llm_context *c, const char *prompt, const llm_gene
         llm__gen_free(c);
         return llm__ctx_fail(c, i, "cannot tokenize the prompt");
     }
-    if (s->n_prompt == 0 && c->n_past == 0) {
+    if (s->n_prompt == 0 && c->seq_len[0] == 0) {
         llm__gen_free(c);
         return llm__ctx_fail(c, LLM_ERR_ARG, "empty prompt and empty context");
     }
-    if (s->n_prompt > c->n_ctx - c->n_past) {
+    if (s->n_prompt > c->n_ctx - c->seq_len[0]) {
         i = s->n_prompt;
         llm__gen_free(c);
         return llm__ctx_fail(c, LLM_ERR_CONTEXT_FULL, "the prompt (%d tokens) does not fit in the context (%d of %d free)", i,
-                             c->n_ctx - c->n_past, c->n_ctx);
+                             c->n_ctx - c->seq_len[0], c->n_ctx);
     }
     for (i = 0; i < s->g.n_stop; i++)
         if (s->g.stop && s->g.stop[i] && strlen(s->g.stop[i]) > max_stop) max_stop = strlen(s->g.stop[i]);
@@ -9894,10 +10192,10 @@ LLMDEF int llm_generate_begin(llm_context *c, const char *prompt, const llm_gene
 static int llm__gen_make_room(llm_context *c) {
     llm__gen *s = c->gen;
     int keep = s->g.n_keep > 0 ? s->g.n_keep : (c->model->vocab.add_bos ? 1 : 0), discard;
-    if (c->n_past < c->n_ctx) return LLM_OK;
-    if (!s->g.context_shift || keep >= c->n_past - 1)
+    if (c->seq_len[0] < c->n_ctx) return LLM_OK;
+    if (!s->g.context_shift || keep >= c->seq_len[0] - 1)
         return llm__ctx_fail(c, LLM_ERR_CONTEXT_FULL, "context full (%d tokens)", c->n_ctx);
-    discard = (c->n_past - keep) / 2;
+    discard = (c->seq_len[0] - keep) / 2;
     return llm_context_shift(c, keep, discard);
 }
 

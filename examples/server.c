@@ -2,7 +2,7 @@
 
    The server core (tools/llm/server.c, POSIX sockets and pthreads) answers
    POST /v1/chat/completions, POST /v1/completions, GET /v1/models and GET /health; this
-   program loads a model, starts it on 127.0.0.1:8080 with two slots and stops on Ctrl-C.
+   program loads a model, starts it on 127.0.0.1:8080 decoding two streams at once and stops on Ctrl-C.
 
      cc -O2 -std=c11 examples/server.c -o server -lm -lpthread
      ./server [MODEL.gguf]                (default: ../shared/models/stories260K.gguf)
@@ -29,7 +29,7 @@ int main(int argc, char **argv) {
     if (!m) { fprintf(stderr, "%s\n", err); return 1; }
 
     srv_params p = srv_default_params(); /* 127.0.0.1:8080, limits on body, header, queue */
-    p.n_parallel = 2;                    /* two requests generate at once, each in its own context */
+    p.n_parallel = 2;                    /* two streams decoded at once, in one batched pass     */
     server = srv_new(m, "my-model", &p, err, sizeof err);
     if (!server) { fprintf(stderr, "%s\n", err); llm_model_free(m); return 1; }
     signal(SIGINT, on_signal);

@@ -143,6 +143,7 @@ static llm_model *t_load_model(const char *rel) {
 #include "test_cli_quant.c" /* llm dequant, quantize, perplexity: against refs/quants, KL */
 #include "test_sampling.c"  /* samplers, RNG, generation */
 #include "test_game.c"      /* stepping, cancel, state save/restore, context shift */
+#include "test_batch.c"     /* several sequences in one context: batched decoding, the KV pool */
 #include "test_serve.c"     /* llm serve on loopback: curl, the openai client, errors, memory */
 #include "test_grammar.c"   /* grammars, JSON schemas, constrained sampling */
 #include "test_harden.c"    /* allocation failures end to end, threads, fuzz regressions */
@@ -164,6 +165,7 @@ int main(int argc, char **argv) {
     tests_cli_quant();
     tests_sampling();
     tests_game();
+    tests_batch();
     tests_serve();
     tests_grammar();
     tests_harden();

@@ -18,14 +18,21 @@ static const char serve_usage[] =
     "  -m, --model FILE          GGUF model, or a name from llm ls\n"
     "      --host ADDR           address to listen on (default 127.0.0.1)\n"
     "      --port N              port (default 8080; 0 = any free port, printed on stderr)\n"
-    "  -np, --parallel N         requests generated at once, each with its own context (default 1)\n"
-    "  -c, --ctx-size N          context of each slot in tokens, K suffix allowed (default: the\n"
+    "  -np, --parallel N         streams decoded at once, in one batched pass (default 1)\n"
+    "  -c, --ctx-size N          most tokens of one stream, K suffix allowed (default: the\n"
     "                            training context, at most 4096)\n"
-    "  -t, --threads N           threads per slot (default: CPUs / parallel)\n"
+    "  -b, --batch N             tokens per step: one per generating stream, then prompt\n"
+    "                            chunks (default 256)\n"
+    "      --kv-blocks N         KV cache blocks in the pool the streams share (default:\n"
+    "                            enough for --parallel full contexts)\n"
+    "      --kv-mem SIZE         the pool's size in bytes instead, K/M/G suffix allowed\n"
+    "      --kv-block N          positions per block, a power of two (default 32)\n"
+    "  -t, --threads N           threads (default: the physical cores)\n"
     "      --api-key KEY         require \"Authorization: Bearer KEY\" (all routes but /health)\n"
     "      --template NAME       chat template (default: the model's; chatml when it has none)\n"
     "      --alias NAME          model id in responses (default: the file name without .gguf)\n"
-    "      --queue N             connections waiting for a slot before 503 (default 64)\n"
+    "      --queue N             connections waiting beyond the running streams before 503\n"
+    "                            (default 64)\n"
     "      --max-body SIZE       largest request body, K/M suffix allowed (default 1M)\n"
     "      --max-header SIZE     largest request head (default 16K)\n"
     "      --max-tokens N        most tokens a request may ask for (default: the context)\n"
@@ -65,6 +72,10 @@ int cmd_serve(int argc, char **argv) {
         else if (cli_value(&a, "-np", "--parallel", &s)) p.n_parallel = (int)cli_int(&a, s, 1, 256);
         else if (cli_value(&a, "-c", "--ctx-size", &s)) p.n_ctx = (int)cli_size(&a, s, 0, INT32_MAX);
         else if (cli_value(&a, "-t", "--threads", &s)) p.n_threads = (int)cli_int(&a, s, 0, 4096);
+        else if (cli_value(&a, "-b", "--batch", &s)) p.n_batch = (int)cli_int(&a, s, 1, 1 << 20);
+        else if (cli_value(&a, NULL, "--kv-blocks", &s)) p.kv_blocks = (int)cli_int(&a, s, 1, 1 << 30);
+        else if (cli_value(&a, NULL, "--kv-mem", &s)) p.kv_mem = cli_size(&a, s, 1, (uint64_t)1 << 50);
+        else if (cli_value(&a, NULL, "--kv-block", &s)) p.kv_block = (int)cli_int(&a, s, 1, 65536);
         else if (cli_value(&a, NULL, "--api-key", &s)) p.api_key = s;
         else if (cli_value(&a, NULL, "--template", &s)) p.tmpl = s;
         else if (cli_value(&a, NULL, "--alias", &s)) alias = s;
@@ -105,7 +116,7 @@ int cmd_serve(int argc, char **argv) {
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
-    fprintf(stderr, "llm: serving %s as \"%s\" on http://%s%s%s:%d (%d slot%s)\n", model_path, alias,
+    fprintf(stderr, "llm: serving %s as \"%s\" on http://%s%s%s:%d (%d stream%s at once)\n", model_path, alias,
             strchr(p.host, ':') ? "[" : "", p.host, strchr(p.host, ':') ? "]" : "", srv_port(serve_server),
             p.n_parallel, p.n_parallel == 1 ? "" : "s");
     rc = srv_run(serve_server);

@@ -1,5 +1,6 @@
 /* The core of `llm serve`: HTTP/1.1 (one request per connection), a strict bounded JSON
-   reader and writer, OpenAI routes, and slots of llm_context over one model. See server.h. */
+   reader and writer, OpenAI routes, and a scheduler that decodes every stream in one batched
+   pass over one multi-sequence llm_context. See server.h. */
 #if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L
 #endif
@@ -377,10 +378,30 @@ static jnode *j_get(const jnode *obj, const char *key) {
 
 /* ---- server state ------------------------------------------------------------------------ */
 
-typedef struct srv_slot {
-    llm_context *ctx;
-    int busy;
-} srv_slot;
+/* A request's generation. The connection thread fills the fixed part and queues it; the
+   scheduler thread owns the rest (under mu) until the state is ST_DONE, then the connection
+   thread frees it. */
+enum { ST_WAITING, ST_RUNNING, ST_DONE };
+
+typedef struct srv_stream {
+    llm_token *tok;            /* [cap]: the prompt, then the generated tokens */
+    int n_prompt, n_tok, cap;
+    int max_tokens;            /* 0: until end-of-generation or the context is full */
+    llm_sampler *smp;
+    const char *stops[4];      /* borrowed from the request, alive until ST_DONE */
+    int n_stop;
+    pthread_cond_t cv;         /* signalled when out grows and when the stream ends */
+    /* under mu */
+    int state, seq;            /* seq: its sequence (and index in run[]) while running, else -1 */
+    int n_done;                /* tokens of tok in the KV cache */
+    int n_gen, n_shared;       /* tokens generated; prompt tokens taken from another stream */
+    int cancelled;             /* the client went away (or the server stops) */
+    int stopped, length, rc;   /* a stop string was seen; ended by a limit; the result */
+    unsigned long long order;  /* when it was (last) admitted: the newest is preempted first */
+    sbuf pend;                 /* text held back: a possible stop string, a split UTF-8 char */
+    sbuf out;                  /* text for the connection to send */
+    struct srv_stream *next;   /* in the waiting queue */
+} srv_stream;
 
 struct srv_server {
     llm_model *model;
@@ -390,7 +411,23 @@ struct srv_server {
     int listen_fd, wake[2], port;
     volatile sig_atomic_t stop_requested;
     volatile int stopping;
-    srv_slot *slots;
+    llm_context *ctx;           /* n_parallel sequences over one pool of KV blocks */
+    int n_batch, kv_block;      /* tokens per step; positions per block */
+    int pool_blocks;            /* blocks in the pool (fixed) */
+    srv_stream **run;           /* [n_parallel] the running stream of each sequence, or NULL */
+    int n_run, n_wait;
+    srv_stream *wait_head;      /* the waiting queue, oldest first */
+    llm_token *b_tok;           /* [n_batch] the step's batch */
+    int32_t *b_seq;
+    int8_t *b_logits;
+    int *chunk, *lrow;          /* [n_parallel] tokens of each sequence in the step; its logits row */
+    pthread_t sched;
+    int sched_started;
+    pthread_cond_t sched_cv;    /* wakes the scheduler: a stream queued or cancelled, stop */
+    unsigned long long order;
+    llm_kv_stats kv;            /* the pool's use after the last step (for /health) */
+    unsigned long long n_steps, n_preempted, n_forked_tokens, n_generated;
+    int max_run;                /* the most streams that ran at once */
     int *conn_fds; /* open connections, -1 for a free entry; n_parallel + max_queue */
     int n_conns, max_conns;
     unsigned long long n_requests;
@@ -555,7 +592,6 @@ static int read_head(srv_server *s, int fd, http_req *r, char *buf, size_t cap, 
 typedef struct gen_state {
     srv_server *s;
     int fd, stream, chat, gone;
-    sbuf text;
     char id[64];
 } gen_state;
 
@@ -574,55 +610,286 @@ static void chunk_head(gen_state *st, sbuf *b) {
     sb_str(b, ",\"choices\":[{\"index\":0,");
 }
 
-static int gen_on_token(llm_token t, const char *piece, int len, void *user) {
-    gen_state *st = (gen_state *)user;
-    (void)t;
-    if (st->s->stopping) return 1;
-    if (st->stream && len > 0) {
-        sbuf b;
-        memset(&b, 0, sizeof b);
-        chunk_head(st, &b);
-        if (st->chat) {
-            sb_str(&b, "\"delta\":{\"content\":");
-            sb_json_str(&b, piece, (size_t)len);
-            sb_str(&b, "},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
-        } else {
-            sb_str(&b, "\"text\":");
-            sb_json_str(&b, piece, (size_t)len);
-            sb_str(&b, ",\"logprobs\":null,\"finish_reason\":null}]}\n\n");
-        }
-        if (b.oom || send_all(st->fd, b.s, b.len) < 0) st->gone = 1;
-        free(b.s);
-    } else if (len > 0) {
-        sb_add(&st->text, piece, (size_t)len);
+/* One server-sent event with a piece of text. */
+static int send_piece(gen_state *st, const char *piece, size_t len) {
+    sbuf b;
+    int rc;
+    memset(&b, 0, sizeof b);
+    chunk_head(st, &b);
+    if (st->chat) {
+        sb_str(&b, "\"delta\":{\"content\":");
+        sb_json_str(&b, piece, len);
+        sb_str(&b, "},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
+    } else {
+        sb_str(&b, "\"text\":");
+        sb_json_str(&b, piece, len);
+        sb_str(&b, ",\"logprobs\":null,\"finish_reason\":null}]}\n\n");
     }
-    if (!st->gone && peer_gone(st->fd)) st->gone = 1;
-    return st->gone;
+    rc = b.oom ? -1 : send_all(st->fd, b.s, b.len);
+    free(b.s);
+    return rc;
 }
 
-static srv_slot *slot_acquire(srv_server *s) {
-    srv_slot *slot = NULL;
-    int i;
+/* ---- streams and the scheduler ------------------------------------------------------------ */
+
+/* Bytes at the end of s[0..n) that start a UTF-8 character not yet complete. */
+static size_t utf8_incomplete_tail(const char *s, size_t n) {
+    size_t i, k;
+    for (i = 1; i <= 3 && i <= n; i++) {
+        unsigned char b = (unsigned char)s[n - i];
+        if ((b & 0xC0) == 0x80) continue;
+        k = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+        return k > i ? i : 0;
+    }
+    return 0;
+}
+
+/* Adds generated text: what may still become a stop string or ends inside a UTF-8 character
+   is held back (all of it is released when final); a stop string ends the text before it. */
+static void stream_text(srv_stream *st, const char *piece, size_t n, int final) {
+    sbuf *p = &st->pend;
+    size_t keep = 0, i, k;
+    int j;
+    sb_add(p, piece, n);
+    if (p->oom) { st->stopped = 1; return; }
+    for (j = 0; j < st->n_stop; j++) {
+        const char *sp = st->stops[j];
+        size_t sl = strlen(sp);
+        for (i = 0; i + sl <= p->len; i++)
+            if (memcmp(p->s + i, sp, sl) == 0) {
+                sb_add(&st->out, p->s, i);
+                p->len = 0;
+                st->stopped = 1;
+                return;
+            }
+        for (k = sl - 1; k > keep; k--) /* the longest end of the text that begins this stop string */
+            if (k <= p->len && memcmp(p->s + p->len - k, sp, k) == 0) { keep = k; break; }
+    }
+    if (final) keep = 0;
+    else if (keep < p->len) keep += utf8_incomplete_tail(p->s, p->len - keep);
+    sb_add(&st->out, p->s, p->len - keep);
+    memmove(p->s, p->s + p->len - keep, keep);
+    p->len = keep;
+}
+
+/* Ends a stream (under mu): its sequence's blocks go back to the pool at once. */
+static void stream_end(srv_server *s, srv_stream *st, int rc) {
+    if (st->seq >= 0) {
+        llm_seq_truncate(s->ctx, st->seq, 0);
+        s->run[st->seq] = NULL;
+        s->n_run--;
+        st->seq = -1;
+    }
+    if (rc == LLM_OK) stream_text(st, "", 0, 1);
+    st->rc = rc;
+    st->state = ST_DONE;
+    pthread_cond_signal(&st->cv);
+}
+
+static int blocks_for(const srv_server *s, int n) { return (n + s->kv_block - 1) / s->kv_block; }
+
+/* Whether the pool has room for st's tokens besides what the running streams still need. */
+static int pool_room(srv_server *s, const srv_stream *st) {
+    int i, need = 0;
+    for (i = 0; i < s->p.n_parallel; i++) {
+        const srv_stream *x = s->run[i];
+        int more = x ? blocks_for(s, x->n_tok + 1) - blocks_for(s, x->n_done) : 0;
+        need += more > 0 ? more : 0;
+    }
+    llm_context_kv_stats(s->ctx, &s->kv);
+    return s->kv.n_blocks - s->kv.n_used - need >= blocks_for(s, st->n_tok + 1);
+}
+
+/* Samples st's next token from its logits row, passes its text on, ends the stream when it
+   is done. */
+static void stream_sample(srv_server *s, srv_stream *st, const float *logits) {
+    const llm_model *m = s->model;
+    llm_token t = llm_sampler_sample(st->smp, logits);
+    char piece[256];
+    int len;
+    llm_sampler_accept(st->smp, t);
+    st->n_gen++;
+    s->n_generated++;
+    if (llm_token_is_eog(m, t)) { stream_end(s, st, LLM_OK); return; }
+    len = llm_token_to_piece(m, t, piece, (int)sizeof piece, 0);
+    if (len > (int)sizeof piece) { /* a long user-defined token */
+        char *big = (char *)malloc((size_t)len);
+        if (big && llm_token_to_piece(m, t, big, len, 0) == len) stream_text(st, big, (size_t)len, 0);
+        free(big);
+    } else if (len > 0) {
+        stream_text(st, piece, (size_t)len, 0);
+    }
+    if (st->out.len) pthread_cond_signal(&st->cv);
+    st->tok[st->n_tok++] = t;
+    st->length = (st->max_tokens > 0 && st->n_gen >= st->max_tokens) || st->n_tok > s->p.n_ctx;
+    if (st->stopped || st->length) stream_end(s, st, LLM_OK);
+}
+
+/* Before a prompt chunk of x: takes what another running stream already holds of the same
+   tokens (its blocks, shared by llm_seq_fork), and returns 1 (x waits a step) while a stream
+   admitted earlier is still computing a prefix x could share. */
+static int stream_share(srv_server *s, srv_stream *x) {
+    int i, best = 0, best_seq = -1, wait = 0, lim = x->n_tok - 1; /* the last token is decoded for its logits */
+    for (i = 0; i < s->p.n_parallel; i++) {
+        const srv_stream *y = s->run[i];
+        int l = 0, n;
+        if (!y || y == x) continue;
+        n = y->n_tok < lim ? y->n_tok : lim;
+        while (l < n && x->tok[l] == y->tok[l]) l++;
+        if (l < x->n_done + s->kv_block) continue;
+        if (y->n_done < l && y->n_tok - y->n_done > 1 && y->order < x->order) wait = 1;
+        n = y->n_done < l ? y->n_done : l; /* what y holds of it now */
+        if (n > best) best = n, best_seq = y->seq;
+    }
+    if (best >= x->n_done + s->kv_block && llm_seq_fork(s->ctx, best_seq, x->seq, best) == LLM_OK) {
+        x->n_shared += best - x->n_done;
+        s->n_forked_tokens += (unsigned long long)(best - x->n_done);
+        x->n_done = best;
+    }
+    return wait;
+}
+
+/* The scheduler: each step decodes, in one llm_decode_batch, one token of every generating
+   stream and, within the n_batch budget, prompt chunks of the others (oldest first); streams
+   join and leave between steps. When the pool runs out, the newest stream gives its blocks
+   back and waits (it is recomputed later: the same tokens give the same cache). */
+static void *sched_main(void *arg) {
+    srv_server *s = (srv_server *)arg;
+    int P = s->p.n_parallel;
     pthread_mutex_lock(&s->mu);
     while (!s->stopping) {
-        for (i = 0; i < s->p.n_parallel; i++)
-            if (!s->slots[i].busy) {
-                slot = &s->slots[i];
-                slot->busy = 1;
-                break;
+        srv_stream *st, **pp;
+        llm_batch b;
+        int i, n = 0, r;
+        /* 1. streams whose client went away */
+        for (i = 0; i < P; i++)
+            if (s->run[i] && s->run[i]->cancelled) stream_end(s, s->run[i], LLM_ERR_CANCELLED);
+        for (pp = &s->wait_head; (st = *pp) != NULL;) {
+            if (st->cancelled) {
+                *pp = st->next;
+                s->n_wait--;
+                stream_end(s, st, LLM_ERR_CANCELLED);
+            } else {
+                pp = &st->next;
             }
-        if (slot) break;
-        pthread_cond_wait(&s->cv, &s->mu);
+        }
+        /* 2. admit waiting streams while a sequence is free and the pool has room */
+        while (s->wait_head && s->n_run < P && (s->n_run == 0 || pool_room(s, s->wait_head))) {
+            st = s->wait_head;
+            s->wait_head = st->next;
+            s->n_wait--;
+            for (i = 0; s->run[i]; i++) {
+            }
+            s->run[i] = st;
+            s->n_run++;
+            st->seq = i;
+            st->state = ST_RUNNING;
+            st->n_done = 0;
+            st->order = ++s->order;
+            if (s->n_run > s->max_run) s->max_run = s->n_run;
+        }
+        llm_context_kv_stats(s->ctx, &s->kv);
+        if (s->n_run == 0) {
+            pthread_cond_wait(&s->sched_cv, &s->mu);
+            continue;
+        }
+        /* 3. the batch: generating streams first, one token each, logits for all */
+        for (i = 0; i < P; i++) s->chunk[i] = 0, s->lrow[i] = -1;
+        for (i = 0; i < P; i++) {
+            st = s->run[i];
+            if (!st || st->n_tok - st->n_done != 1) continue;
+            s->b_tok[n] = st->tok[st->n_done];
+            s->b_seq[n] = i;
+            s->b_logits[n] = 1;
+            s->lrow[i] = n++;
+            s->chunk[i] = 1;
+        }
+        /* then prompt chunks, oldest stream first, within the budget */
+        for (;;) {
+            srv_stream *x = NULL;
+            int k, j;
+            for (i = 0; i < P; i++) {
+                st = s->run[i];
+                if (st && !s->chunk[i] && s->lrow[i] != -2 && st->n_tok - st->n_done > 1 && (!x || st->order < x->order)) x = st;
+            }
+            if (!x || n >= s->n_batch) break;
+            if (stream_share(s, x)) { s->lrow[x->seq] = -2; continue; } /* waits for a shared prefix */
+            k = x->n_tok - x->n_done;
+            if (k > s->n_batch - n) k = s->n_batch - n;
+            for (j = 0; j < k; j++) {
+                s->b_tok[n] = x->tok[x->n_done + j];
+                s->b_seq[n] = x->seq;
+                s->b_logits[n++] = 0;
+            }
+            s->chunk[x->seq] = k;
+            if (x->n_done + k == x->n_tok) {
+                s->b_logits[n - 1] = 1;
+                s->lrow[x->seq] = n - 1;
+            }
+        }
+        if (n == 0) { /* every prompt waits for another's prefix: cannot last, but never spin */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 1000000;
+            if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+            pthread_cond_timedwait(&s->sched_cv, &s->mu, &ts);
+            continue;
+        }
+        /* 4. decode without the lock (connections queue, cancel and read /health meanwhile) */
+        memset(&b, 0, sizeof b);
+        b.n = n, b.tokens = s->b_tok, b.seq = s->b_seq, b.logits = s->b_logits;
+        pthread_mutex_unlock(&s->mu);
+        r = llm_decode_batch(s->ctx, &b);
+        pthread_mutex_lock(&s->mu);
+        s->n_steps++;
+        if (r == LLM_ERR_CONTEXT_FULL) { /* the pool is out of blocks */
+            srv_stream *newest = NULL;
+            for (i = 0; i < P; i++)
+                if (s->run[i] && (!newest || s->run[i]->order > newest->order)) newest = s->run[i];
+            if (s->n_run == 1) { /* alone and still too long for the pool */
+                newest->length = 1;
+                stream_end(s, newest, LLM_OK);
+            } else {
+                llm_seq_truncate(s->ctx, newest->seq, 0);
+                s->run[newest->seq] = NULL;
+                s->n_run--;
+                newest->seq = -1;
+                newest->n_done = 0;
+                newest->state = ST_WAITING;
+                newest->next = s->wait_head;
+                s->wait_head = newest;
+                s->n_wait++;
+                s->n_preempted++;
+            }
+            continue;
+        }
+        if (r != LLM_OK) {
+            for (i = 0; i < P; i++)
+                if (s->run[i]) stream_end(s, s->run[i], r);
+            continue;
+        }
+        /* 5. sample the streams that got logits */
+        for (i = 0; i < P; i++) {
+            st = s->run[i];
+            if (!st || !s->chunk[i]) continue;
+            st->n_done += s->chunk[i];
+            if (s->lrow[i] >= 0) stream_sample(s, st, llm_logits(s->ctx, s->lrow[i]));
+        }
+    }
+    /* stopping: every stream ends */
+    {
+        int i;
+        for (i = 0; i < P; i++)
+            if (s->run[i]) stream_end(s, s->run[i], LLM_ERR_CANCELLED);
+        while (s->wait_head) {
+            srv_stream *st = s->wait_head;
+            s->wait_head = st->next;
+            s->n_wait--;
+            stream_end(s, st, LLM_ERR_CANCELLED);
+        }
     }
     pthread_mutex_unlock(&s->mu);
-    return slot;
-}
-
-static void slot_release(srv_server *s, srv_slot *slot) {
-    pthread_mutex_lock(&s->mu);
-    slot->busy = 0;
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
+    return NULL;
 }
 
 /* An integer that fits in 53 bits (a double holds it exactly; the cast is defined). */
@@ -647,12 +914,11 @@ static int content_text(const jnode *c, sbuf *out) {
 
 static void handle_generate(srv_server *s, int fd, const jnode *req, int chat) {
     llm_generate_params g = llm_generate_default_params();
-    llm_generate_stats stats;
     const jnode *v;
     const char *stops[4];
-    int n_stop = 0, stream = 0, max_tokens = 0, rc, n_prompt, limit;
+    int n_stop = 0, stream = 0, max_tokens = 0, rc, n_prompt, limit, pool_tokens, i;
     char *prompt = NULL;
-    srv_slot *slot;
+    srv_stream *x;
     gen_state st;
     const char *finish;
     const llm_model *m = s->model;
@@ -741,25 +1007,45 @@ static void handle_generate(srv_server *s, int fd, const jnode *req, int chat) {
     n_prompt = llm_tokenize(m, prompt, strlen(prompt), NULL, 0,
                             LLM_TOKENIZE_ADD_SPECIAL | (g.parse_special ? LLM_TOKENIZE_PARSE_SPECIAL : 0));
     if (n_prompt < 0) BAD("the prompt cannot be tokenized: %s", llm_result_string(n_prompt));
+    if (n_prompt == 0) BAD("the prompt is empty");
     limit = s->p.n_ctx;
+    pool_tokens = s->pool_blocks * s->kv_block;
     if (n_prompt >= limit) BAD("the prompt is %d tokens; the context holds %d", n_prompt, limit);
+    if (n_prompt >= pool_tokens)
+        BAD("the prompt is %d tokens; the KV cache pool holds %d (%d blocks of %d)", n_prompt, pool_tokens, s->pool_blocks,
+            s->kv_block);
 #undef BAD
 
-    g.n_predict = max_tokens;
-    g.stop = stops;
-    g.n_stop = n_stop;
-    g.stats = &stats;
-    memset(&stats, 0, sizeof stats);
+    x = (srv_stream *)calloc(1, sizeof *x);
+    if (x) {
+        x->cap = s->p.n_ctx + 2;
+        x->tok = (llm_token *)malloc(sizeof(llm_token) * (size_t)x->cap);
+        x->smp = llm_sampler_new(m, &g.sampler);
+    }
+    if (!x || !x->tok || !x->smp ||
+        llm_tokenize(m, prompt, strlen(prompt), x->tok, x->cap,
+                     LLM_TOKENIZE_ADD_SPECIAL | (g.parse_special ? LLM_TOKENIZE_PARSE_SPECIAL : 0)) != n_prompt) {
+        if (x) { llm_sampler_free(x->smp); free(x->tok); }
+        free(x);
+        free(prompt);
+        send_error(fd, 500, NULL, "out of memory");
+        return;
+    }
+    free(prompt);
+    x->n_prompt = x->n_tok = n_prompt;
+    x->max_tokens = max_tokens;
+    for (i = 0; i < n_stop; i++) x->stops[i] = stops[i];
+    x->n_stop = n_stop;
+    x->seq = -1;
+    sb_add(&x->pend, "", 0);
+    pthread_cond_init(&x->cv, NULL);
 
-    slot = slot_acquire(s);
-    if (!slot) { send_error(fd, 503, NULL, "the server is shutting down"); free(prompt); return; }
     st.s = s;
     st.fd = fd;
     st.stream = stream;
     st.chat = chat;
     snprintf(st.id, sizeof st.id, "%s-%llx%08lx", chat ? "chatcmpl" : "cmpl", (unsigned long long)g.sampler.seed & 0xFFFFFFFFull,
              (unsigned long)time(NULL));
-    sb_add(&st.text, "", 0);
     if (stream) {
         static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
                                    "Connection: close\r\n\r\n";
@@ -773,18 +1059,57 @@ static void handle_generate(srv_server *s, int fd, const jnode *req, int chat) {
         }
         free(b.s);
     }
-    llm_context_truncate(slot->ctx, 0);
-    rc = st.gone ? LLM_ERR_CANCELLED : llm_generate(slot->ctx, prompt, &g, gen_on_token, &st);
-    llm_context_truncate(slot->ctx, 0);
-    slot_release(s, slot);
-    free(prompt);
-    if (s->p.verbose)
-        fprintf(stderr, "llm serve: %s %d+%d tokens%s\n", chat ? "chat" : "completion", stats.n_prompt, stats.n_generated,
-                st.gone ? " (client gone: cancelled)" : "");
 
-    finish = rc == LLM_ERR_CONTEXT_FULL || (max_tokens && stats.n_generated >= max_tokens) ? "length" : "stop";
-    if (st.gone) { free(st.text.s); return; }
-    if (rc != LLM_OK && rc != LLM_ERR_CONTEXT_FULL) {
+    /* queue it, then pass its text on as the scheduler makes it */
+    pthread_mutex_lock(&s->mu);
+    if (s->stopping) { /* the scheduler has ended (or is ending) every stream it knows */
+        x->state = ST_DONE;
+        x->rc = LLM_ERR_CANCELLED;
+    } else {
+        srv_stream **pp = &s->wait_head;
+        x->state = ST_WAITING;
+        x->cancelled = st.gone;
+        while (*pp) pp = &(*pp)->next;
+        *pp = x;
+        s->n_wait++;
+        pthread_cond_signal(&s->sched_cv);
+    }
+    for (;;) {
+        if (stream && x->out.len && !st.gone) {
+            sbuf piece = x->out;
+            memset(&x->out, 0, sizeof x->out);
+            pthread_mutex_unlock(&s->mu);
+            if (send_piece(&st, piece.s, piece.len) < 0) st.gone = 1;
+            free(piece.s);
+            pthread_mutex_lock(&s->mu);
+            continue;
+        }
+        if (x->state == ST_DONE) break;
+        if (st.gone && !x->cancelled) {
+            x->cancelled = 1;
+            pthread_cond_signal(&s->sched_cv);
+        }
+        {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 100000000;
+            if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+            if (pthread_cond_timedwait(&x->cv, &s->mu, &ts) != 0 && !st.gone && x->state != ST_DONE) {
+                pthread_mutex_unlock(&s->mu);
+                if (peer_gone(fd)) st.gone = 1;
+                pthread_mutex_lock(&s->mu);
+            }
+        }
+    }
+    rc = x->rc;
+    pthread_mutex_unlock(&s->mu);
+    if (s->p.verbose)
+        fprintf(stderr, "llm serve: %s %d+%d tokens%s%s\n", chat ? "chat" : "completion", x->n_prompt, x->n_gen,
+                x->n_shared ? " (prefix shared)" : "", st.gone ? " (client gone: cancelled)" : "");
+
+    finish = x->length ? "length" : "stop";
+    if (st.gone) goto out;
+    if (rc != LLM_OK) {
         if (stream) {
             sbuf b;
             memset(&b, 0, sizeof b);
@@ -796,13 +1121,13 @@ static void handle_generate(srv_server *s, int fd, const jnode *req, int chat) {
         } else {
             send_error(fd, 500, NULL, "generation failed: %s", llm_result_string(rc));
         }
-        free(st.text.s);
-        return;
+        goto out;
     }
     {
         sbuf b;
         memset(&b, 0, sizeof b);
         if (stream) {
+            if (x->out.len && send_piece(&st, x->out.s, x->out.len) < 0) goto out;
             chunk_head(&st, &b);
             sb_str(&b, chat ? "\"delta\":{}," : "\"text\":\"\",");
             sb_printf(&b, "\"logprobs\":null,\"finish_reason\":\"%s\"}]", finish);
@@ -814,18 +1139,24 @@ static void handle_generate(srv_server *s, int fd, const jnode *req, int chat) {
             sb_json_str(&b, s->model_id, strlen(s->model_id));
             sb_str(&b, chat ? ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
                             : ",\"choices\":[{\"index\":0,\"text\":");
-            sb_json_str(&b, st.text.s, st.text.len);
+            sb_json_str(&b, x->out.s ? x->out.s : "", x->out.len);
             sb_printf(&b, "%s,\"logprobs\":null,\"finish_reason\":\"%s\"}]", chat ? "}" : "", finish);
         }
-        sb_printf(&b, ",\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d}}", stats.n_prompt,
-                  stats.n_generated, stats.n_prompt + stats.n_generated);
+        sb_printf(&b, ",\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d}}", x->n_prompt, x->n_gen,
+                  x->n_prompt + x->n_gen);
         if (stream) sb_str(&b, "\n\ndata: [DONE]\n\n");
         if (b.oom) send_error(fd, 500, NULL, "out of memory");
         else if (stream) send_all(fd, b.s, b.len);
         else send_response(fd, 200, "application/json", NULL, b.s, b.len);
         free(b.s);
     }
-    free(st.text.s);
+out:
+    pthread_cond_destroy(&x->cv);
+    llm_sampler_free(x->smp);
+    free(x->tok);
+    free(x->pend.s);
+    free(x->out.s);
+    free(x);
 }
 
 /* ---- connections ------------------------------------------------------------------------- */
@@ -867,9 +1198,19 @@ static void handle_connection(srv_server *s, int fd) {
         send_error(fd, 401, NULL, r.auth[0] ? "incorrect API key" : "an API key is needed (Authorization: Bearer KEY)");
         goto done;
     }
-    if (route == 0) {
-        static const char ok[] = "{\"status\":\"ok\"}";
-        send_response(fd, 200, "application/json", NULL, ok, sizeof ok - 1);
+    if (route == 0) { /* the scheduler's state: streams and the KV pool */
+        sbuf b;
+        memset(&b, 0, sizeof b);
+        pthread_mutex_lock(&s->mu);
+        sb_printf(&b, "{\"status\":\"ok\",\"running\":%d,\"waiting\":%d,\"parallel\":%d,\"max_running\":%d,", s->n_run, s->n_wait,
+                  s->p.n_parallel, s->max_run);
+        sb_printf(&b, "\"kv_blocks_used\":%d,\"kv_blocks_total\":%d,\"kv_blocks_shared\":%d,\"kv_block_size\":%d,", s->kv.n_used,
+                  s->kv.n_blocks, s->kv.n_shared, s->kv.block_size);
+        sb_printf(&b, "\"steps\":%llu,\"generated_tokens\":%llu,\"preempted\":%llu,\"prefix_shared_tokens\":%llu}", s->n_steps,
+                  s->n_generated, s->n_preempted, s->n_forked_tokens);
+        pthread_mutex_unlock(&s->mu);
+        if (!b.oom) send_response(fd, 200, "application/json", NULL, b.s, b.len);
+        free(b.s);
     } else if (route == 1) {
         sbuf b;
         memset(&b, 0, sizeof b);
@@ -953,7 +1294,6 @@ srv_server *srv_new(llm_model *m, const char *model_id, const srv_params *pp, ch
     struct addrinfo hints, *ai = NULL;
     char port[16];
     int i, one = 1, rc;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (err_size) err[0] = 0;
     s = (srv_server *)calloc(1, sizeof *s);
     if (!s) { snprintf(err, err_size, "out of memory"); return NULL; }
@@ -964,17 +1304,20 @@ srv_server *srv_new(llm_model *m, const char *model_id, const srv_params *pp, ch
     if (!s->p.max_header) s->p.max_header = d.max_header;
     if (!s->p.max_body) s->p.max_body = d.max_body;
     if (s->p.timeout_s <= 0) s->p.timeout_s = d.timeout_s;
-    if (s->p.n_threads <= 0) s->p.n_threads = ncpu > s->p.n_parallel ? (int)(ncpu / s->p.n_parallel) : 1;
+    if (s->p.n_threads < 0) s->p.n_threads = 0;
     s->model = m;
     snprintf(s->model_id, sizeof s->model_id, "%s", model_id ? model_id : "model");
     s->listen_fd = s->wake[0] = s->wake[1] = -1;
     s->created = (long)time(NULL);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_cond_init(&s->sched_cv, NULL);
     s->max_conns = s->p.n_parallel + s->p.max_queue;
     s->conn_fds = (int *)malloc(sizeof(int) * (size_t)s->max_conns);
-    s->slots = (srv_slot *)calloc((size_t)s->p.n_parallel, sizeof *s->slots);
-    if (!s->conn_fds || !s->slots) { snprintf(err, err_size, "out of memory"); goto fail; }
+    s->run = (srv_stream **)calloc((size_t)s->p.n_parallel, sizeof *s->run);
+    s->chunk = (int *)calloc((size_t)s->p.n_parallel, sizeof(int));
+    s->lrow = (int *)calloc((size_t)s->p.n_parallel, sizeof(int));
+    if (!s->conn_fds || !s->run || !s->chunk || !s->lrow) { snprintf(err, err_size, "out of memory"); goto fail; }
     for (i = 0; i < s->max_conns; i++) s->conn_fds[i] = -1;
 
     s->tmpl = s->p.tmpl ? llm_chat_template_name(NULL, s->p.tmpl) : llm_chat_template_name(m, NULL);
@@ -982,15 +1325,49 @@ srv_server *srv_new(llm_model *m, const char *model_id, const srv_params *pp, ch
         if (s->p.tmpl) { snprintf(err, err_size, "unknown chat template '%s'", s->p.tmpl); goto fail; }
         s->tmpl = "chatml";
     }
-    for (i = 0; i < s->p.n_parallel; i++) {
+    {
+        /* one context: a sequence per stream, one pool of KV blocks, a step of n_batch tokens */
         llm_context_params cp = llm_context_default_params();
         cp.n_ctx = s->p.n_ctx;
         cp.n_threads = s->p.n_threads;
         cp.kv_type = s->p.kv_type;
-        s->slots[i].ctx = llm_context_new(m, &cp, err, err_size);
-        if (!s->slots[i].ctx) goto fail;
+        cp.n_seq_max = s->p.n_parallel;
+        cp.n_outputs = s->p.n_parallel;
+        cp.n_batch = s->p.n_batch > 0 ? s->p.n_batch : 256; /* a long prompt stalls the other streams one step at most */
+        if (cp.n_batch < s->p.n_parallel) cp.n_batch = s->p.n_parallel;
+        cp.kv_block = s->p.kv_block;
+        cp.n_kv_blocks = s->p.kv_blocks;
+        if (!cp.n_kv_blocks && s->p.kv_mem) { /* as many blocks as the memory holds */
+            llm_memory_estimate one;
+            llm_context_params q = cp;
+            q.n_kv_blocks = 1;
+            if ((rc = llm_context_estimate(m, &q, &one)) != LLM_OK) {
+                snprintf(err, err_size, "cannot size the KV pool: %s", llm_result_string(rc));
+                goto fail;
+            }
+            if (s->p.kv_mem / one.kv_bytes > (uint64_t)1 << 30) {
+                snprintf(err, err_size, "--kv-mem is too large");
+                goto fail;
+            }
+            cp.n_kv_blocks = (int)(s->p.kv_mem / one.kv_bytes);
+            if (cp.n_kv_blocks < 1) {
+                snprintf(err, err_size, "--kv-mem %llu bytes holds no KV block (one takes %llu bytes)", (unsigned long long)s->p.kv_mem,
+                         (unsigned long long)one.kv_bytes);
+                goto fail;
+            }
+        }
+        s->ctx = llm_context_new(m, &cp, err, err_size);
+        if (!s->ctx) goto fail;
     }
-    s->p.n_ctx = llm_context_n_ctx(s->slots[0].ctx);
+    s->p.n_ctx = llm_context_n_ctx(s->ctx);
+    s->n_batch = llm_context_n_batch(s->ctx);
+    llm_context_kv_stats(s->ctx, &s->kv);
+    s->kv_block = s->kv.block_size;
+    s->pool_blocks = s->kv.n_blocks;
+    s->b_tok = (llm_token *)malloc(sizeof(llm_token) * (size_t)s->n_batch);
+    s->b_seq = (int32_t *)malloc(sizeof(int32_t) * (size_t)s->n_batch);
+    s->b_logits = (int8_t *)malloc((size_t)s->n_batch);
+    if (!s->b_tok || !s->b_seq || !s->b_logits) { snprintf(err, err_size, "out of memory"); goto fail; }
     if (s->p.max_tokens <= 0 || s->p.max_tokens > s->p.n_ctx) s->p.max_tokens = s->p.n_ctx;
 
     if (pipe(s->wake) != 0) { snprintf(err, err_size, "pipe: %s", strerror(errno)); goto fail; }
@@ -1017,6 +1394,12 @@ srv_server *srv_new(llm_model *m, const char *model_id, const srv_params *pp, ch
                                           : ntohs(((struct sockaddr_in *)&a)->sin_port);
     }
     freeaddrinfo(ai);
+    if (pthread_create(&s->sched, NULL, sched_main, s) != 0) {
+        snprintf(err, err_size, "cannot start the scheduler thread");
+        ai = NULL;
+        goto fail;
+    }
+    s->sched_started = 1;
     return s;
 fail:
     if (ai) freeaddrinfo(ai);
@@ -1104,8 +1487,7 @@ int srv_run(srv_server *s) {
     s->listen_fd = -1;
     pthread_mutex_lock(&s->mu);
     s->stopping = 1;
-    for (i = 0; i < s->p.n_parallel; i++)
-        if (s->slots[i].busy) llm_generate_cancel(s->slots[i].ctx);
+    pthread_cond_signal(&s->sched_cv); /* the scheduler ends every stream */
     for (i = 0; i < s->max_conns; i++)
         if (s->conn_fds[i] >= 0) shutdown(s->conn_fds[i], SHUT_RD);
     pthread_cond_broadcast(&s->cv);
@@ -1119,17 +1501,28 @@ int srv_run(srv_server *s) {
 }
 
 void srv_free(srv_server *s) {
-    int i;
     if (!s) return;
     if (s->n_conns > 0) return; /* threads still running: leave it (the process is ending) */
-    if (s->slots)
-        for (i = 0; i < s->p.n_parallel; i++) llm_context_free(s->slots[i].ctx);
+    if (s->sched_started) {
+        pthread_mutex_lock(&s->mu);
+        s->stopping = 1;
+        pthread_cond_signal(&s->sched_cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->sched, NULL);
+    }
+    llm_context_free(s->ctx);
     if (s->listen_fd >= 0) close(s->listen_fd);
     if (s->wake[0] >= 0) close(s->wake[0]);
     if (s->wake[1] >= 0) close(s->wake[1]);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
-    free(s->slots);
+    pthread_cond_destroy(&s->sched_cv);
+    free(s->run);
+    free(s->chunk);
+    free(s->lrow);
+    free(s->b_tok);
+    free(s->b_seq);
+    free(s->b_logits);
     free(s->conn_fds);
     free(s);
 }
