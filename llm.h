@@ -5995,9 +5995,9 @@ static void llm__matmul(llm_context *c, const llm__tensor *w, const float *x, in
         j.xq = c->xq;
         j.xq_stride = c->xq_stride;
     }
-    /* about four bands per thread, at least 4 rows each */
-    j.rows_per_task = rows / (c->pool.n_threads * 4);
-    if (j.rows_per_task < 4) j.rows_per_task = 4;
+    /* about four bands per thread, each a multiple of 8 rows (the tile kernels' row groups) */
+    j.rows_per_task = (rows / (c->pool.n_threads * 4) + 7) & ~7;
+    if (j.rows_per_task < 8) j.rows_per_task = 8;
     n_tasks = (rows + j.rows_per_task - 1) / j.rows_per_task;
     llm__pool_run_sized(&c->pool, n_tasks, (double)rows * n * n_cols, llm__matmul_task, &j);
 }
