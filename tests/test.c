@@ -129,6 +129,38 @@ static llm_model *t_load_model(const char *rel) {
 
 /* ---- test files, by subject ---------------------------------------------------------- */
 
+#if !defined(_WIN32)
+/* Runs a test script that drives build/llm (tests/NAME.sh MODEL under `timeout`): it prints
+   one "ok NAME" / "FAIL NAME: why" / "skip NAME: why" line per check, and "# ..." notes.
+   Each FAIL is a failure here; at least min_ok checks must pass, unless the script skipped
+   everything (a tool missing). Skipped visibly when build/llm, bash or the model is missing. */
+static void t_script(const char *script, int timeout_s, int min_ok) {
+    const char *model = t_shared("models/stories260K.gguf");
+    char cmd[1024], line[4096];
+    FILE *p, *f;
+    int n_ok = 0, n_skip = 0, status;
+    if (!model) return;
+    f = fopen("build/llm", "rb");
+    if (!f) T_SKIP("build/llm missing (make build/llm)");
+    fclose(f);
+    if (system("command -v bash >/dev/null 2>&1") != 0) T_SKIP("bash not installed");
+    snprintf(cmd, sizeof cmd, "timeout %d bash %s %s 2>&1", timeout_s, script, model);
+    p = popen(cmd, "r");
+    T_REQUIRE(p != NULL, "cannot run %s", cmd);
+    while (fgets(line, sizeof line, p)) {
+        line[strcspn(line, "\n")] = 0;
+        if (strncmp(line, "ok ", 3) == 0) n_ok++;
+        else if (strncmp(line, "skip ", 5) == 0) printf("  %s\n", line), n_skip++;
+        else if (line[0] == '#') printf("  %s\n", line);
+        else T_CHECK(0, "%s", line);
+    }
+    status = pclose(p);
+    T_CHECK(status == 0, "%s exited with status %d", script, status);
+    if (n_ok == 0 && n_skip > 0) T_SKIP("%s: a tool it needs is missing (above)", script);
+    T_CHECK(n_ok >= min_ok, "only %d checks of %s passed", n_ok, script);
+}
+#endif
+
 #include "test_json.c"      /* a tiny JSON reader for the reference files */
 #include "test_gguf.c"      /* GGUF reader: valid files, every value type, malformed files */
 #include "test_kernels.c"   /* type table, dequantization, mat-vec against refs, per ISA */

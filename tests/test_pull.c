@@ -6,33 +6,8 @@
 #include <math.h>
 
 #if !defined(_WIN32)
-/* tests/pull_test.sh prints one "ok NAME" / "FAIL NAME: why" / "skip NAME: why" line per
-   check; each FAIL is a failure here. Skipped visibly when build/llm, bash, curl or python3
-   is missing. */
-static void test_pull(void) {
-    const char *model = t_shared("models/stories260K.gguf");
-    char cmd[1024], line[4096];
-    FILE *p, *f;
-    int n_ok = 0, status;
-    if (!model) return;
-    f = fopen("build/llm", "rb");
-    if (!f) T_SKIP("build/llm missing (make build/llm)");
-    fclose(f);
-    if (system("command -v bash >/dev/null 2>&1") != 0) T_SKIP("bash not installed");
-    snprintf(cmd, sizeof cmd, "timeout 120 bash tests/pull_test.sh %s 2>&1", model);
-    p = popen(cmd, "r");
-    T_REQUIRE(p != NULL, "cannot run %s", cmd);
-    while (fgets(line, sizeof line, p)) {
-        line[strcspn(line, "\n")] = 0;
-        if (strncmp(line, "ok ", 3) == 0) n_ok++;
-        else if (strncmp(line, "skip ", 5) == 0) printf("  %s skipped: %s\n", t_name, line + 5), t_skipped_now = 1;
-        else if (line[0] == '#') printf("  %s\n", line);
-        else T_CHECK(0, "%s", line);
-    }
-    status = pclose(p);
-    T_CHECK(status == 0, "tests/pull_test.sh exited with status %d", status);
-    if (!t_skipped_now) T_CHECK(n_ok >= 29, "only %d checks passed", n_ok);
-}
+/* tests/pull_test.sh, through t_script: skipped visibly when curl or python3 is missing. */
+static void test_pull(void) { t_script("tests/pull_test.sh", 120, 29); }
 #endif
 
 #define T_NEAR(x, want, tol) T_CHECK(fabs((x) - (want)) <= (tol), "%s = %.4f, want %.4f +- %g", #x, (double)(x), (double)(want), (double)(tol))
