@@ -3348,6 +3348,21 @@ LLM__TILE_INLINE __m256i llm__bcast16_ctrl_avx2(int a, int b) {
     return _mm256_set_m128i(_mm_set1_epi16((short)(2 * b | (2 * b + 1) << 8)), _mm_set1_epi16((short)(2 * a | (2 * a + 1) << 8)));
 }
 
+/* Row r's min (or offset) weights against each column's bsums: m[c] = mins . bsums_c. */
+LLM__TILE_INLINE void llm__tile_bsums_avx2(__m256i *m, __m256i mins, const uint8_t *x, size_t xs, int i, const int C) {
+    int c;
+    LLM__UNROLL for (c = 0; c < C; c++)
+        m[c] = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)(x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES + 260)));
+}
+
+/* llm__kq_combine on a tile's eight outputs. */
+LLM__TILE_INLINE __m256 llm__kq_combine8_avx2(__m256 sum, const float *dw, const float *dmw, const float *dx, __m256i isum,
+                                              __m256i msum, const int R, const int C) {
+    __m256 a = _mm256_mul_ps(LLM__TILE_ROWS(dw), LLM__TILE_COLS(dx)), am = _mm256_mul_ps(LLM__TILE_ROWS(dmw), LLM__TILE_COLS(dx));
+    sum = _mm256_add_ps(sum, _mm256_mul_ps(a, _mm256_cvtepi32_ps(isum)));
+    return _mm256_sub_ps(sum, _mm256_mul_ps(am, _mm256_cvtepi32_ps(msum)));
+}
+
 /* Q4_K, and Q5_K with its fifth bits: eight sub-blocks of 32, 6-bit scales and mins. */
 LLM__TILE_INLINE void llm__k4_tile_avx2(int type, int nb, const uint8_t *w, size_t ws, const uint8_t *x, size_t xs,
                                         float *y, size_t ldy, const int R, const int C) {
@@ -3359,7 +3374,6 @@ LLM__TILE_INLINE void llm__k4_tile_avx2(int type, int nb, const uint8_t *w, size
     for (i = 0; i < nb; i++) {
         __m256i acc[8], macc[8];
         float dw[8], dmw[8], dx[8];
-        __m256 a, am;
         LLM__UNROLL for (k = 0; k < 8; k++) acc[k] = macc[k] = _mm256_setzero_si256();
         LLM__UNROLL for (c = 0; c < C; c++) dx[c] = llm__kq_f32_avx2(x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES);
         LLM__UNROLL for (r = 0; r < R; r++) {
@@ -3388,16 +3402,9 @@ LLM__TILE_INLINE void llm__k4_tile_avx2(int type, int nb, const uint8_t *w, size
                     acc[r * C + c] = _mm256_add_epi32(acc[r * C + c], _mm256_add_epi32(p0, p1));
                 }
             }
-            LLM__UNROLL for (c = 0; c < C; c++) {
-                const uint8_t *bs = x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES + 260;
-                macc[r * C + c] = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)bs));
-            }
+            llm__tile_bsums_avx2(macc + r * C, mins, x, xs, i, C);
         }
-        /* llm__kq_combine on eight outputs */
-        a = _mm256_mul_ps(LLM__TILE_ROWS(dw), LLM__TILE_COLS(dx));
-        am = _mm256_mul_ps(LLM__TILE_ROWS(dmw), LLM__TILE_COLS(dx));
-        sum = _mm256_add_ps(sum, _mm256_mul_ps(a, _mm256_cvtepi32_ps(llm__hsum8_i32_avx2(acc, R * C))));
-        sum = _mm256_sub_ps(sum, _mm256_mul_ps(am, _mm256_cvtepi32_ps(llm__hsum8_i32_avx2(macc, R * C))));
+        sum = llm__kq_combine8_avx2(sum, dw, dmw, dx, llm__hsum8_i32_avx2(acc, R * C), llm__hsum8_i32_avx2(macc, R * C), R, C);
     }
     llm__tile_store_avx2(sum, y, ldy, R, C);
 }
@@ -3426,7 +3433,6 @@ LLM__TILE_INLINE void llm__k16_tile_avx2(int type, int nb, const uint8_t *w, siz
     for (i = 0; i < nb; i++) {
         __m256i acc[8], macc[8];
         float dw[8], dmw[8], dx[8];
-        __m256 a, am;
         LLM__UNROLL for (k = 0; k < 8; k++) acc[k] = macc[k] = _mm256_setzero_si256();
         LLM__UNROLL for (c = 0; c < C; c++) dx[c] = llm__kq_f32_avx2(x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES);
         LLM__UNROLL for (r = 0; r < R; r++) {
@@ -3465,22 +3471,14 @@ LLM__TILE_INLINE void llm__k16_tile_avx2(int type, int nb, const uint8_t *w, siz
                     }
                 }
             }
-            LLM__UNROLL for (c = 0; c < C; c++) {
-                const uint8_t *bs = x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES + 260;
-                macc[r * C + c] = _mm256_madd_epi16(mn16, _mm256_loadu_si256((const __m256i *)bs));
-            }
+            llm__tile_bsums_avx2(macc + r * C, mn16, x, xs, i, C);
         }
-        /* llm__kq_combine on eight outputs; Q3_K's offset goes into isum, its min factor is 0 */
-        a = _mm256_mul_ps(LLM__TILE_ROWS(dw), LLM__TILE_COLS(dx));
-        am = _mm256_mul_ps(LLM__TILE_ROWS(dmw), LLM__TILE_COLS(dx));
-        if (q3) {
-            sum = _mm256_add_ps(sum, _mm256_mul_ps(a, _mm256_cvtepi32_ps(_mm256_sub_epi32(llm__hsum8_i32_avx2(acc, R * C),
-                                                                                            llm__hsum8_i32_avx2(macc, R * C)))));
-            sum = _mm256_sub_ps(sum, _mm256_mul_ps(am, _mm256_setzero_ps()));
-        } else {
-            sum = _mm256_add_ps(sum, _mm256_mul_ps(a, _mm256_cvtepi32_ps(llm__hsum8_i32_avx2(acc, R * C))));
-            sum = _mm256_sub_ps(sum, _mm256_mul_ps(am, _mm256_cvtepi32_ps(llm__hsum8_i32_avx2(macc, R * C))));
-        }
+        if (q3) /* the codes' offset goes into isum; the min factor is 0 */
+            sum = llm__kq_combine8_avx2(sum, dw, dmw, dx,
+                                        _mm256_sub_epi32(llm__hsum8_i32_avx2(acc, R * C), llm__hsum8_i32_avx2(macc, R * C)),
+                                        _mm256_setzero_si256(), R, C);
+        else
+            sum = llm__kq_combine8_avx2(sum, dw, dmw, dx, llm__hsum8_i32_avx2(acc, R * C), llm__hsum8_i32_avx2(macc, R * C), R, C);
     }
     llm__tile_store_avx2(sum, y, ldy, R, C);
 }
@@ -3522,10 +3520,7 @@ LLM__TILE_INLINE void llm__q6_K_tile_avx2(int nb, const uint8_t *w, size_t ws, c
                     }
                 }
             }
-            LLM__UNROLL for (c = 0; c < C; c++) {
-                const uint8_t *bs = x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES + 260;
-                off[r * C + c] = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)bs));
-            }
+            llm__tile_bsums_avx2(off + r * C, sc16, x, xs, i, C);
         }
         /* llm__k2_step on eight outputs: sum + d * dx * (isum - 32 off) */
         a = _mm256_mul_ps(LLM__TILE_ROWS(dw), LLM__TILE_COLS(dx));
