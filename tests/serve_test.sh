@@ -51,6 +51,18 @@ check "curl /v1/models" $? "$(cat "$tmp/models")"
 py "$tmp/chat" "d['object']=='chat.completion' and d['choices'][0]['message']['role']=='assistant' and len(d['choices'][0]['message']['content'])>0 and d['choices'][0]['finish_reason']=='length' and d['usage']['completion_tokens']==16 and d['usage']['total_tokens']==d['usage']['prompt_tokens']+16"
 check "curl chat completion" $? "$(cat "$tmp/chat")"
 
+# Structured outputs: a JSON schema holds the text to {"c": "x"} or {"c": "y"}; JSON mode to
+# one JSON value (complete unless max_tokens cut it); a schema that cannot compile is a 400.
+"${C[@]}" "${J[@]}" "$base/v1/chat/completions" -d '{"messages":[{"role":"user","content":"Once upon a time"}],"max_tokens":64,"temperature":0.8,"seed":3,"response_format":{"type":"json_schema","json_schema":{"name":"pick","strict":true,"schema":{"type":"object","properties":{"c":{"enum":["x","y"]}},"required":["c"],"additionalProperties":false}}}}' >"$tmp/schema"
+py "$tmp/schema" "d['choices'][0]['finish_reason']=='stop' and json.loads(d['choices'][0]['message']['content']) in ({'c':'x'},{'c':'y'})"
+check "response_format json_schema" $? "$(cat "$tmp/schema")"
+"${C[@]}" "${J[@]}" "$base/v1/completions" -d '{"prompt":"Once upon a time","max_tokens":200,"temperature":0,"response_format":{"type":"json_object"}}' >"$tmp/jsonmode"
+py "$tmp/jsonmode" "d['choices'][0]['finish_reason']=='length' or json.loads(d['choices'][0]['text']) is not None or d['choices'][0]['text'].strip()=='null'"
+check "response_format json_object" $? "$(cat "$tmp/jsonmode")"
+got=$(curl -s --max-time 20 -o "$tmp/badschema" -w '%{http_code}' -H "Authorization: Bearer $KEY" "${J[@]}" "$base/v1/chat/completions" -d '{"messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{"schema":{"type":"object","properties":{"a":{"$ref":"#/x"}}}}}}')
+[ "$got" = 400 ] && grep -q 'json_schema' "$tmp/badschema"
+check "response_format with an unsupported schema -> 400" $? "$got $(cat "$tmp/badschema")"
+
 "${C[@]}" -N "${J[@]}" "$base/v1/chat/completions" -d '{"messages":[{"role":"system","content":"Stories."},{"role":"user","content":"Once upon a time"}],"max_tokens":16,"temperature":0,"stream":true}' >"$tmp/chat_sse"
 python3 - "$tmp/chat_sse" "$tmp/chat" <<'PY'
 import json, sys

@@ -376,6 +376,29 @@ static jnode *j_get(const jnode *obj, const char *key) {
     return NULL;
 }
 
+/* Writes a parsed value back as JSON text (to hand a request's JSON schema to the grammar
+   compiler). Numbers keep 17 significant digits, which reproduces any double. */
+static void j_write(sbuf *b, const jnode *n) {
+    const jnode *k;
+    switch (n->type) {
+    case J_NULL: sb_str(b, "null"); break;
+    case J_BOOL: sb_str(b, n->b ? "true" : "false"); break;
+    case J_NUM: sb_printf(b, "%.17g", n->num); break;
+    case J_STR: sb_json_str(b, n->s, n->len); break;
+    default:
+        sb_str(b, n->type == J_ARR ? "[" : "{");
+        for (k = n->kid; k; k = k->next) {
+            if (k != n->kid) sb_str(b, ",");
+            if (n->type == J_OBJ) {
+                sb_json_str(b, k->key, strlen(k->key));
+                sb_str(b, ":");
+            }
+            j_write(b, k);
+        }
+        sb_str(b, n->type == J_ARR ? "]" : "}");
+    }
+}
+
 /* ---- server state ------------------------------------------------------------------------ */
 
 /* A request's generation. The connection thread fills the fixed part and queues it; the
@@ -388,6 +411,7 @@ typedef struct srv_stream {
     int n_prompt, n_tok, cap;
     int max_tokens;            /* 0: until end-of-generation or the context is full */
     llm_sampler *smp;
+    llm_grammar *grammar;      /* response_format's, or NULL; the sampler borrows it */
     const char *stops[4];      /* borrowed from the request, alive until ST_DONE */
     int n_stop;
     pthread_cond_t cv;         /* signalled when out grows and when the stream ends */
@@ -918,6 +942,7 @@ static void handle_generate(srv_server *s, int fd, const jnode *req, int chat) {
     const char *stops[4];
     int n_stop = 0, stream = 0, max_tokens = 0, rc, n_prompt, limit, pool_tokens, i;
     char *prompt = NULL;
+    llm_grammar *grammar = NULL;
     srv_stream *x;
     gen_state st;
     const char *finish;
@@ -933,7 +958,7 @@ static void handle_generate(srv_server *s, int fd, const jnode *req, int chat) {
     g.sampler.seed = (uint64_t)time(NULL) * 6364136223846793005ull + ++s->n_requests;
     pthread_mutex_unlock(&s->mu);
 
-#define BAD(...) do { send_error(fd, 400, NULL, __VA_ARGS__); free(prompt); return; } while (0)
+#define BAD(...) do { send_error(fd, 400, NULL, __VA_ARGS__); free(prompt); llm_grammar_free(grammar); return; } while (0)
     if ((v = j_get(req, "model")) && v->type != J_STR && v->type != J_NULL) BAD("'model' must be a string");
     if ((v = j_get(req, "stream")) && v->type != J_NULL) {
         if (v->type != J_BOOL) BAD("'stream' must be a boolean");
@@ -952,6 +977,26 @@ static void handle_generate(srv_server *s, int fd, const jnode *req, int chat) {
         g.sampler.seed = (uint64_t)(long long)v->num;
     }
     if ((v = j_get(req, "n")) && v->type != J_NULL && (!is_int(v) || v->num != 1)) BAD("'n' must be 1");
+    if ((v = j_get(req, "response_format")) && v->type != J_NULL) { /* JSON mode and structured outputs */
+        const jnode *type = v->type == J_OBJ ? j_get(v, "type") : NULL;
+        if (!type || type->type != J_STR) BAD("'response_format' must be an object with a string 'type'");
+        if (strcmp(type->s, "json_object") == 0) {
+            if (!(grammar = llm_grammar_json())) { send_error(fd, 500, NULL, "out of memory"); return; }
+        } else if (strcmp(type->s, "json_schema") == 0) {
+            const jnode *js = j_get(v, "json_schema"), *schema = js && js->type == J_OBJ ? j_get(js, "schema") : NULL;
+            char err[256];
+            sbuf text = {0};
+            if (!schema || (schema->type != J_OBJ && schema->type != J_BOOL))
+                BAD("'response_format.json_schema.schema' must be a JSON schema object");
+            j_write(&text, schema);
+            grammar = text.oom ? NULL : llm_grammar_from_json_schema(text.s, err, sizeof err);
+            free(text.s);
+            if (!grammar) BAD("'response_format.json_schema.schema': %s", text.oom ? "out of memory" : err);
+        } else if (strcmp(type->s, "text") != 0) {
+            BAD("'response_format.type' must be \"text\", \"json_object\" or \"json_schema\"");
+        }
+        g.sampler.grammar = grammar;
+    }
     if (((v = j_get(req, "max_tokens")) && v->type != J_NULL) ||
         ((v = j_get(req, "max_completion_tokens")) && v->type != J_NULL)) {
         limit = s->p.max_tokens;
@@ -1028,9 +1073,11 @@ static void handle_generate(srv_server *s, int fd, const jnode *req, int chat) {
         if (x) { llm_sampler_free(x->smp); free(x->tok); }
         free(x);
         free(prompt);
+        llm_grammar_free(grammar);
         send_error(fd, 500, NULL, "out of memory");
         return;
     }
+    x->grammar = grammar;
     free(prompt);
     x->n_prompt = x->n_tok = n_prompt;
     x->max_tokens = max_tokens;
@@ -1153,6 +1200,7 @@ static void handle_generate(srv_server *s, int fd, const jnode *req, int chat) {
 out:
     pthread_cond_destroy(&x->cv);
     llm_sampler_free(x->smp);
+    llm_grammar_free(x->grammar);
     free(x->tok);
     free(x->pend.s);
     free(x->out.s);
