@@ -17,7 +17,7 @@ ifeq ($(origin CC),default)
 CC = gcc
 endif
 CFLAGS = -O2 -g -Wall -Wextra -Werror -std=c11
-LDLIBS = -lm -lpthread
+LDLIBS = -lm -lpthread -ldl
 WARN   = -Wall -Wextra -Werror
 
 CLANG   := $(shell command -v clang 2>/dev/null)
@@ -27,7 +27,7 @@ ARMHF   := $(shell command -v arm-linux-gnueabihf-gcc 2>/dev/null)
 MINGW   := $(shell command -v x86_64-w64-mingw32-gcc 2>/dev/null)
 WINE    := $(shell command -v wine 2>/dev/null)
 
-HEADER   = llm.h
+HEADER   = llm.h llm_vulkan.h
 LLM_SRC  = $(wildcard tools/llm/*.c)
 LLM_OBJ  = $(LLM_SRC:tools/llm/%.c=build/obj/llm/%.o)
 EXAMPLES = $(patsubst examples/%.c,build/examples/%,$(wildcard examples/*.c))

@@ -226,6 +226,37 @@ typedef int32_t llm_token;
 
 #define LLM_TOKEN_NULL (-1) /* "absent", as 0xFFFFFFFF in a GGUF file */
 
+/* An offload backend: a table of functions through which a companion header (llm_vulkan.h)
+   runs the last layers and the output head of a model on another device, so llm.h keeps no
+   global state for it. Given in llm_model_params and borrowed: the table and its user data
+   must outlive the model. Each function returns LLM_OK or an llm_result (LLM_ERR_DEVICE when
+   the device failed) and explains itself in err. Hidden states are float32 rows of n_embd.
+   llm.h calls these only from the thread that uses the model or context at the time. */
+typedef struct llm_backend {
+    const char *name; /* "vulkan" */
+    void *user;
+    /* Prepares layers [first_layer, n_layer) and the output head of m (uploads weights) and
+       sets *state. A decline (an architecture or type it cannot run) is not fatal: llm.h logs
+       err and the model runs on the CPU. */
+    int (*model_init)(void *user, const llm_model *m, int first_layer, void **state, char *err, size_t err_size);
+    void (*model_free)(void *state);
+    /* A context's device data (KV cache for n_ctx positions, scratch for n_batch tokens and
+       n_outputs logits rows). A failure is logged and the context runs on the CPU. */
+    int (*context_init)(void *model_state, int n_ctx, int n_batch, int n_outputs, void **ctx_state, char *err,
+                        size_t err_size);
+    void (*context_free)(void *ctx_state);
+    /* n tokens at positions pos0.. through the offloaded layers and the head: x is their
+       hidden state entering first_layer ([n][n_embd]); logits gets rows [n_first, n) of
+       n_vocab floats. The layers' K and V for these positions stay on the device. */
+    int (*forward)(void *ctx_state, const float *x, int n, int pos0, int n_first, float *logits, char *err,
+                   size_t err_size);
+    /* Copies K and V of offloaded layer `layer` (0-based in the model), positions
+       [pos0, pos0 + n), between the device and float32 rows k, v ([n][n_head_kv * head_dim]):
+       to_device 0 reads the device, 1 writes it. For context shifts and saved states. */
+    int (*kv_copy)(void *ctx_state, int layer, int pos0, int n, float *k, float *v, int to_device, char *err,
+                   size_t err_size);
+} llm_backend;
+
 /* Zero-initialised params mean defaults; NULL params too. */
 typedef struct llm_model_params {
     llm_allocator allocator; /* alloc == NULL: the LLM_MALLOC/LLM_FREE macros           */
@@ -237,6 +268,9 @@ typedef struct llm_model_params {
     int no_mmap;             /* 1: read the file into memory instead of mapping it      */
     uint32_t max_tensors;    /* 0: LLM_MAX_TENSORS                                      */
     uint32_t max_vocab;      /* 0: LLM_MAX_VOCAB                                        */
+    int32_t gpu_layers;      /* layers run by backend, the last ones, with the output head;
+                                0 = none (CPU only), n_layer or more = all               */
+    const llm_backend *backend; /* NULL: CPU only; borrowed, see llm_backend           */
 } llm_model_params;
 
 LLMDEF llm_model_params llm_model_default_params(void);
@@ -407,7 +441,9 @@ enum { LLM_DECODE_ALL_LOGITS = 1 << 0 /* logits for every token, not only the la
 
 /* Decodes n tokens (1 <= n <= n_batch) at the next positions of the sequence. Returns
    LLM_OK, LLM_ERR_CONTEXT_FULL (nothing decoded) or another error. Logits stay valid until
-   the next llm_decode on c. */
+   the next llm_decode on c. LLM_ERR_DEVICE: the offload device failed (lost, out of memory);
+   the context then runs on the CPU for good and is empty (n_past 0), so the caller decodes
+   its tokens again and goes on. */
 LLMDEF int llm_decode(llm_context *c, const llm_token *tokens, int n, int flags);
 
 /* Row i of the last batch's logits (n_vocab floats); i = -1 is the last row. NULL if that
@@ -427,7 +463,9 @@ LLMDEF int llm_context_shift(llm_context *c, int n_keep, int n_discard);
    how many bytes a save needs; save writes them (snprintf-like: returns the size needed,
    writes nothing if buf is too small); load checks that the bytes come from a model with
    the same shape and a cache of the same type, then replaces the context's state. After a
-   load, sampling from llm_logits(c, -1) continues exactly where the save was made. */
+   load, sampling from llm_logits(c, -1) continues exactly where the save was made. With an
+   offload backend the rows move through the device; save returns 0 when the device failed
+   (the context is then empty and on the CPU, as after LLM_ERR_DEVICE from llm_decode). */
 LLMDEF size_t llm_context_state_size(const llm_context *c);
 LLMDEF size_t llm_context_state_save(const llm_context *c, void *buf, size_t size);
 LLMDEF int llm_context_state_load(llm_context *c, const void *buf, size_t size);
@@ -4341,6 +4379,9 @@ struct llm_model {
     float *rope_long, *rope_short; /* [n_rot/2] (phi3 LongRoPE) or NULL */
     uint16_t *gelu_f16;          /* [65536] GELU of every F16 value, as F16 (geglu archs) */
     llm__layer *layers;          /* [n_layer] */
+    const llm_backend *backend;  /* offload backend, or NULL */
+    void *backend_state;         /* its model data; NULL when it declined or none was given */
+    int gpu_first;               /* first offloaded layer (n_layer = only the head), -1 = none */
 };
 
 static const llm__tensor *llm__model_tensor(const llm_model *m, const char *name) {
@@ -4837,6 +4878,7 @@ LLMDEF void llm_model_free(llm_model *m) {
     int l;
     if (!m) return;
     a = m->alloc;
+    if (m->backend_state) m->backend->model_free(m->backend_state);
     llm__vocab_free(&m->vocab, &a);
     llm__free(&a, (void *)m->vocab.text);
     llm__free(&a, m->vocab.text_len);
@@ -4912,6 +4954,20 @@ static llm_model *llm__model_from_bytes(llm_model *m, const llm_model_params *p,
     if ((r = llm__model_load_weights(m, err, err_size)) != LLM_OK) goto fail;
     llm__logf(m->log, m->log_user, LLM_LOG_INFO, "loaded %s: %d layers, n_embd %d, vocab %d, %.1f MiB", m->arch, m->n_layer,
               m->n_embd, m->vocab.n_vocab, (double)m->size_bytes / 1048576.0);
+    m->gpu_first = -1;
+    if (p->backend && p->gpu_layers > 0) { /* a backend that declines leaves the model on the CPU */
+        char berr[256] = "";
+        int first = p->gpu_layers >= m->n_layer ? 0 : m->n_layer - p->gpu_layers;
+        m->backend = p->backend;
+        if (p->backend->model_init(p->backend->user, m, first, &m->backend_state, berr, sizeof berr) == LLM_OK && m->backend_state) {
+            m->gpu_first = first;
+            llm__logf(m->log, m->log_user, LLM_LOG_INFO, "%s: layers %d..%d and the output head offloaded", p->backend->name,
+                      first, m->n_layer - 1);
+        } else {
+            m->backend_state = NULL;
+            llm__logf(m->log, m->log_user, LLM_LOG_WARN, "%s: not used, running on the CPU: %s", p->backend->name, berr);
+        }
+    }
     return m;
 fail:
     llm__logf(m->log, m->log_user, LLM_LOG_ERROR, "%s", err ? err : llm_result_string(r));
@@ -5346,6 +5402,8 @@ struct llm_context {
     int n_logits;                       /* rows valid in logits */
     int last_n;                         /* tokens in the last batch */
     struct llm__gen *gen;               /* the generation in progress, or NULL */
+    void *backend_ctx;                  /* the backend's context data, or NULL: CPU only */
+    int gpu_first;                      /* first layer the backend runs; -1 = none */
     volatile int cancel;                /* set by llm_generate_cancel from any thread */
     char err[256];
 };
@@ -5807,9 +5865,9 @@ static void llm__final_softcap_task(void *arg, int i, int ith) {
 /* The forward pass for n tokens at positions pos0.., leaving logits for tokens
    [n_first, n): llama2.c's forward(), batched, with each architecture's steps switched on by
    its flags and tensors. */
-static void llm__forward(llm_context *c, const llm_token *tokens, int n, int pos0, int n_first) {
+static int llm__forward(llm_context *c, const llm_token *tokens, int n, int pos0, int n_first) {
     const llm_model *m = c->model;
-    int e = m->n_embd, l;
+    int e = m->n_embd, l, n_cpu = c->gpu_first >= 0 ? c->gpu_first : m->n_layer;
     llm__rows_job rj;
     llm__attn_job aj;
     memset(&rj, 0, sizeof rj);
@@ -5821,7 +5879,7 @@ static void llm__forward(llm_context *c, const llm_token *tokens, int n, int pos
     aj.pos0 = pos0;
     /* 1. embeddings */
     llm__pool_run_sized(&c->pool, n, (double)n * e, llm__embed_task, &rj);
-    for (l = 0; l < m->n_layer; l++) {
+    for (l = 0; l < n_cpu; l++) {
         const llm__layer *L = &m->layers[l];
         rj.layer = aj.layer = l;
         rj.expert = -1;
@@ -5856,10 +5914,51 @@ static void llm__forward(llm_context *c, const llm_token *tokens, int n, int pos
         rj.expert = -2; /* the residual step takes the FFN's post-norm */
         llm__pool_run_sized(&c->pool, n, (double)n * e, llm__residual_task, &rj);
     }
+    /* the offloaded layers and the head run on the backend's device from the hidden state x */
+    if (c->gpu_first >= 0)
+        return m->backend->forward(c->backend_ctx, c->x, n, pos0, n_first, c->logits, c->err, sizeof c->err);
     /* 4. final norm and logits for the requested rows */
     llm__pool_run_sized(&c->pool, n - n_first, (double)(n - n_first) * e, llm__out_norm_task, &rj);
     llm__matmul(c, m->output, c->xb + (size_t)n_first * e, e, n - n_first, c->logits, m->vocab.n_vocab);
     if (m->final_softcap > 0.0f) llm__pool_run_sized(&c->pool, n - n_first, (double)(n - n_first) * m->vocab.n_vocab * 16, llm__final_softcap_task, &rj);
+    return LLM_OK;
+}
+
+/* After a backend failure: its cache is gone with the device, so the context drops it, runs
+   on the CPU from now on, and starts empty (the caller decodes its tokens again). */
+static int llm__backend_lost(llm_context *c, int r) {
+    char why[256];
+    snprintf(why, sizeof why, "%s", c->err[0] ? c->err : llm_result_string(r));
+    c->model->backend->context_free(c->backend_ctx);
+    c->backend_ctx = NULL;
+    c->gpu_first = -1;
+    c->n_past = 0;
+    c->n_logits = 0;
+    return llm__ctx_fail(c, LLM_ERR_DEVICE, "%s: %s; the context now runs on the CPU and is empty", c->model->backend->name, why);
+}
+
+/* Moves the offloaded layers' K and V for positions [0, n_past) between the device and the
+   CPU cache (to_device 0: into the CPU cache), n_batch rows at a time through the k, v scratch. */
+static int llm__backend_kv(llm_context *c, int to_device) {
+    const llm_model *m = c->model;
+    const llm__type_traits *t = &llm__types[c->kv_elt];
+    int l, p, n, i, r;
+    for (l = c->gpu_first; c->gpu_first >= 0 && l < m->n_layer; l++)
+        for (p = 0; p < c->n_past; p += n) {
+            uint8_t *kr = c->k_cache + (size_t)l * c->kv_layer_bytes, *vr = c->v_cache + (size_t)l * c->kv_layer_bytes;
+            n = c->n_past - p < c->n_batch ? c->n_past - p : c->n_batch;
+            for (i = 0; to_device && i < n; i++) {
+                t->to_float(kr + (size_t)(p + i) * c->kv_row_bytes, c->k + (size_t)i * m->n_kv, m->n_kv);
+                t->to_float(vr + (size_t)(p + i) * c->kv_row_bytes, c->v + (size_t)i * m->n_kv, m->n_kv);
+            }
+            r = m->backend->kv_copy(c->backend_ctx, l, p, n, c->k, c->v, to_device, c->err, sizeof c->err);
+            if (r != LLM_OK) return llm__backend_lost(c, r);
+            for (i = 0; !to_device && i < n; i++) {
+                t->from_float(c->k + (size_t)i * m->n_kv, kr + (size_t)(p + i) * c->kv_row_bytes, m->n_kv);
+                t->from_float(c->v + (size_t)i * m->n_kv, vr + (size_t)(p + i) * c->kv_row_bytes, m->n_kv);
+            }
+        }
+    return LLM_OK;
 }
 
 /* ---- contexts ---- */
@@ -6015,6 +6114,7 @@ LLMDEF void llm_context_free(llm_context *c) {
     llm__gen_free(c);
     a = c->alloc;
     if (c->pool_started) llm__pool_stop(&c->pool);
+    if (c->backend_ctx) c->model->backend->context_free(c->backend_ctx);
     llm__free(&a, c->k_cache);
     llm__free(&a, c->v_cache);
     llm__free(&a, c->scratch);
@@ -6103,6 +6203,15 @@ LLMDEF llm_context *llm_context_new(llm_model *m, const llm_context_params *p, c
     if (!llm__pool_start(&c->pool, s.n_threads, p->jobs, p->jobs_user))
         llm__logf(c->log, c->log_user, LLM_LOG_WARN, "could only start %d of %d threads", c->pool.n_threads, s.n_threads);
     c->n_threads = c->pool.n_threads;
+    c->gpu_first = -1;
+    if (m->backend_state) { /* the device's cache and scratch; a failure leaves the context on the CPU */
+        char berr[256] = "";
+        if (m->backend->context_init(m->backend_state, s.n_ctx, s.n_batch, s.n_outputs, &c->backend_ctx, berr, sizeof berr) == LLM_OK &&
+            c->backend_ctx)
+            c->gpu_first = m->gpu_first;
+        else
+            llm__logf(c->log, c->log_user, LLM_LOG_WARN, "%s: context runs on the CPU: %s", m->backend->name, berr);
+    }
     return c;
 }
 
@@ -6139,6 +6248,7 @@ LLMDEF int llm_context_shift(llm_context *c, int n_keep, int n_discard) {
     if (n_keep < 0 || n_discard <= 0 || n_keep > c->n_past - n_discard || m->n_rot > 512)
         return llm__ctx_fail(c, LLM_ERR_ARG, "context shift: keep %d, discard %d of %d positions", n_keep, n_discard, c->n_past);
     n_move = c->n_past - n_keep - n_discard;
+    if (llm__backend_kv(c, 0) != LLM_OK) return LLM_ERR_DEVICE; /* the offloaded layers' rows shift here too */
     for (l = 0; l < m->n_layer; l++) {
         uint8_t *k = c->k_cache + (size_t)l * c->kv_layer_bytes, *v = c->v_cache + (size_t)l * c->kv_layer_bytes;
         memmove(k + (size_t)n_keep * c->kv_row_bytes, k + (size_t)(n_keep + n_discard) * c->kv_row_bytes, (size_t)n_move * c->kv_row_bytes);
@@ -6146,7 +6256,7 @@ LLMDEF int llm_context_shift(llm_context *c, int n_keep, int n_discard) {
         for (p = n_keep; p < n_keep + n_move; p++) llm__kv_rerope(c, l, k + (size_t)p * c->kv_row_bytes, -n_discard, c->tmp);
     }
     c->n_past -= n_discard;
-    return LLM_OK;
+    return llm__backend_kv(c, 1);
 }
 
 /* ---- state: "LLMS", version, shape, n_past, the last logits row, K and V rows ---- */
@@ -6186,6 +6296,8 @@ LLMDEF size_t llm_context_state_save(const llm_context *c, void *buf, size_t siz
     uint64_t fp = llm__model_fingerprint(m);
     int l;
     if (!buf || size < need) return need;
+    /* the offloaded layers' rows come from the device into the CPU cache, which mirrors them */
+    if (llm__backend_kv((llm_context *)c, 0) != LLM_OK) return 0;
     memcpy(p, "LLMS", 4);
     llm__put32(p + 4, 1);
     llm__put32(p + 8, (uint32_t)m->n_layer);
@@ -6239,11 +6351,11 @@ LLMDEF int llm_context_state_load(llm_context *c, const void *buf, size_t size) 
     c->logits_first = 0;
     c->n_logits = has_logits ? 1 : 0;
     c->last_n = 1;
-    return LLM_OK;
+    return llm__backend_kv(c, 1);
 }
 
 LLMDEF int llm_decode(llm_context *c, const llm_token *tokens, int n, int flags) {
-    int i, n_first;
+    int i, n_first, r;
     c->err[0] = 0;
     if (!tokens || n < 1 || n > c->n_batch)
         return llm__ctx_fail(c, LLM_ERR_ARG, "llm_decode: %d tokens (1 to n_batch %d allowed)", n, c->n_batch);
@@ -6257,7 +6369,7 @@ LLMDEF int llm_decode(llm_context *c, const llm_token *tokens, int n, int flags)
     if (n - n_first > c->n_outputs)
         return llm__ctx_fail(c, LLM_ERR_ARG, "llm_decode: %d logits rows asked, llm_context_params.n_outputs is %d", n - n_first,
                              c->n_outputs);
-    llm__forward(c, tokens, n, c->n_past, n_first);
+    if ((r = llm__forward(c, tokens, n, c->n_past, n_first)) != LLM_OK) return llm__backend_lost(c, r);
     c->n_past += n;
     c->logits_first = n_first;
     c->n_logits = n - n_first;
