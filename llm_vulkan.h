@@ -89,6 +89,8 @@ typedef struct llm_vk_device_info {
     char selftest_msg[256];
 } llm_vk_device_info;
 
+/* Zeroed params: the best GPU, no validation, the platform's loader, silent. */
+LLMDEF llm_vk_params llm_vk_default_params(void);
 /* Opens the chosen device and runs the self-test. NULL with the reason in err (and the log)
    when there is no loader, no driver, no suitable device, or the device disagrees with the
    CPU. Free with llm_vk_free after every model using it. */
@@ -3424,6 +3426,12 @@ LLMDEF llm_vk *llm_vk_new(const llm_vk_params *p, char *err, size_t err_size) {
         llm__vk_err(err, err_size, LLM_ERR_UNSUPPORTED, "%s", e);
     }
     return vk;
+}
+
+LLMDEF llm_vk_params llm_vk_default_params(void) {
+    llm_vk_params p;
+    memset(&p, 0, sizeof p);
+    return p;
 }
 
 LLMDEF const llm_backend *llm_vk_backend(llm_vk *vk) { return vk ? &vk->backend : NULL; }

@@ -13,6 +13,15 @@
 #endif
 #endif
 
+#if defined(_WIN32)
+static void t_setenv(const char *k, const char *v) { _putenv_s(k, v ? v : ""); }
+#else
+static void t_setenv(const char *k, const char *v) {
+    if (v) setenv(k, v, 1);
+    else unsetenv(k);
+}
+#endif
+
 static llm_vk *t_vk;         /* lavapipe, opened once */
 static char t_vk_why[512];   /* why there is none */
 static int t_vk_tried;
@@ -325,12 +334,11 @@ static void t_vk_expect_cpu(const char *env, const char *value, const char *why_
     const char *path = t_shared("models/stories260K.gguf");
     if (!path) return;
     if (old) snprintf(saved, sizeof saved, "%s", old);
-    setenv(env, value, 1);
+    t_setenv(env, value);
     memset(&p, 0, sizeof p);
     p.device_name = "llvmpipe";
     vk = llm_vk_new(&p, err, sizeof err);
-    if (old) setenv(env, saved, 1);
-    else unsetenv(env);
+    t_setenv(env, old ? saved : NULL);
     T_CHECK(vk == NULL, "%s=%s: a device opened", env, value);
     T_CHECK(strstr(err, why_has) != NULL, "%s=%s: reason '%s' lacks '%s'", env, value, err, why_has);
     printf("       %s=%s: %s\n", env, value, err);

@@ -21,6 +21,7 @@ static const char bench_usage[] =
     "  -p N               prompt tokens (default 128; 0 skips pp)\n"
     "  -n N               generated tokens (default 64; 0 skips tg)\n"
     "  -t LIST            thread counts, e.g. 1,2 (default: llm_default_threads())\n"
+    "  -ngl N             layers to run on a GPU through Vulkan (0 = none, 99 = all)\n"
     "  -r N               repetitions (default 5)\n"
     "      --kv-type T    KV cache type (default f16)\n"
     "      --grammar F    also time sampling under this GBNF grammar (or a .json schema): the\n"
@@ -173,6 +174,7 @@ static double bench_sampler_ms(llm_model *m, const llm_grammar *g, int n_tokens)
 
 int cmd_bench(int argc, char **argv) {
     cli_args a = cli_begin(argc, argv, bench_usage);
+    int gpu_layers = 0;
     const char *s, *path = NULL, *tlist = NULL, *grammar_path = NULL;
     int pp = 128, tg = 64, reps = 5, json = 0, threads[16], n_threads = 0, i;
     llm_kv_type kv = LLM_KV_F16;
@@ -187,6 +189,7 @@ int cmd_bench(int argc, char **argv) {
         else if (cli_value(&a, "-p", "--n-prompt", &s)) pp = (int)cli_int(&a, s, 0, 1 << 16);
         else if (cli_value(&a, "-n", "--n-gen", &s)) tg = (int)cli_int(&a, s, 0, 1 << 16);
         else if (cli_value(&a, "-t", "--threads", &s)) tlist = s;
+        else if (cli_value(&a, "-ngl", "--gpu-layers", &s)) gpu_layers = (int)cli_int(&a, s, 0, 100000);
         else if (cli_value(&a, "-r", "--repetitions", &s)) reps = (int)cli_int(&a, s, 1, 64);
         else if (cli_value(&a, NULL, "--kv-type", &s)) kv = cli_kv_type(&a, s);
         else if (cli_value(&a, NULL, "--grammar", &s)) grammar_path = s;
@@ -207,7 +210,7 @@ int cmd_bench(int argc, char **argv) {
     } else {
         threads[n_threads++] = llm_default_threads();
     }
-    m = cli_load_model(path, 0);
+    m = cli_load_model_gpu(path, gpu_layers);
     fprintf(stderr, "llm bench: measuring read bandwidth ...\n");
     bw = bench_bandwidth(threads[n_threads - 1] > 1 ? threads[n_threads - 1] : llm_default_threads());
     for (i = 0; i < n_threads; i++) bench_run(m, threads[i], pp, tg, reps, kv, &res[i]);

@@ -1,5 +1,6 @@
 /* Shared helpers of the `llm` command; see common.h. */
 #include "common.h"
+#include "../../llm_vulkan.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -181,6 +182,36 @@ llm_model *cli_load_model(const char *path, int vocab_only) {
     llm_model_params p = llm_model_default_params();
     llm_model *m;
     p.vocab_only = vocab_only;
+    err[0] = 0;
+    m = llm_model_load(path, &p, err, sizeof err);
+    if (!m) cli_fail("%s", err[0] ? err : "cannot load the model");
+    return m;
+}
+
+static void cli_log_warn(int level, const char *msg, void *user) {
+    (void)user;
+    if (level <= LLM_LOG_WARN) fprintf(stderr, "llm: %s: %s\n", level == LLM_LOG_ERROR ? "error" : "warning", msg);
+}
+
+llm_model *cli_load_model_gpu(const char *path, int gpu_layers) {
+    static llm_vk *vk; /* the command's one device, freed at exit by the system */
+    char err[512];
+    llm_model_params p = llm_model_default_params();
+    llm_model *m;
+    if (gpu_layers > 0 && !vk) {
+        llm_vk_params vp;
+        const char *dev = getenv("LLM_VULKAN_DEVICE");
+        memset(&vp, 0, sizeof vp);
+        vp.log = cli_log_warn;
+        if (dev && dev[0] >= '1' && dev[0] <= '9') vp.device = atoi(dev);
+        else if (dev && dev[0]) vp.device_name = dev;
+        vk = llm_vk_new(&vp, NULL, 0); /* on failure the reason went to the log */
+    }
+    if (gpu_layers > 0 && vk) {
+        p.backend = llm_vk_backend(vk);
+        p.gpu_layers = gpu_layers;
+        p.log = cli_log_warn;
+    }
     err[0] = 0;
     m = llm_model_load(path, &p, err, sizeof err);
     if (!m) cli_fail("%s", err[0] ? err : "cannot load the model");

@@ -15,6 +15,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_dequant(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -32,6 +33,7 @@ static const struct {
     {"dequant", cmd_dequant, "dequantize tensors to float32, or fingerprint them (--sha256)"},
     {"quantize", cmd_quantize, "write a model in another quantization type or mix"},
     {"perplexity", cmd_perplexity, "perplexity of a text, and KL divergence from a saved base run"},
+    {"devices", cmd_devices, "list the Vulkan devices and whether each passed the self-test"},
 };
 
 static void usage(FILE *f) {

@@ -22,6 +22,7 @@ static const char serve_usage[] =
     "  -c, --ctx-size N          context of each slot in tokens, K suffix allowed (default: the\n"
     "                            training context, at most 4096)\n"
     "  -t, --threads N           threads per slot (default: CPUs / parallel)\n"
+    "  -ngl N                    layers to run on a GPU through Vulkan (0 = none, 99 = all)\n"
     "      --api-key KEY         require \"Authorization: Bearer KEY\" (all routes but /health)\n"
     "      --template NAME       chat template (default: the model's; chatml when it has none)\n"
     "      --alias NAME          model id in responses (default: the file name without .gguf)\n"
@@ -51,6 +52,7 @@ static void serve_on_signal(int sig) {
 
 int cmd_serve(int argc, char **argv) {
     cli_args a = cli_begin(argc, argv, serve_usage);
+    int gpu_layers = 0;
     srv_params p = srv_default_params();
     const char *s, *model_path = NULL, *alias = NULL;
     char id[256], err[512];
@@ -65,6 +67,7 @@ int cmd_serve(int argc, char **argv) {
         else if (cli_value(&a, "-np", "--parallel", &s)) p.n_parallel = (int)cli_int(&a, s, 1, 256);
         else if (cli_value(&a, "-c", "--ctx-size", &s)) p.n_ctx = (int)cli_size(&a, s, 0, INT32_MAX);
         else if (cli_value(&a, "-t", "--threads", &s)) p.n_threads = (int)cli_int(&a, s, 0, 4096);
+        else if (cli_value(&a, "-ngl", "--gpu-layers", &s)) gpu_layers = (int)cli_int(&a, s, 0, 100000);
         else if (cli_value(&a, NULL, "--api-key", &s)) p.api_key = s;
         else if (cli_value(&a, NULL, "--template", &s)) p.tmpl = s;
         else if (cli_value(&a, NULL, "--alias", &s)) alias = s;
@@ -89,7 +92,7 @@ int cmd_serve(int argc, char **argv) {
         alias = id;
     }
 
-    m = cli_load_model(model_path, 0);
+    m = cli_load_model_gpu(model_path, gpu_layers);
     if (!p.tmpl && !llm_chat_template_name(m, NULL))
         fprintf(stderr, "llm: warning: %s has %s chat template; chat requests use chatml (choose one with --template)\n",
                 model_path, llm_model_meta_find(m, "tokenizer.chat_template") >= 0 ? "an unrecognised" : "no");
