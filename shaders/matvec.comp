@@ -1,7 +1,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// y[col][row] = W[row] . x[col]: one workgroup per (row, column), threads over blocks, a tree
-// sum in shared memory. W is the weight as stored in the file (TYPE_*), x the activations in
+// y[col][row] = W[row] . x[col]: one workgroup per row and NC columns (a prompt batch reads
+// each weight block once for NC columns), threads over blocks, a tree sum in shared memory. W is the weight as stored in the file (TYPE_*), x the activations in
 // W's dot-product form made by quant.comp: F32 floats; F16 floats rounded to f16; for Q8_0 and
 // Q4_0 per 32 values {d, 8 words of int8} (9 words); for Q4_K and Q6_K per 256 values {d,
 // 64 words of int8, 8 words of int16 sums of 16} (73 words). Per block the integer sums and
@@ -19,10 +19,13 @@ layout(push_constant) uniform PC {
     uint x_stride; // words per column
     uint y_off;    // floats
     uint y_stride; // floats per column
+    uint ncols;
 } pc;
-shared float red[64];
+#define NC 4u
+shared float red[NC * 64u];
+uint xbase; // the column being read
 
-uint xw(uint i) { return X[pc.x_off + gl_WorkGroupID.y * pc.x_stride + i]; }
+uint xw(uint i) { return X[xbase + i]; }
 int xq8(uint base, uint j) { return SEXT8((xw(base + (j >> 2)) >> ((j & 3u) * 8u)) & 0xffu); }
 
 #if defined(TYPE_F32)
@@ -101,21 +104,28 @@ float block_dot(uint o, uint b) {
 #endif
 
 void main() {
-    uint tid = gl_LocalInvocationID.x, nb = pc.n / BLOCK;
+    uint tid = gl_LocalInvocationID.x, nb = pc.n / BLOCK, c0 = gl_WorkGroupID.y * NC;
+    uint nc = min(NC, pc.ncols - c0);
     for (uint row = gl_WorkGroupID.x; row < pc.rows; row += gl_NumWorkGroups.x) {
         uint o = row * pc.row_bytes;
-        float acc = 0.0;
-        for (uint b = tid; b < nb; b += 64u) acc += block_dot(o, b);
-        red[tid] = acc;
+        float acc[NC];
+        for (uint k = 0u; k < NC; k++) acc[k] = 0.0;
+        for (uint b = tid; b < nb; b += 64u)
+            for (uint k = 0u; k < nc; k++) {
+                xbase = pc.x_off + (c0 + k) * pc.x_stride;
+                acc[k] += block_dot(o, b);
+            }
+        for (uint k = 0u; k < NC; k++) red[k * 64u + tid] = acc[k];
         barrier();
         for (uint s = 32u; s > 0u; s >>= 1) {
-            if (tid < s) red[tid] += red[tid + s];
+            if (tid < s)
+                for (uint k = 0u; k < NC; k++) red[k * 64u + tid] += red[k * 64u + tid + s];
             barrier();
         }
-        if (tid == 0u) {
-            float y = red[0];
+        if (tid < nc) {
+            float y = red[tid * 64u];
             if (CORRUPT != 0u) y = y * 1.5 + 1.0;
-            Y[pc.y_off + gl_WorkGroupID.y * pc.y_stride + row] = y;
+            Y[pc.y_off + (c0 + tid) * pc.y_stride + row] = y;
         }
         barrier();
     }
