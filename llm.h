@@ -5934,7 +5934,7 @@ static int llm__backend_lost(llm_context *c, int r) {
     c->gpu_first = -1;
     c->n_past = 0;
     c->n_logits = 0;
-    return llm__ctx_fail(c, LLM_ERR_DEVICE, "%s: %s; the context now runs on the CPU and is empty", c->model->backend->name, why);
+    return llm__ctx_fail(c, LLM_ERR_DEVICE, "%s (%s); the context now runs on the CPU and is empty", why, c->model->backend->name);
 }
 
 /* Moves the offloaded layers' K and V for positions [0, n_past) between the device and the

@@ -2,9 +2,10 @@
 #extension GL_GOOGLE_include_directive : require
 // y[col][row] = W[row] . x[col]: one workgroup per row and NC columns (a prompt batch reads
 // each weight block once for NC columns), threads over blocks, a tree sum in shared memory. W is the weight as stored in the file (TYPE_*), x the activations in
-// W's dot-product form made by quant.comp: F32 floats; F16 floats rounded to f16; for Q8_0 and
-// Q4_0 per 32 values {d, 8 words of int8} (9 words); for Q4_K and Q6_K per 256 values {d,
-// 64 words of int8, 8 words of int16 sums of 16} (73 words). Per block the integer sums and
+// W's dot-product form made by quant.comp: F32 floats; F16 and BF16 floats rounded to that
+// type; for Q8_0, Q4_0, Q5_0 and IQ4_NL per 32 values {d, 8 words of int8} (9 words); for Q4_1
+// and Q5_1 per 32 values {d, s, 8 words of int8} (10 words); for the K-quants per 256 values
+// {d, 64 words of int8, 8 words of int16 sums of 16} (73 words). Per block the integer sums and
 // the float combination follow the CPU's kernels.
 #include "common.glsl"
 layout(local_size_x = 64) in;
@@ -53,11 +54,113 @@ float block_dot(uint o, uint b) {
     }
     return float(isum) * (h2f(RD16(W, w)) * uintBitsToFloat(xw(xb)));
 }
-#elif defined(TYPE_Q4_K)
+#elif defined(TYPE_BF16)
+#define BLOCK 1u
+float block_dot(uint o, uint b) { return uintBitsToFloat(RD16(W, o + 2u * b) << 16) * uintBitsToFloat(xw(b)); }
+#elif defined(TYPE_IQ4_NL)
+#define BLOCK 32u
+const int levels[16] = int[16](-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+float block_dot(uint o, uint b) {
+    uint w = o + 18u * b, xb = 9u * b;
+    int isum = 0;
+    for (uint j = 0u; j < 16u; j++) {
+        uint q = RD8(W, w + 2u + j);
+        isum += levels[q & 15u] * xq8(xb + 1u, j) + levels[q >> 4] * xq8(xb + 1u, j + 16u);
+    }
+    return float(isum) * (h2f(RD16(W, w)) * uintBitsToFloat(xw(xb)));
+}
+#elif defined(TYPE_Q5_0) || defined(TYPE_Q4_1) || defined(TYPE_Q5_1)
+#define BLOCK 32u
+#if defined(TYPE_Q5_0)
+#define BYTES 22u
+#define QS_AT 6u
+#define QH_AT 2u
+#define OFFSET 16
+#define XW 9u
+#elif defined(TYPE_Q4_1)
+#define BYTES 20u
+#define QS_AT 4u
+#define OFFSET 0
+#define XW 10u
+#define HAS_MIN
+#else
+#define BYTES 24u
+#define QS_AT 8u
+#define QH_AT 4u
+#define OFFSET 0
+#define XW 10u
+#define HAS_MIN
+#endif
+// 32 codes: low nibbles (elements 0..15) and high nibbles (16..31), a fifth bit from qh
+float block_dot(uint o, uint b) {
+    uint w = o + BYTES * b, xb = XW * b, xq = xb + XW - 8u, qh = 0u;
+    int isum = 0;
+#ifdef QH_AT
+    qh = RD16(W, w + QH_AT) | (RD16(W, w + QH_AT + 2u) << 16);
+#endif
+    for (uint j = 0u; j < 16u; j++) {
+        uint q = RD8(W, w + QS_AT + j);
+        int lo = int((q & 15u) | (((qh >> j) & 1u) << 4)) - OFFSET, hi = int((q >> 4) | (((qh >> (j + 16u)) & 1u) << 4)) - OFFSET;
+        isum += lo * xq8(xq, j) + hi * xq8(xq, j + 16u);
+    }
+    float dx = uintBitsToFloat(xw(xb));
+#ifdef HAS_MIN
+    precise float r = float(isum) * (h2f(RD16(W, w)) * dx) + h2f(RD16(W, w + 2u)) * uintBitsToFloat(xw(xb + 1u));
+    return r;
+#else
+    return float(isum) * (h2f(RD16(W, w)) * dx);
+#endif
+}
+#elif defined(TYPE_Q2_K)
 #define BLOCK 256u
 int bsum(uint xb, uint j) { return int(xw(xb + 65u + (j >> 1)) << (16u - 16u * (j & 1u))) >> 16; }
 float block_dot(uint o, uint b) {
-    uint w = o + 144u * b, xb = 73u * b;
+    uint w = o + 84u * b, xb = 73u * b;
+    int isum = 0, msum = 0;
+    for (uint j = 0u; j < 16u; j++) {
+        uint sc = RD8(W, w + j);
+        int sj = 0;
+        for (uint l = 16u * j; l < 16u * j + 16u; l++)
+            sj += int((RD8(W, w + 16u + 32u * (l >> 7) + (l & 31u)) >> (2u * ((l >> 5) & 3u))) & 3u) * xq8(xb + 1u, l);
+        isum += int(sc & 15u) * sj;
+        msum += int(sc >> 4) * bsum(xb, j);
+    }
+    float dx = uintBitsToFloat(xw(xb));
+    precise float a = h2f(RD16(W, w + 80u)) * dx, am = h2f(RD16(W, w + 82u)) * dx;
+    precise float t = a * float(isum), tm = am * float(msum);
+    return t - tm;
+}
+#elif defined(TYPE_Q3_K)
+#define BLOCK 256u
+float block_dot(uint o, uint b) {
+    uint w = o + 110u * b, xb = 73u * b;
+    int isum = 0;
+    for (uint j = 0u; j < 16u; j++) {
+        uint lo = j < 8u ? RD8(W, w + 96u + j) & 15u : RD8(W, w + 96u + j - 8u) >> 4;
+        uint hi = (RD8(W, w + 104u + (j & 3u)) >> (2u * (j >> 2))) & 3u;
+        int sc = int(lo | (hi << 4)) - 32, sj = 0;
+        for (uint l = 16u * j; l < 16u * j + 16u; l++) {
+            int q = int((RD8(W, w + 32u + 32u * (l >> 7) + (l & 31u)) >> (2u * ((l >> 5) & 3u))) & 3u);
+            if (((RD8(W, w + (l & 31u)) >> (l >> 5)) & 1u) == 0u) q -= 4;
+            sj += q * xq8(xb + 1u, l);
+        }
+        isum += sc * sj;
+    }
+    precise float a = h2f(RD16(W, w + 108u)) * uintBitsToFloat(xw(xb));
+    return a * float(isum);
+}
+#elif defined(TYPE_Q4_K) || defined(TYPE_Q5_K)
+#define BLOCK 256u
+int bsum(uint xb, uint j) { return int(xw(xb + 65u + (j >> 1)) << (16u - 16u * (j & 1u))) >> 16; }
+#if defined(TYPE_Q4_K)
+#define BYTES 144u
+#define QS_AT 16u
+#else
+#define BYTES 176u
+#define QS_AT 48u
+#endif
+float block_dot(uint o, uint b) {
+    uint w = o + BYTES * b, xb = 73u * b;
     int isum = 0, msum = 0;
     for (uint j = 0u; j < 8u; j++) {
         uint sc, mn;
@@ -70,7 +173,10 @@ float block_dot(uint o, uint b) {
         }
         int sj = 0;
         for (uint l = 32u * j; l < 32u * j + 32u; l++) {
-            uint q = (RD8(W, w + 16u + 32u * (l >> 6) + (l & 31u)) >> (4u * ((l >> 5) & 1u))) & 15u;
+            uint q = (RD8(W, w + QS_AT + 32u * (l >> 6) + (l & 31u)) >> (4u * ((l >> 5) & 1u))) & 15u;
+#if defined(TYPE_Q5_K)
+            q |= ((RD8(W, w + 16u + (l & 31u)) >> j) & 1u) << 4;
+#endif
             sj += int(q) * xq8(xb + 1u, l);
         }
         isum += int(sc) * sj;

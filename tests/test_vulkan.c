@@ -180,8 +180,9 @@ static float *t_vk_decode(llm_model *m, const int *ids, int n, int split) {
     return out;
 }
 
-/* One case: CPU logits, then no, half and all layers offloaded, each within b of the CPU. */
-static void t_vk_case(const char *dir, const char *name, const t_bounds *b) {
+/* One case: CPU logits, then no, half and all layers offloaded (only all when !modes), each
+   within b of the CPU, over the first `rows` positions. */
+static void t_vk_case(const char *dir, const char *name, const t_bounds *b, int modes, int rows) {
     llm_vk *vk = t_vk_get();
     t_ref r;
     const char *path;
@@ -190,7 +191,7 @@ static void t_vk_case(const char *dir, const char *name, const t_bounds *b) {
     float *want;
     int mode, n_layer;
     if (!vk || !t_ref_load(dir, name, &r)) return;
-    if (r.n_seq > 24) r.n_seq = r.rows = 24; /* lavapipe is slow: the prompt and the first greedy ids */
+    if (r.n_seq > rows) r.n_seq = r.rows = rows; /* lavapipe is slow: the prompt and the first greedy ids */
     snprintf(rel, sizeof rel, "%s", r.model);
     if (!(path = t_shared(rel))) {
         free(r.logits);
@@ -201,10 +202,11 @@ static void t_vk_case(const char *dir, const char *name, const t_bounds *b) {
     n_layer = cpu ? llm_model_n_layer(cpu) : 0;
     free(r.logits);
     r.logits = want; /* the reference is our CPU result */
-    for (mode = 0; want && mode < 3; mode++) {
+    for (mode = modes ? 0 : 2; want && mode < 3; mode++) {
         int ngl = mode == 0 ? 0 : mode == 1 ? (n_layer + 1) / 2 : n_layer;
         llm_model *m = t_vk_model(path, vk, ngl);
         float *got = m ? t_vk_decode(m, r.seq, r.n_seq, 1) : NULL;
+        T_CHECK(!m || ngl == 0 || m->backend_state != NULL, "%s -ngl %d: the backend declined", name, ngl);
         if (got) {
             snprintf(r.name, sizeof r.name, "%s -ngl %d", name, ngl);
             t_check_logits(&r, got, b);
@@ -222,14 +224,20 @@ static void test_vulkan_logits(void) {
     static const struct {
         const char *dir, *name;
         const t_bounds *b;
+        int modes; /* 1: no, half and all layers; 0: all only (the types after the first tier) */
     } cases[] = {
-        {"real", "stories260K.0", &t_bounds_f32},   {"quants", "synth-q-F32.0", &t_bounds_f32},
-        {"quants", "synth-q-F16.0", &t_bounds_f16}, {"quants", "synth-q-Q8_0.0", &t_bounds_q8_0},
-        {"quants", "synth-q-Q4_0.0", &t_bounds_q32}, {"quants", "synth-q-Q4_K-pure.0", &t_bounds_kquant},
-        {"quants", "synth-q-Q4_K_M.0", &t_bounds_kquant}, {"quants", "synth-q-Q6_K.0", &t_bounds_kquant},
+        {"real", "stories260K.0", &t_bounds_f32, 1},        {"quants", "synth-q-F32.0", &t_bounds_f32, 1},
+        {"quants", "synth-q-F16.0", &t_bounds_f16, 1},      {"quants", "synth-q-Q8_0.0", &t_bounds_q8_0, 1},
+        {"quants", "synth-q-Q4_0.0", &t_bounds_q32, 1},     {"quants", "synth-q-Q4_K-pure.0", &t_bounds_kquant, 1},
+        {"quants", "synth-q-Q4_K_M.0", &t_bounds_kquant, 1}, {"quants", "synth-q-Q6_K.0", &t_bounds_kquant, 1},
+        {"quants", "synth-q-BF16.0", &t_bounds_bf16, 0},    {"quants", "synth-q-Q4_1.0", &t_bounds_q32, 0},
+        {"quants", "synth-q-Q5_0.0", &t_bounds_q32, 0},     {"quants", "synth-q-Q5_1.0", &t_bounds_q32, 0},
+        {"quants", "synth-q-IQ4_NL.0", &t_bounds_q32, 0},   {"quants", "synth-q-Q2_K.0", &t_bounds_kquant, 0},
+        {"quants", "synth-q-Q3_K_M.0", &t_bounds_kquant, 0}, {"quants", "synth-q-Q5_K_M.0", &t_bounds_kquant, 0},
     };
     size_t i;
-    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) t_vk_case(cases[i].dir, cases[i].name, cases[i].b);
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        t_vk_case(cases[i].dir, cases[i].name, cases[i].b, cases[i].modes, cases[i].modes ? 24 : 16);
 }
 
 /* y = W x on the device (quantizer and mat-vec pipelines) for ncols columns of x. */
@@ -274,12 +282,16 @@ static int t_vk_matvec(llm_vk *vk, const llm__tensor *w, const float *x, int nco
    scalar kernel (x converted to the dot form as the CPU does) for normal columns and a column
    of rounding ties (refs/README.md 2.2): max|y - y_cpu| <= 2e-6 max|y_cpu|. */
 static void test_vulkan_matvec(void) {
-    static const char *files[] = {"models/stories260K.gguf", "models/synth/synth-q-F32.gguf", "models/synth/synth-q-F16.gguf",
-                                  "models/synth/synth-q-Q8_0.gguf", "models/synth/synth-q-Q4_0.gguf", "models/synth/synth-q-Q4_K_M.gguf",
-                                  "models/synth/synth-q-Q6_K.gguf"};
-    static const int types[6] = {LLM_TYPE_F32, LLM_TYPE_F16, LLM_TYPE_Q8_0, LLM_TYPE_Q4_0, LLM_TYPE_Q4_K, LLM_TYPE_Q6_K};
-    double worst[6] = {0};
-    int count[6] = {0};
+    static const char *files[] = {"models/stories260K.gguf",          "models/synth/synth-q-F32.gguf",    "models/synth/synth-q-F16.gguf",
+                                  "models/synth/synth-q-BF16.gguf",    "models/synth/synth-q-Q8_0.gguf",   "models/synth/synth-q-Q4_0.gguf",
+                                  "models/synth/synth-q-Q4_1.gguf",    "models/synth/synth-q-Q5_0.gguf",   "models/synth/synth-q-Q5_1.gguf",
+                                  "models/synth/synth-q-IQ4_NL.gguf",  "models/synth/synth-q-Q2_K.gguf",   "models/synth/synth-q-Q3_K_M.gguf",
+                                  "models/synth/synth-q-Q4_K_M.gguf",  "models/synth/synth-q-Q5_K_M.gguf", "models/synth/synth-q-Q6_K.gguf"};
+    static const int types[14] = {LLM_TYPE_F32,  LLM_TYPE_F16,  LLM_TYPE_BF16, LLM_TYPE_Q8_0, LLM_TYPE_Q4_0,
+                                  LLM_TYPE_Q4_1, LLM_TYPE_Q5_0, LLM_TYPE_Q5_1, LLM_TYPE_IQ4_NL, LLM_TYPE_Q2_K,
+                                  LLM_TYPE_Q3_K, LLM_TYPE_Q4_K, LLM_TYPE_Q5_K, LLM_TYPE_Q6_K};
+    double worst[14] = {0};
+    int count[14] = {0};
     llm_vk *vk = t_vk_get();
     size_t f;
     int k;
@@ -295,7 +307,7 @@ static void test_vulkan_matvec(void) {
             uint8_t *xq;
             size_t rb;
             uint32_t seed = (uint32_t)n * 7u + 1u;
-            for (k = 0; k < 6; k++)
+            for (k = 0; k < 14; k++)
                 if (w->type == types[k]) slot = k;
             if (slot < 0 || w->ne[1] < 2 || w->ne[2] != 1) continue;
             if (rows > 4096) rows = 4096; /* the token embeddings: enough rows to see the kernel */
@@ -342,8 +354,8 @@ static void test_vulkan_matvec(void) {
         }
         llm_model_free(m);
     }
-    for (k = 0; k < 6; k++)
-        printf("       mat-vec %-5s tensors %3d  max|y - y_cpu| / max|y_cpu| %.2e (bound 2e-6)\n", llm_type_name(types[k]), count[k], worst[k]);
+    for (k = 0; k < 14; k++)
+        printf("       mat-vec %-6s tensors %3d  max|y - y_cpu| / max|y_cpu| %.2e (bound 2e-6)\n", llm_type_name(types[k]), count[k], worst[k]);
     T_CHECK(llm_vk_validation_errors(vk) == 0, "%d validation errors", llm_vk_validation_errors(vk));
 }
 
