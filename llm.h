@@ -4965,7 +4965,7 @@ static llm_model *llm__model_from_bytes(llm_model *m, const llm_model_params *p,
                       first, m->n_layer - 1);
         } else {
             m->backend_state = NULL;
-            llm__logf(m->log, m->log_user, LLM_LOG_WARN, "%s: not used, running on the CPU: %s", p->backend->name, berr);
+            llm__logf(m->log, m->log_user, LLM_LOG_WARN, "%s backend declined, the model runs on the CPU: %s", p->backend->name, berr);
         }
     }
     return m;

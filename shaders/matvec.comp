@@ -21,6 +21,7 @@ layout(push_constant) uniform PC {
     uint y_off;    // floats
     uint y_stride; // floats per column
     uint ncols;
+    uint row0;     // first row of W used (a part of a fused q|k|v or gate|up weight)
 } pc;
 #define NC 4u
 shared float red[NC * 64u];
@@ -213,7 +214,7 @@ void main() {
     uint tid = gl_LocalInvocationID.x, nb = pc.n / BLOCK, c0 = gl_WorkGroupID.y * NC;
     uint nc = min(NC, pc.ncols - c0);
     for (uint row = gl_WorkGroupID.x; row < pc.rows; row += gl_NumWorkGroups.x) {
-        uint o = row * pc.row_bytes;
+        uint o = (pc.row0 + row) * pc.row_bytes;
         float acc[NC];
         for (uint k = 0u; k < NC; k++) acc[k] = 0.0;
         for (uint b = tid; b < nb; b += 64u)

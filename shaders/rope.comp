@@ -3,7 +3,8 @@
 // Rotary embedding of each head's first n_rot values: adjacent pairs (2i, 2i+1), or with neox
 // the halves (i, i + n_rot/2), by the (cos, sin) pairs of the token's position (cs: [n][n_rot],
 // computed on the host as the CPU does). The rest of the head is copied. Reads x, writes y
-// (which may be a row of the K cache). Thread per (head, pair), y dimension = token.
+// (which may be a row of the K cache), times scale (gemma and phi3 scale q by 1/sqrt(head_dim)
+// after the rotation; 1 otherwise). Thread per (head, pair), y dimension = token.
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(std430, binding = 0) readonly buffer Xb { float X[]; };
@@ -18,6 +19,7 @@ layout(push_constant) uniform PC {
     uint x_stride; // floats per token
     uint y_off;
     uint y_stride;
+    float scale;
 } pc;
 
 void main() {
@@ -37,6 +39,8 @@ void main() {
         x0 = r0;
         x1 = r1;
     }
+    x0 *= pc.scale;
+    x1 *= pc.scale;
     if (CORRUPT != 0u) x0 = x0 * 1.5 + 1.0;
     Y[yo + a] = x0;
     Y[yo + b] = x1;

@@ -234,6 +234,12 @@ static void test_vulkan_logits(void) {
         {"quants", "synth-q-Q5_0.0", &t_bounds_q32, 0},     {"quants", "synth-q-Q5_1.0", &t_bounds_q32, 0},
         {"quants", "synth-q-IQ4_NL.0", &t_bounds_q32, 0},   {"quants", "synth-q-Q2_K.0", &t_bounds_kquant, 0},
         {"quants", "synth-q-Q3_K_M.0", &t_bounds_kquant, 0}, {"quants", "synth-q-Q5_K_M.0", &t_bounds_kquant, 0},
+        /* the architectures whose layers the device runs: biases, QK-norm, fused projections,
+           the query scale, llama3's rope factors, tied output */
+        {"arch", "qwen2-F32.0", &t_bounds_f32, 1},         {"arch", "qwen3-F32.0", &t_bounds_f32, 1},
+        {"arch", "phi3-F32.0", &t_bounds_f32, 1},          {"arch", "llama-rope3-F32.0", &t_bounds_f32, 1},
+        {"arch", "llama-tied-F32.0", &t_bounds_f32, 0},    {"arch", "qwen2-Q8_0.0", &t_bounds_q8_0, 0},
+        {"arch", "qwen3-Q8_0.0", &t_bounds_q8_0, 0},       {"arch", "phi3-Q8_0.0", &t_bounds_q8_0, 0},
     };
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -244,6 +250,7 @@ static void test_vulkan_logits(void) {
 static int t_vk_matvec(llm_vk *vk, const llm__tensor *w, const float *x, int ncols, float *y) {
     llm__vk_st st;
     llm__vk_tensor tt;
+    memset(&tt, 0, sizeof tt);
     char err[256];
     int form = llm__vk_form(w->type), r, n = (int)w->ne[0], rows = (int)w->ne[1];
     memset(&st, 0, sizeof st);
@@ -471,13 +478,16 @@ out_models:
 
 /* An architecture the shaders cannot run yet is declined with its reason; the CPU runs it. */
 static void test_vulkan_decline(void) {
+    static const char *files[] = {"models/synth/gemma2-F32.gguf", "models/synth/llama-moe-F32.gguf", "models/synth/phi3-longrope-F32.gguf",
+                                  "models/synth/synth-q-IQ4_XS.gguf"};
     llm_vk *vk = t_vk_get();
-    const char *path = vk ? t_shared("models/synth/qwen2-F32.gguf") : NULL;
-    llm_model *m;
-    if (!path) return;
-    m = t_vk_model(path, vk, 99);
-    T_CHECK(m && m->backend_state == NULL, "qwen2 (qkv bias) was not declined");
-    llm_model_free(m);
+    size_t i;
+    for (i = 0; vk && i < sizeof files / sizeof files[0]; i++) {
+        const char *path = t_shared(files[i]);
+        llm_model *m = path ? t_vk_model(path, vk, 99) : NULL;
+        T_CHECK(!path || (m && m->backend_state == NULL), "%s was not declined", files[i]);
+        llm_model_free(m);
+    }
 }
 
 static void test_vulkan_devices(void) {
