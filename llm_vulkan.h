@@ -50,8 +50,9 @@
                               spoils its output, so the self-test must refuse the device
 
    THREAD SAFETY
-     An llm_vk has one queue and one staging buffer: the models and contexts using it must
-     not be used from two threads at the same time (this tier takes no lock).
+     As llm.h: models are shared, a context is used by one thread at a time. Contexts on
+     several threads may share one llm_vk: its queue and staging buffer take a lock (decodes
+     of different contexts then take turns on the one queue).
 
    LICENSE
      See the end of the file.
@@ -129,6 +130,28 @@ LLMDEF int llm_vk_devices(const llm_vk_params *p, llm_vk_device_info *out, int m
 #include <windows.h>
 #else
 #include <dlfcn.h>
+#endif
+/* One queue and one staging buffer per device: submissions and transfers take a lock, so
+   contexts on several threads (llm serve's slots) may share a device. */
+#if defined(LLM_NO_THREADS)
+typedef int llm__vk_mutex;
+static void llm__vk_mutex_init(llm__vk_mutex *m) { *m = 0; }
+static void llm__vk_mutex_lock(llm__vk_mutex *m) { (void)m; }
+static void llm__vk_mutex_unlock(llm__vk_mutex *m) { (void)m; }
+static void llm__vk_mutex_free(llm__vk_mutex *m) { (void)m; }
+#elif defined(_WIN32)
+typedef CRITICAL_SECTION llm__vk_mutex;
+static void llm__vk_mutex_init(llm__vk_mutex *m) { InitializeCriticalSection(m); }
+static void llm__vk_mutex_lock(llm__vk_mutex *m) { EnterCriticalSection(m); }
+static void llm__vk_mutex_unlock(llm__vk_mutex *m) { LeaveCriticalSection(m); }
+static void llm__vk_mutex_free(llm__vk_mutex *m) { DeleteCriticalSection(m); }
+#else
+#include <pthread.h>
+typedef pthread_mutex_t llm__vk_mutex;
+static void llm__vk_mutex_init(llm__vk_mutex *m) { pthread_mutex_init(m, NULL); }
+static void llm__vk_mutex_lock(llm__vk_mutex *m) { pthread_mutex_lock(m); }
+static void llm__vk_mutex_unlock(llm__vk_mutex *m) { pthread_mutex_unlock(m); }
+static void llm__vk_mutex_free(llm__vk_mutex *m) { pthread_mutex_destroy(m); }
 #endif
 
 /* ==== Vulkan declarations ========================================================== >>vkdecl */
@@ -5439,8 +5462,9 @@ struct llm_vk {
     llm__VkQueue queue;
     uint32_t qfam;
     llm__VkHandle dsl, layout, pipes[32];
-    llm__VkHandle cmd_pool, fence, pool; /* pool: descriptor sets of one-shot work (self-test) */
+    llm__VkHandle cmd_pool, fence, pool; /* one-shot work (transfers, self-test); pool: its descriptor sets */
     llm__VkCommandBuffer cmd;
+    llm__vk_mutex lock;  /* the queue, and cmd, fence and staging of transfers */
     llm__vk_buf staging, dummy;
     uint64_t align;   /* offsets of bindings */
     int lost;         /* the device failed: every later call fails fast */
@@ -5734,8 +5758,9 @@ static int llm__vk_begin(llm_vk *vk, llm__VkCommandBuffer cb, char *err, size_t 
     return LLM_OK;
 }
 
-/* Ends, submits and waits for cb. */
-static int llm__vk_submit(llm_vk *vk, llm__VkCommandBuffer cb, llm__VkHandle fence, char *err, size_t err_size) {
+/* Ends, submits and waits for cb (lock: take the device's lock for the submission; 0 when the
+   caller holds it). */
+static int llm__vk_submit_lock(llm_vk *vk, llm__VkCommandBuffer cb, llm__VkHandle fence, int lock, char *err, size_t err_size) {
     llm__VkSubmitInfo si;
     int vr;
     if ((vr = vk->f.vkEndCommandBuffer(cb)) != LLM__VK_SUCCESS) return llm__vk_fail(vk, vr, "vkEndCommandBuffer", err, err_size);
@@ -5744,21 +5769,29 @@ static int llm__vk_submit(llm_vk *vk, llm__VkCommandBuffer cb, llm__VkHandle fen
     si.commandBufferCount = 1;
     si.pCommandBuffers = &cb;
     if ((vr = vk->f.vkResetFences(vk->dev, 1, &fence)) != LLM__VK_SUCCESS) return llm__vk_fail(vk, vr, "vkResetFences", err, err_size);
-    if ((vr = vk->f.vkQueueSubmit(vk->queue, 1, &si, fence)) != LLM__VK_SUCCESS) return llm__vk_fail(vk, vr, "vkQueueSubmit", err, err_size);
+    if (lock) llm__vk_mutex_lock(&vk->lock);
+    vr = vk->f.vkQueueSubmit(vk->queue, 1, &si, fence);
+    if (lock) llm__vk_mutex_unlock(&vk->lock);
+    if (vr != LLM__VK_SUCCESS) return llm__vk_fail(vk, vr, "vkQueueSubmit", err, err_size);
     if ((vr = vk->f.vkWaitForFences(vk->dev, 1, &fence, 1, ~(uint64_t)0)) != LLM__VK_SUCCESS)
         return llm__vk_fail(vk, vr, "vkWaitForFences", err, err_size);
     return LLM_OK;
+}
+
+static int llm__vk_submit(llm_vk *vk, llm__VkCommandBuffer cb, llm__VkHandle fence, char *err, size_t err_size) {
+    return llm__vk_submit_lock(vk, cb, fence, 1, err, err_size);
 }
 
 /* Copies size bytes between host memory and a device buffer through the staging buffer
    (to_device 1: host -> device). */
 static int llm__vk_transfer(llm_vk *vk, llm__vk_buf *b, uint64_t off, void *host, uint64_t size, int to_device, char *err, size_t err_size) {
     uint8_t *h = (uint8_t *)host;
-    while (size > 0) {
+    int r = LLM_OK;
+    llm__vk_mutex_lock(&vk->lock);
+    while (size > 0 && r == LLM_OK) {
         uint64_t n = size < LLM__VK_STAGING ? size : LLM__VK_STAGING;
         llm__VkBufferCopy bc;
-        int r;
-        if ((r = llm__vk_begin(vk, vk->cmd, err, err_size)) != LLM_OK) return r;
+        if ((r = llm__vk_begin(vk, vk->cmd, err, err_size)) != LLM_OK) break;
         bc.srcOffset = to_device ? 0 : off;
         bc.dstOffset = to_device ? off : 0;
         bc.size = n;
@@ -5773,13 +5806,14 @@ static int llm__vk_transfer(llm_vk *vk, llm__vk_buf *b, uint64_t off, void *host
         }
         llm__vk_barrier(vk, vk->cmd, LLM__VK_PS_TRANSFER, LLM__VK_ACC_TRANSFER_WRITE, LLM__VK_PS_HOST | LLM__VK_PS_COMPUTE,
                         LLM__VK_ACC_HOST_READ | LLM__VK_ACC_SHADER_READ);
-        if ((r = llm__vk_submit(vk, vk->cmd, vk->fence, err, err_size)) != LLM_OK) return r;
+        if ((r = llm__vk_submit_lock(vk, vk->cmd, vk->fence, 0, err, err_size)) != LLM_OK) break;
         if (!to_device) memcpy(h, vk->staging.map, (size_t)n);
         h += n;
         off += n;
         size -= n;
     }
-    return LLM_OK;
+    llm__vk_mutex_unlock(&vk->lock);
+    return r;
 }
 
 /* The descriptor set layout (five storage buffers), the pipeline layout (64 bytes of push
@@ -5848,13 +5882,24 @@ static llm__VkHandle llm__vk_desc_pool(llm_vk *vk, uint32_t max_sets) {
     return pool;
 }
 
-static int llm__vk_cmd_new(llm_vk *vk, llm__VkCommandBuffer *cb, llm__VkHandle *fence, char *err, size_t err_size) {
+/* A command pool (each context has its own: pools are not shared between threads), one
+   command buffer from it and a fence. */
+static int llm__vk_cmd_new(llm_vk *vk, llm__VkHandle *cmd_pool, llm__VkCommandBuffer *cb, llm__VkHandle *fence, char *err, size_t err_size) {
+    llm__VkCommandPoolCreateInfo pi;
     llm__VkCommandBufferAllocateInfo ai;
     llm__VkFenceCreateInfo fi;
     int vr;
+    memset(&pi, 0, sizeof pi);
+    pi.sType = LLM__VK_ST_COMMAND_POOL_CREATE_INFO;
+    pi.flags = LLM__VK_CMD_POOL_RESET;
+    pi.queueFamilyIndex = vk->qfam;
+    if ((vr = vk->f.vkCreateCommandPool(vk->dev, &pi, NULL, cmd_pool)) != LLM__VK_SUCCESS) {
+        *cmd_pool = 0;
+        return llm__vk_fail(vk, vr, "vkCreateCommandPool", err, err_size);
+    }
     memset(&ai, 0, sizeof ai);
     ai.sType = LLM__VK_ST_COMMAND_BUFFER_ALLOCATE_INFO;
-    ai.commandPool = vk->cmd_pool;
+    ai.commandPool = *cmd_pool;
     ai.commandBufferCount = 1;
     if ((vr = vk->f.vkAllocateCommandBuffers(vk->dev, &ai, cb)) != LLM__VK_SUCCESS) return llm__vk_fail(vk, vr, "vkAllocateCommandBuffers", err, err_size);
     memset(&fi, 0, sizeof fi);
@@ -5887,19 +5932,14 @@ LLMDEF void llm_vk_free(llm_vk *vk) {
     if (vk->messenger && vk->destroy_messenger) vk->destroy_messenger(vk->instance, vk->messenger, NULL);
     if (vk->instance && vk->f.vkDestroyInstance) vk->f.vkDestroyInstance(vk->instance, NULL);
     if (vk->lib) llm__vk_dlclose(vk->lib);
+    llm__vk_mutex_free(&vk->lock);
     free(vk);
 }
 
 /* After the device is open: command pool, staging, pipelines, self-test. */
 static int llm__vk_setup(llm_vk *vk, char *err, size_t err_size) {
-    llm__VkCommandPoolCreateInfo pi;
-    int r, vr;
-    memset(&pi, 0, sizeof pi);
-    pi.sType = LLM__VK_ST_COMMAND_POOL_CREATE_INFO;
-    pi.flags = LLM__VK_CMD_POOL_RESET;
-    pi.queueFamilyIndex = vk->qfam;
-    if ((vr = vk->f.vkCreateCommandPool(vk->dev, &pi, NULL, &vk->cmd_pool)) != LLM__VK_SUCCESS) return llm__vk_fail(vk, vr, "vkCreateCommandPool", err, err_size);
-    if ((r = llm__vk_cmd_new(vk, &vk->cmd, &vk->fence, err, err_size)) != LLM_OK) return r;
+    int r;
+    if ((r = llm__vk_cmd_new(vk, &vk->cmd_pool, &vk->cmd, &vk->fence, err, err_size)) != LLM_OK) return r;
     if ((r = llm__vk_buf_new(vk, LLM__VK_STAGING, 1, &vk->staging, err, err_size)) != LLM_OK) return r;
     if ((r = llm__vk_buf_new(vk, 256, 0, &vk->dummy, err, err_size)) != LLM_OK) return r;
     if (!(vk->pool = llm__vk_desc_pool(vk, 64))) return llm__vk_err(err, err_size, LLM_ERR_DEVICE, "vulkan: cannot make a descriptor pool");
@@ -5918,6 +5958,7 @@ static llm_vk *llm__vk_open(const llm_vk_params *p, int want, char *err, size_t 
         llm__vk_err(err, err_size, LLM_ERR_NOMEM, "out of memory");
         return NULL;
     }
+    llm__vk_mutex_init(&vk->lock);
     vk->log = p->log;
     vk->log_user = p->log_user;
     if ((r = llm__vk_instance(vk, p, err, err_size)) != LLM_OK) goto fail;
@@ -6021,6 +6062,7 @@ LLMDEF int llm_vk_devices(const llm_vk_params *p, llm_vk_device_info *out, int m
     memset(&d, 0, sizeof d);
     if (!p) p = &d;
     if (!vk) return llm__vk_err(err, err_size, LLM_ERR_NOMEM, "out of memory");
+    llm__vk_mutex_init(&vk->lock);
     vk->log = p->log;
     vk->log_user = p->log_user;
     if ((r = llm__vk_instance(vk, p, err, err_size)) != LLM_OK) {
@@ -6085,7 +6127,7 @@ typedef struct llm__vk_ctx {
     llm__vk_buf x, xb, q, att, k, v, hb, hb2, xq, logits; /* device scratch */
     llm__vk_buf in, cs, out;             /* host-visible: hidden state in, rope table, logits out */
     llm__VkCommandBuffer cmd;
-    llm__VkHandle fence, pool;
+    llm__VkHandle cmd_pool, fence, pool;
     /* what xq holds now: the source buffer, offset, columns and form (-1: nothing) */
     const llm__vk_buf *xq_src;
     uint32_t xq_off, xq_cols;
@@ -6461,6 +6503,7 @@ static void llm__vk_context_free(void *state) {
     llm__vk_buf_free(vk, &c->out);
     if (c->pool) vk->f.vkDestroyDescriptorPool(vk->dev, c->pool, NULL);
     if (c->fence) vk->f.vkDestroyFence(vk->dev, c->fence, NULL);
+    if (c->cmd_pool) vk->f.vkDestroyCommandPool(vk->dev, c->cmd_pool, NULL);
     free(c);
 }
 
@@ -6503,7 +6546,7 @@ static int llm__vk_context_init(void *model_state, int n_ctx, int n_batch, int n
     if (r == LLM_OK) r = llm__vk_buf_new(vk, nb * (uint64_t)vm->n_embd * 4, 1, &c->in, err, err_size);
     if (r == LLM_OK) r = llm__vk_buf_new(vk, nb * (uint64_t)vm->n_rot * 4, 1, &c->cs, err, err_size);
     if (r == LLM_OK) r = llm__vk_buf_new(vk, (uint64_t)n_outputs * (uint64_t)vm->n_vocab * 4, 1, &c->out, err, err_size);
-    if (r == LLM_OK) r = llm__vk_cmd_new(vk, &c->cmd, &c->fence, err, err_size);
+    if (r == LLM_OK) r = llm__vk_cmd_new(vk, &c->cmd_pool, &c->cmd, &c->fence, err, err_size);
     if (r == LLM_OK && !(c->pool = llm__vk_desc_pool(vk, (uint32_t)(24 * nl + 16))))
         r = llm__vk_err(err, err_size, LLM_ERR_DEVICE, "vulkan: cannot make a descriptor pool");
     if (r != LLM_OK) {

@@ -490,6 +490,57 @@ static void test_vulkan_decline(void) {
     }
 }
 
+#if !defined(_WIN32) && !defined(LLM_NO_THREADS)
+typedef struct t_vk_thread_arg {
+    llm_model *m;
+    const int *ids;
+    int n;
+    float *out;
+} t_vk_thread_arg;
+
+static void *t_vk_thread(void *p) {
+    t_vk_thread_arg *a = (t_vk_thread_arg *)p;
+    a->out = t_vk_decode(a->m, a->ids, a->n, 1);
+    return NULL;
+}
+#endif
+
+/* Contexts on two threads share the device (its queue takes a lock): each gets what one
+   context alone gets, bit for bit. */
+static void test_vulkan_threads(void) {
+#if !defined(_WIN32) && !defined(LLM_NO_THREADS)
+    llm_vk *vk = t_vk_get();
+    const char *path = vk ? t_shared("models/stories260K.gguf") : NULL;
+    int ids[16], i;
+    llm_model *m;
+    float *alone;
+    pthread_t th[2];
+    t_vk_thread_arg a[2];
+    if (!path) return;
+    for (i = 0; i < 16; i++) ids[i] = 1 + (i * 29) % 500;
+    m = t_vk_model(path, vk, 99);
+    alone = m ? t_vk_decode(m, ids, 16, 1) : NULL;
+    T_REQUIRE(alone != NULL, "decode");
+    for (i = 0; i < 2; i++) {
+        a[i].m = m;
+        a[i].ids = ids;
+        a[i].n = 16;
+        a[i].out = NULL;
+        pthread_create(&th[i], NULL, t_vk_thread, &a[i]);
+    }
+    for (i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        T_CHECK(a[i].out && memcmp(a[i].out, alone, 16 * 512 * 4) == 0, "thread %d: not the result of one context alone", i);
+        free(a[i].out);
+    }
+    free(alone);
+    llm_model_free(m);
+    T_CHECK(llm_vk_validation_errors(vk) == 0, "%d validation errors", llm_vk_validation_errors(vk));
+#else
+    T_SKIP("no threads in this build");
+#endif
+}
+
 static void test_vulkan_devices(void) {
     llm_vk_device_info info[8];
     char err[256];
@@ -512,6 +563,7 @@ static void tests_vulkan(void) {
     T_RUN(test_vulkan_matvec);
     T_RUN(test_vulkan_logits);
     T_RUN(test_vulkan_state);
+    T_RUN(test_vulkan_threads);
     T_RUN(test_vulkan_decline);
     T_RUN(test_vulkan_no_loader);
     T_RUN(test_vulkan_no_driver);
