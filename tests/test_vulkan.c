@@ -262,6 +262,8 @@ static int t_vk_matvec(llm_vk *vk, const llm__tensor *w, const float *x, int nco
     tt.ne1 = (uint32_t)rows;
     tt.row_bytes = (uint32_t)llm__type_row_bytes(w->type, n);
     tt.chunk = 0;
+    tt.n_parts = 1;
+    tt.rows_per_part = tt.ne1;
     tt.off = 0;
     r = llm__vk_st_up(&st, 0, w->data, (uint64_t)tt.row_bytes * rows);
     tt.size = st.b[0].size;
@@ -490,6 +492,38 @@ static void test_vulkan_decline(void) {
     }
 }
 
+/* Weights larger than one binding are split by rows over several buffers: with bindings of
+   16 KiB (a test switch) stories260K's embeddings and FFN weights come in parts. */
+static void test_vulkan_split(void) {
+    llm_vk *vk = t_vk_get();
+    const char *path = vk ? t_shared("models/stories260K.gguf") : NULL;
+    int ids[12], i;
+    llm_model *cpu, *m;
+    float *want, *got;
+    t_ref fake;
+    if (!path) return;
+    for (i = 0; i < 12; i++) ids[i] = 1 + (i * 41) % 500;
+    t_setenv("LLM_VULKAN_TEST_MAX_BINDING", "16384");
+    m = t_vk_model(path, vk, 99);
+    t_setenv("LLM_VULKAN_TEST_MAX_BINDING", NULL);
+    cpu = t_vk_model(path, NULL, 0);
+    T_REQUIRE(m && cpu, "load");
+    T_CHECK(m->backend_state && ((llm__vk_model *)m->backend_state)->output.n_parts == 8, "output.weight: %u parts, expected 8",
+            m->backend_state ? ((llm__vk_model *)m->backend_state)->output.n_parts : 0);
+    want = t_vk_decode(cpu, ids, 12, 0);
+    got = t_vk_decode(m, ids, 12, 1);
+    memset(&fake, 0, sizeof fake);
+    snprintf(fake.name, sizeof fake.name, "split weights");
+    fake.n_vocab = 512;
+    fake.rows = 12;
+    fake.logits = want;
+    if (want && got) t_check_logits(&fake, got, &t_bounds_f32);
+    free(want);
+    free(got);
+    llm_model_free(m);
+    llm_model_free(cpu);
+}
+
 #if !defined(_WIN32) && !defined(LLM_NO_THREADS)
 typedef struct t_vk_thread_arg {
     llm_model *m;
@@ -564,6 +598,7 @@ static void tests_vulkan(void) {
     T_RUN(test_vulkan_logits);
     T_RUN(test_vulkan_state);
     T_RUN(test_vulkan_threads);
+    T_RUN(test_vulkan_split);
     T_RUN(test_vulkan_decline);
     T_RUN(test_vulkan_no_loader);
     T_RUN(test_vulkan_no_driver);
