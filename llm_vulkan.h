@@ -90,6 +90,11 @@ typedef struct llm_vk_device_info {
     uint64_t device_local_bytes;      /* the largest device-local heap */
     uint32_t max_storage_buffer_range; /* bytes one binding may see */
     uint32_t max_workgroup_invocations;
+    /* features the faster tiers will use (this tier needs none of them) */
+    int storage16, storage8;          /* 16-bit and 8-bit storage buffer access */
+    uint32_t subgroup_size;           /* 0 when unknown */
+    int subgroup_arith;               /* subgroup arithmetic in compute shaders */
+    int int_dot;                      /* integer dot product (SPV_KHR_integer_dot_product) */
     int selftest;                     /* 1 passed, 0 failed (see selftest_msg) */
     char selftest_msg[256];
 } llm_vk_device_info;
@@ -202,6 +207,13 @@ enum {
     LLM__VK_ST_COMMAND_BUFFER_BEGIN_INFO = 42,
     LLM__VK_ST_MEMORY_BARRIER = 46,
     LLM__VK_ST_DEBUG_UTILS_MESSENGER_CREATE_INFO = 1000128004,
+    LLM__VK_ST_PHYSICAL_DEVICE_FEATURES_2 = 1000059000,
+    LLM__VK_ST_PHYSICAL_DEVICE_PROPERTIES_2 = 1000059001,
+    LLM__VK_ST_16BIT_STORAGE_FEATURES = 1000083000,
+    LLM__VK_ST_8BIT_STORAGE_FEATURES = 1000177000,
+    LLM__VK_ST_SUBGROUP_PROPERTIES = 1000094000,
+    LLM__VK_ST_INTEGER_DOT_PRODUCT_FEATURES = 1000280000,
+    LLM__VK_SUBGROUP_ARITHMETIC = 4,
     LLM__VK_QUEUE_COMPUTE = 2,
     LLM__VK_MEM_DEVICE_LOCAL = 1,
     LLM__VK_MEM_HOST_VISIBLE = 2,
@@ -326,6 +338,37 @@ typedef struct llm__VkPhysicalDeviceProperties {
     llm__VkBool32 sparseProperties[5];
 } llm__VkPhysicalDeviceProperties;
 
+typedef struct llm__VkPhysicalDeviceFeatures2 {
+    int sType;
+    void *pNext;
+    llm__VkBool32 features[55]; /* VkPhysicalDeviceFeatures, not read */
+} llm__VkPhysicalDeviceFeatures2;
+
+typedef struct llm__VkPhysicalDevice16BitStorageFeatures {
+    int sType;
+    void *pNext;
+    llm__VkBool32 storageBuffer16BitAccess, uniformAndStorageBuffer16BitAccess, storagePushConstant16, storageInputOutput16;
+} llm__VkPhysicalDevice16BitStorageFeatures;
+
+typedef struct llm__VkPhysicalDevice8BitStorageFeatures {
+    int sType;
+    void *pNext;
+    llm__VkBool32 storageBuffer8BitAccess, uniformAndStorageBuffer8BitAccess, storagePushConstant8;
+} llm__VkPhysicalDevice8BitStorageFeatures;
+
+typedef struct llm__VkPhysicalDeviceShaderIntegerDotProductFeatures {
+    int sType;
+    void *pNext;
+    llm__VkBool32 shaderIntegerDotProduct;
+} llm__VkPhysicalDeviceShaderIntegerDotProductFeatures;
+
+typedef struct llm__VkPhysicalDeviceSubgroupProperties {
+    int sType;
+    void *pNext;
+    uint32_t subgroupSize, supportedStages, supportedOperations;
+    llm__VkBool32 quadOperationsInAllStages;
+} llm__VkPhysicalDeviceSubgroupProperties;
+
 typedef struct llm__VkPhysicalDeviceMemoryProperties {
     uint32_t memoryTypeCount;
     struct {
@@ -337,6 +380,12 @@ typedef struct llm__VkPhysicalDeviceMemoryProperties {
         uint32_t flags;
     } memoryHeaps[16];
 } llm__VkPhysicalDeviceMemoryProperties;
+
+typedef struct llm__VkPhysicalDeviceProperties2 {
+    int sType;
+    void *pNext;
+    llm__VkPhysicalDeviceProperties properties;
+} llm__VkPhysicalDeviceProperties2;
 
 typedef struct llm__VkQueueFamilyProperties {
     uint32_t queueFlags, queueCount, timestampValidBits, minImageTransferGranularity[3];
@@ -544,7 +593,10 @@ typedef struct llm__VkFenceCreateInfo {
     X(void, vkGetPhysicalDeviceMemoryProperties, (llm__VkPhysicalDevice, llm__VkPhysicalDeviceMemoryProperties *))   \
     X(void, vkGetPhysicalDeviceQueueFamilyProperties, (llm__VkPhysicalDevice, uint32_t *, llm__VkQueueFamilyProperties *)) \
     X(int, vkCreateDevice, (llm__VkPhysicalDevice, const llm__VkDeviceCreateInfo *, const void *, llm__VkDevice *)) \
-    X(llm__PFN_void, vkGetDeviceProcAddr, (llm__VkDevice, const char *))
+    X(llm__PFN_void, vkGetDeviceProcAddr, (llm__VkDevice, const char *))                                             \
+    X(void, vkGetPhysicalDeviceFeatures2, (llm__VkPhysicalDevice, llm__VkPhysicalDeviceFeatures2 *))                 \
+    X(void, vkGetPhysicalDeviceProperties2, (llm__VkPhysicalDevice, llm__VkPhysicalDeviceProperties2 *))             \
+    X(int, vkEnumerateDeviceExtensionProperties, (llm__VkPhysicalDevice, const char *, uint32_t *, llm__VkExtensionProperties *))
 
 #define LLM__VK_DEVICE_FUNCS(X)                                                                                       \
     X(void, vkDestroyDevice, (llm__VkDevice, const void *))                                                          \
@@ -6039,9 +6091,55 @@ LLMDEF llm_vk_params llm_vk_default_params(void) {
 LLMDEF const llm_backend *llm_vk_backend(llm_vk *vk) { return vk ? &vk->backend : NULL; }
 LLMDEF int llm_vk_validation_errors(const llm_vk *vk) { return vk ? vk->n_validation_errors : 0; }
 
+/* The optional features of a device (Vulkan 1.2 devices: 16/8-bit storage are core; the
+   integer dot product struct is chained only where the device knows it). */
+static void llm__vk_features(const llm_vk *vk, llm__VkPhysicalDevice phys, uint32_t api, llm_vk_device_info *out) {
+    llm__VkPhysicalDeviceFeatures2 f2;
+    llm__VkPhysicalDevice16BitStorageFeatures s16;
+    llm__VkPhysicalDevice8BitStorageFeatures s8;
+    llm__VkPhysicalDeviceShaderIntegerDotProductFeatures dot;
+    llm__VkPhysicalDeviceProperties2 p2;
+    llm__VkPhysicalDeviceSubgroupProperties sg;
+    int has_dot = api >= ((1u << 22) | (3u << 12));
+    if (!vk->f.vkGetPhysicalDeviceFeatures2 || !vk->f.vkGetPhysicalDeviceProperties2 || api < ((1u << 22) | (2u << 12))) return;
+    if (!has_dot && vk->f.vkEnumerateDeviceExtensionProperties) {
+        uint32_t n = 0, i;
+        llm__VkExtensionProperties *e;
+        vk->f.vkEnumerateDeviceExtensionProperties(phys, NULL, &n, NULL);
+        e = (llm__VkExtensionProperties *)calloc(n ? n : 1, sizeof *e);
+        if (e && vk->f.vkEnumerateDeviceExtensionProperties(phys, NULL, &n, e) >= 0)
+            for (i = 0; i < n; i++) has_dot |= strcmp(e[i].extensionName, "VK_KHR_shader_integer_dot_product") == 0;
+        free(e);
+    }
+    memset(&f2, 0, sizeof f2);
+    memset(&s16, 0, sizeof s16);
+    memset(&s8, 0, sizeof s8);
+    memset(&dot, 0, sizeof dot);
+    f2.sType = LLM__VK_ST_PHYSICAL_DEVICE_FEATURES_2;
+    s16.sType = LLM__VK_ST_16BIT_STORAGE_FEATURES;
+    s8.sType = LLM__VK_ST_8BIT_STORAGE_FEATURES;
+    dot.sType = LLM__VK_ST_INTEGER_DOT_PRODUCT_FEATURES;
+    f2.pNext = &s16;
+    s16.pNext = &s8;
+    s8.pNext = has_dot ? &dot : NULL;
+    vk->f.vkGetPhysicalDeviceFeatures2(phys, &f2);
+    memset(&p2, 0, sizeof p2);
+    memset(&sg, 0, sizeof sg);
+    p2.sType = LLM__VK_ST_PHYSICAL_DEVICE_PROPERTIES_2;
+    sg.sType = LLM__VK_ST_SUBGROUP_PROPERTIES;
+    p2.pNext = &sg;
+    vk->f.vkGetPhysicalDeviceProperties2(phys, &p2);
+    out->storage16 = s16.storageBuffer16BitAccess != 0;
+    out->storage8 = s8.storageBuffer8BitAccess != 0;
+    out->int_dot = dot.shaderIntegerDotProduct != 0;
+    out->subgroup_size = sg.subgroupSize;
+    out->subgroup_arith = (sg.supportedStages & LLM__VK_STAGE_COMPUTE) && (sg.supportedOperations & LLM__VK_SUBGROUP_ARITHMETIC);
+}
+
 static void llm__vk_fill_info(const llm_vk *vk, llm_vk_device_info *out) {
     uint32_t i;
     memset(out, 0, sizeof *out);
+    llm__vk_features(vk, vk->phys, vk->props.apiVersion, out);
     snprintf(out->name, sizeof out->name, "%s", vk->props.deviceName);
     out->type = vk->props.deviceType;
     out->api_version = vk->props.apiVersion;
@@ -6087,6 +6185,7 @@ LLMDEF int llm_vk_devices(const llm_vk_params *p, llm_vk_device_info *out, int m
             out[i].api_version = pr.apiVersion;
             out[i].max_storage_buffer_range = pr.limits.maxStorageBufferRange;
             out[i].max_workgroup_invocations = pr.limits.maxComputeWorkGroupInvocations;
+            llm__vk_features(vk, list[i], pr.apiVersion, &out[i]);
             snprintf(out[i].selftest_msg, sizeof out[i].selftest_msg, "%s", e);
         }
     }

@@ -65,6 +65,11 @@ static llm_vk *t_vk_get(void) {
         t_vk_pin_driver();
         t_vk = llm_vk_new(&p, t_vk_why, sizeof t_vk_why);
     }
+    if (t_vk && t_vk_tried == 1) {
+        t_vk_tried = 2;
+        if (!t_vk->messenger) printf("       note: the Khronos validation layer is not installed (apt-get install vulkan-validationlayers): "
+                                     "validation errors are not checked\n");
+    }
     if (!t_vk) {
         printf("  %s skipped: no lavapipe device: %s (apt-get install mesa-vulkan-drivers)\n", t_name, t_vk_why);
         t_skipped_now = 1;
@@ -96,6 +101,15 @@ static void test_vulkan_decls(void) {
     T_VK_SIZE(llm__VkPhysicalDeviceMemoryProperties, VkPhysicalDeviceMemoryProperties);
     T_VK_SAME(llm__VkPhysicalDeviceMemoryProperties, VkPhysicalDeviceMemoryProperties, memoryHeaps);
     T_VK_SIZE(llm__VkQueueFamilyProperties, VkQueueFamilyProperties);
+    T_VK_SIZE(llm__VkPhysicalDeviceFeatures2, VkPhysicalDeviceFeatures2);
+    T_VK_SIZE(llm__VkPhysicalDeviceProperties2, VkPhysicalDeviceProperties2);
+    T_VK_SIZE(llm__VkPhysicalDevice16BitStorageFeatures, VkPhysicalDevice16BitStorageFeatures);
+    T_VK_SIZE(llm__VkPhysicalDevice8BitStorageFeatures, VkPhysicalDevice8BitStorageFeatures);
+    T_VK_SIZE(llm__VkPhysicalDeviceShaderIntegerDotProductFeatures, VkPhysicalDeviceShaderIntegerDotProductFeatures);
+    T_VK_SIZE(llm__VkPhysicalDeviceSubgroupProperties, VkPhysicalDeviceSubgroupProperties);
+    T_VK_SAME(llm__VkPhysicalDeviceSubgroupProperties, VkPhysicalDeviceSubgroupProperties, supportedOperations);
+    T_CHECK((int)LLM__VK_ST_INTEGER_DOT_PRODUCT_FEATURES == (int)VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES, "sType");
+    T_CHECK((int)LLM__VK_ST_8BIT_STORAGE_FEATURES == (int)VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES, "sType");
     T_VK_SIZE(llm__VkDeviceQueueCreateInfo, VkDeviceQueueCreateInfo);
     T_VK_SIZE(llm__VkDeviceCreateInfo, VkDeviceCreateInfo);
     T_VK_SIZE(llm__VkBufferCreateInfo, VkBufferCreateInfo);
@@ -130,6 +144,25 @@ static void test_vulkan_decls(void) {
 #else
     T_SKIP("<vulkan/vulkan_core.h> is not installed (apt-get install libvulkan-dev)");
 #endif
+}
+
+/* The debug messenger counts what the validation layer reports: a buffer made with no usage
+   (invalid usage, harmless to the driver) must count as an error. */
+static void test_vulkan_messenger(void) {
+    llm_vk *vk = t_vk_get();
+    llm__VkBufferCreateInfo bi;
+    llm__VkHandle buf = 0;
+    int before;
+    if (!vk) return;
+    if (!vk->messenger) T_SKIP("the validation layer is not installed");
+    before = llm_vk_validation_errors(vk);
+    memset(&bi, 0, sizeof bi);
+    bi.sType = LLM__VK_ST_BUFFER_CREATE_INFO;
+    bi.size = 16;
+    bi.usage = 0;
+    if (vk->f.vkCreateBuffer(vk->dev, &bi, NULL, &buf) == LLM__VK_SUCCESS && buf) vk->f.vkDestroyBuffer(vk->dev, buf, NULL);
+    T_CHECK(llm_vk_validation_errors(vk) > before, "the messenger saw no error for a buffer without usage");
+    vk->n_validation_errors = before; /* the other tests count from here */
 }
 
 /* A model loaded with gpu_layers on vk (NULL vk: CPU only). */
@@ -583,7 +616,9 @@ static void test_vulkan_devices(void) {
     n = llm_vk_devices(NULL, info, 8, err, sizeof err);
     T_REQUIRE(n > 0, "llm_vk_devices: %d (%s)", n, err);
     for (i = 0; i < n && i < 8; i++) {
-        printf("       device %d: %s (type %d) self-test: %s\n", i + 1, info[i].name, info[i].type, info[i].selftest_msg);
+        printf("       device %d: %s (type %d), 16-bit storage %d, 8-bit storage %d, subgroup %u (arithmetic %d), integer dot %d, self-test: %s\n",
+               i + 1, info[i].name, info[i].type, info[i].storage16, info[i].storage8, info[i].subgroup_size, info[i].subgroup_arith, info[i].int_dot,
+               info[i].selftest_msg);
         if (strstr(info[i].name, "llvmpipe")) {
             found = 1;
             T_CHECK(info[i].selftest == 1 && info[i].type == LLM_VK_CPU, "lavapipe: self-test %d, type %d", info[i].selftest, info[i].type);
@@ -594,6 +629,7 @@ static void test_vulkan_devices(void) {
 
 static void tests_vulkan(void) {
     T_RUN(test_vulkan_decls);
+    T_RUN(test_vulkan_messenger);
     T_RUN(test_vulkan_matvec);
     T_RUN(test_vulkan_logits);
     T_RUN(test_vulkan_state);

@@ -38,11 +38,16 @@ int cmd_devices(int argc, char **argv) {
         printf("no Vulkan devices\n");
         return 0;
     }
-    printf("| # | device | type | Vulkan | device memory | max binding | self-test |\n");
-    printf("| --- | --- | --- | --- | --- | --- | --- |\n");
-    for (i = 0; i < n && i < 16; i++)
-        printf("| %d | %s | %s | %u.%u | %s | %.0f MiB | %s |\n", i + 1, info[i].name, info[i].type >= 0 && info[i].type <= 4 ? types[info[i].type] : "?",
-               info[i].api_version >> 22, (info[i].api_version >> 12) & 1023, cli_fmt_bytes(info[i].device_local_bytes, mem, sizeof mem),
-               (double)info[i].max_storage_buffer_range / 1048576.0, info[i].selftest_msg);
+    printf("| # | device | type | Vulkan | device memory | max binding | features | self-test |\n");
+    printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    for (i = 0; i < n && i < 16; i++) {
+        char feat[128];
+        snprintf(feat, sizeof feat, "%s%s%ssubgroup %u%s", info[i].storage16 ? "16-bit storage, " : "", info[i].storage8 ? "8-bit storage, " : "",
+                 info[i].int_dot ? "integer dot, " : "", info[i].subgroup_size, info[i].subgroup_arith ? " (arithmetic)" : "");
+        printf("| %d | %s | %s | %u.%u | %s | %.0f MiB | %s | %s |\n", i + 1, info[i].name,
+               info[i].type >= 0 && info[i].type <= 4 ? types[info[i].type] : "?", info[i].api_version >> 22, (info[i].api_version >> 12) & 1023,
+               cli_fmt_bytes(info[i].device_local_bytes, mem, sizeof mem), (double)info[i].max_storage_buffer_range / 1048576.0, feat,
+               info[i].selftest_msg);
+    }
     return 0;
 }
