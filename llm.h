@@ -4381,7 +4381,7 @@ struct llm_model {
     llm__layer *layers;          /* [n_layer] */
     const llm_backend *backend;  /* offload backend, or NULL */
     void *backend_state;         /* its model data; NULL when it declined or none was given */
-    int gpu_first;               /* first offloaded layer (n_layer = only the head), -1 = none */
+    int gpu_first;               /* first offloaded layer (0 = all), -1 = none */
 };
 
 static const llm__tensor *llm__model_tensor(const llm_model *m, const char *name) {
