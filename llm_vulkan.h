@@ -5717,7 +5717,8 @@ static int llm__vk_open_device(llm_vk *vk, llm__VkPhysicalDevice phys, char *err
     if (vk->props.apiVersion < ((1u << 22) | (2u << 12)))
         return llm__vk_err(err, err_size, LLM_ERR_UNSUPPORTED, "vulkan: '%s' supports Vulkan %u.%u, the shaders need 1.2", vk->props.deviceName,
                            vk->props.apiVersion >> 22, (vk->props.apiVersion >> 12) & 1023);
-    if (vk->props.limits.maxComputeWorkGroupInvocations < 64 || vk->props.limits.maxComputeSharedMemorySize < 2048 ||
+    if (vk->props.limits.maxComputeWorkGroupInvocations < 64 || vk->props.limits.maxComputeWorkGroupSize[0] < 64 ||
+        vk->props.limits.maxComputeSharedMemorySize < 2048 ||
         vk->props.limits.maxPushConstantsSize < LLM__VK_PUSH_BYTES)
         return llm__vk_err(err, err_size, LLM_ERR_UNSUPPORTED, "vulkan: '%s' has too small compute limits", vk->props.deviceName);
     vk->qfam = i;
@@ -6910,9 +6911,19 @@ static int llm__vk_model_init(void *user, const llm_model *m, int first, void **
     pl.chunk_sizes = sizes;
     pl.max_chunks = 256;
     r = vm->layers ? llm__vk_place_all(&pl, m, err, err_size) : llm__vk_err(err, err_size, LLM_ERR_NOMEM, "out of memory");
+    if (r == LLM_OK) { /* the weights must fit the device's largest device-local heap */
+        uint64_t total = 0, heap = 0;
+        uint32_t h;
+        for (i = 0; i < vm->n_chunks; i++) total += sizes[i];
+        for (h = 0; h < vk->mem.memoryHeapCount; h++)
+            if ((vk->mem.memoryHeaps[h].flags & LLM__VK_HEAP_DEVICE_LOCAL) && vk->mem.memoryHeaps[h].size > heap) heap = vk->mem.memoryHeaps[h].size;
+        if (heap && total > heap)
+            r = llm__vk_err(err, err_size, LLM_ERR_NOMEM, "vulkan: the offloaded weights need %.1f MiB, the device has %.1f MiB: offload fewer layers",
+                            (double)total / 1048576.0, (double)heap / 1048576.0);
+    }
     if (r == LLM_OK) { /* the chunks, then the upload */
         int n = vm->n_chunks;
-        vm->chunks = (llm__vk_buf *)calloc((size_t)n, sizeof *vm->chunks);
+        vm->chunks = (llm__vk_buf *)calloc((size_t)(n > 0 ? n : 1), sizeof *vm->chunks);
         vm->n_chunks = 0;
         for (i = 0; i < n && vm->chunks && r == LLM_OK; i++) {
             r = llm__vk_buf_new(vk, sizes[i], 0, &vm->chunks[i], err, err_size);
