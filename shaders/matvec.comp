@@ -29,6 +29,10 @@ uint xbase; // the column being read
 
 uint xw(uint i) { return X[xbase + i]; }
 int xq8(uint base, uint j) { return SEXT8((xw(base + (j >> 2)) >> ((j & 3u) * 8u)) & 0xffu); }
+// Q8_K's sum of the 16 q of group j (int16 pairs after the 64 words of q)
+int bsum(uint xb, uint j) { return int(xw(xb + 65u + (j >> 1)) << (16u - 16u * (j & 1u))) >> 16; }
+// IQ4_NL and IQ4_XS levels of a 4-bit code
+const int levels[16] = int[16](-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
 
 #if defined(TYPE_F32)
 #define BLOCK 1u
@@ -60,7 +64,6 @@ float block_dot(uint o, uint b) {
 float block_dot(uint o, uint b) { return uintBitsToFloat(RD16(W, o + 2u * b) << 16) * uintBitsToFloat(xw(b)); }
 #elif defined(TYPE_IQ4_NL)
 #define BLOCK 32u
-const int levels[16] = int[16](-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
 float block_dot(uint o, uint b) {
     uint w = o + 18u * b, xb = 9u * b;
     int isum = 0;
@@ -114,7 +117,6 @@ float block_dot(uint o, uint b) {
 }
 #elif defined(TYPE_Q2_K)
 #define BLOCK 256u
-int bsum(uint xb, uint j) { return int(xw(xb + 65u + (j >> 1)) << (16u - 16u * (j & 1u))) >> 16; }
 float block_dot(uint o, uint b) {
     uint w = o + 84u * b, xb = 73u * b;
     int isum = 0, msum = 0;
@@ -150,9 +152,54 @@ float block_dot(uint o, uint b) {
     precise float a = h2f(RD16(W, w + 108u)) * uintBitsToFloat(xw(xb));
     return a * float(isum);
 }
+#elif defined(TYPE_IQ4_XS)
+#define BLOCK 256u
+float block_dot(uint o, uint b) {
+    uint w = o + 136u * b, xb = 73u * b, sh = RD16(W, w + 2u);
+    int isum = 0;
+    for (uint ib = 0u; ib < 8u; ib++) {
+        int ls = int(((RD8(W, w + 4u + ib / 2u) >> (4u * (ib & 1u))) & 15u) | (((sh >> (2u * ib)) & 3u) << 4)) - 32, sub = 0;
+        for (uint j = 0u; j < 16u; j++) {
+            uint q = RD8(W, w + 8u + 16u * ib + j);
+            sub += levels[q & 15u] * xq8(xb + 1u, 32u * ib + j) + levels[q >> 4] * xq8(xb + 1u, 32u * ib + 16u + j);
+        }
+        isum += ls * sub;
+    }
+    precise float r = h2f(RD16(W, w)) * uintBitsToFloat(xw(xb));
+    return r * float(isum);
+}
+#elif defined(TYPE_TQ1_0)
+#define BLOCK 256u
+// trit k of a byte holding 5 (base 3, first most significant, scaled to 256/243): 0..2
+uint trit(uint byte, uint k) {
+    const uint pow3[5] = uint[5](1u, 3u, 9u, 27u, 81u);
+    return (((byte * pow3[k]) & 255u) * 3u) >> 8;
+}
+float block_dot(uint o, uint b) {
+    uint w = o + 54u * b, xb = 73u * b;
+    int isum = 0;
+    for (uint k = 0u; k < 5u; k++) {
+        for (uint m = 0u; m < 32u; m++) isum += int(trit(RD8(W, w + m), k)) * xq8(xb + 1u, 32u * k + m);
+        for (uint m = 0u; m < 16u; m++) isum += int(trit(RD8(W, w + 32u + m), k)) * xq8(xb + 1u, 160u + 16u * k + m);
+    }
+    for (uint k = 0u; k < 4u; k++)
+        for (uint m = 0u; m < 4u; m++) isum += int(trit(RD8(W, w + 48u + m), k)) * xq8(xb + 1u, 240u + 4u * k + m);
+    for (uint j = 0u; j < 16u; j++) isum -= bsum(xb, j); // codes 0..2 stand for -1..1
+    precise float r = h2f(RD16(W, w + 52u)) * uintBitsToFloat(xw(xb));
+    return r * float(isum);
+}
+#elif defined(TYPE_TQ2_0)
+#define BLOCK 256u
+float block_dot(uint o, uint b) {
+    uint w = o + 66u * b, xb = 73u * b;
+    int isum = 0;
+    for (uint e = 0u; e < 256u; e++) isum += int((RD8(W, w + 32u * (e >> 7) + (e & 31u)) >> (2u * ((e >> 5) & 3u))) & 3u) * xq8(xb + 1u, e);
+    for (uint j = 0u; j < 16u; j++) isum -= bsum(xb, j); // codes 0..2 stand for -1..1
+    precise float r = h2f(RD16(W, w + 64u)) * uintBitsToFloat(xw(xb));
+    return r * float(isum);
+}
 #elif defined(TYPE_Q4_K) || defined(TYPE_Q5_K)
 #define BLOCK 256u
-int bsum(uint xb, uint j) { return int(xw(xb + 65u + (j >> 1)) << (16u - 16u * (j & 1u))) >> 16; }
 #if defined(TYPE_Q4_K)
 #define BYTES 144u
 #define QS_AT 16u
@@ -190,7 +237,6 @@ float block_dot(uint o, uint b) {
 }
 #elif defined(TYPE_Q6_K)
 #define BLOCK 256u
-int bsum(uint xb, uint j) { return int(xw(xb + 65u + (j >> 1)) << (16u - 16u * (j & 1u))) >> 16; }
 float block_dot(uint o, uint b) {
     uint w = o + 210u * b, xb = 73u * b;
     int isum = 0, ioff = 0;
