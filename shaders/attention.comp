@@ -1,7 +1,8 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Causal attention over the F32 KV cache, one workgroup per (head, token): scores q.k * scale
-// for positions 0..pos, softmax (max subtracted, sum of exponentials), then sum_p w_p v_p.
+// Causal attention over the F32 KV cache, one workgroup per (head, token): scores q.k (soft-
+// capped, gemma2: tanh(s / cap) * cap), times scale, for positions p0..pos (p0 = pos - swa + 1
+// on sliding-window layers), softmax (max subtracted, sum of exponentials), then sum_p w_p v_p.
 // The scores are computed twice (for max and sum, then in chunks of 256 kept in shared
 // memory for the weighted sum), so no scratch grows with the context. Grouped-query heads
 // share a KV head. Queries [n][n_head * head_dim]; K, V rows [n_ctx][n_kv].
@@ -18,6 +19,8 @@ layout(push_constant) uniform PC {
     uint n_kv;     // floats per cache row
     uint pos0;
     float scale;
+    float cap; // 0: off
+    uint swa;  // 0: off, else the window in positions
 } pc;
 shared float red[64];
 shared float sc[256];
@@ -25,14 +28,16 @@ shared float sc[256];
 float score(uint qo, uint ko, uint p) {
     float s = 0.0;
     for (uint i = 0u; i < pc.head_dim; i++) s += Q[qo + i] * K[p * pc.n_kv + ko + i];
+    if (pc.cap > 0.0) s = tanh(s * (1.0 / pc.cap)) * pc.cap;
     return s * pc.scale;
 }
 
 void main() {
     uint tid = gl_LocalInvocationID.x, h = gl_WorkGroupID.x, t = gl_WorkGroupID.y, pos = pc.pos0 + t;
+    uint p0 = pc.swa != 0u && pos >= pc.swa ? pos - pc.swa + 1u : 0u;
     uint nq = pc.n_head * pc.head_dim, qo = t * nq + h * pc.head_dim, ko = (h / pc.group) * pc.head_dim;
     float mx = -3.402823e38;
-    for (uint p = tid; p <= pos; p += 64u) mx = max(mx, score(qo, ko, p));
+    for (uint p = p0 + tid; p <= pos; p += 64u) mx = max(mx, score(qo, ko, p));
     red[tid] = mx;
     barrier();
     for (uint s = 32u; s > 0u; s >>= 1) {
@@ -42,7 +47,7 @@ void main() {
     mx = red[0];
     barrier();
     float sum = 0.0;
-    for (uint p = tid; p <= pos; p += 64u) sum += exp(score(qo, ko, p) - mx);
+    for (uint p = p0 + tid; p <= pos; p += 64u) sum += exp(score(qo, ko, p) - mx);
     red[tid] = sum;
     barrier();
     for (uint s = 32u; s > 0u; s >>= 1) {
@@ -51,7 +56,7 @@ void main() {
     }
     float inv = 1.0 / red[0];
     float acc[4] = float[4](0.0, 0.0, 0.0, 0.0); // head_dim <= 256: dims tid, tid+64, ...
-    for (uint c0 = 0u; c0 <= pos; c0 += 256u) {
+    for (uint c0 = p0; c0 <= pos; c0 += 256u) {
         barrier();
         for (uint p = c0 + tid; p <= pos && p < c0 + 256u; p += 64u) sc[p - c0] = exp(score(qo, ko, p) - mx) * inv;
         barrier();

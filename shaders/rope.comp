@@ -20,6 +20,7 @@ layout(push_constant) uniform PC {
     uint y_off;
     uint y_stride;
     float scale;
+    uint cs_off; // floats: the table of this layer's base (gemma3's local layers have their own)
 } pc;
 
 void main() {
@@ -34,7 +35,7 @@ void main() {
     }
     float x0 = X[xo + a], x1 = X[xo + b];
     if (i < half_rot) {
-        float co = CS[t * pc.n_rot + 2u * i], si = CS[t * pc.n_rot + 2u * i + 1u];
+        float co = CS[pc.cs_off + t * pc.n_rot + 2u * i], si = CS[pc.cs_off + t * pc.n_rot + 2u * i + 1u];
         precise float r0 = x0 * co - x1 * si, r1 = x0 * si + x1 * co;
         x0 = r0;
         x1 = r1;

@@ -275,6 +275,9 @@ static void test_vulkan_logits(void) {
         {"arch", "phi3-F32.0", &t_bounds_f32, 1},          {"arch", "llama-rope3-F32.0", &t_bounds_f32, 1},
         {"arch", "llama-tied-F32.0", &t_bounds_f32, 0},    {"arch", "qwen2-Q8_0.0", &t_bounds_q8_0, 0},
         {"arch", "qwen3-Q8_0.0", &t_bounds_q8_0, 0},       {"arch", "phi3-Q8_0.0", &t_bounds_q8_0, 0},
+        /* the gemma family: GeGLU through the F16 table, post-norms, soft-caps, sliding windows */
+        {"arch", "gemma-F32.0", &t_bounds_gemma_f32, 1},    {"arch", "gemma2-F32.0", &t_bounds_gemma_f32, 1},
+        {"arch", "gemma3-F32.0", &t_bounds_gemma_f32, 1},   {"arch", "gemma2-Q8_0.0", &t_bounds_q8_0, 0},
     };
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -440,7 +443,7 @@ static void test_vulkan_no_driver(void) { t_vk_expect_cpu("VK_ICD_FILENAMES", "/
 
 /* A spoiled pipeline (the test switch) makes the self-test refuse the device by name. */
 static void test_vulkan_corrupt(void) {
-    static const char *pipes[] = {"matvec_q8_0", "quant_q8_k", "rmsnorm", "attention"};
+    static const char *pipes[] = {"matvec_q8_0", "quant_q8_k", "rmsnorm", "attention", "geglu"};
     size_t i;
     if (!t_vk_get()) return;
     for (i = 0; i < sizeof pipes / sizeof pipes[0]; i++) {
@@ -516,8 +519,7 @@ out_models:
 
 /* An architecture the shaders cannot run yet is declined with its reason; the CPU runs it. */
 static void test_vulkan_decline(void) {
-    static const char *files[] = {"models/synth/gemma2-F32.gguf", "models/synth/llama-moe-F32.gguf", "models/synth/phi3-longrope-F32.gguf",
-                                  "models/synth/gemma-F32.gguf"};
+    static const char *files[] = {"models/synth/llama-moe-F32.gguf", "models/synth/qwen3moe-F32.gguf", "models/synth/phi3-longrope-F32.gguf"};
     llm_vk *vk = t_vk_get();
     size_t i;
     for (i = 0; vk && i < sizeof files / sizeof files[0]; i++) {

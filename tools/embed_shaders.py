@@ -41,6 +41,8 @@ PIPELINES = [
     ("copy", "copy.comp", []),
     ("attention", "attention.comp", []),
     ("swiglu", "swiglu.comp", []),
+    ("geglu", "swiglu.comp", ["GEGLU"]),
+    ("softcap", "swiglu.comp", ["SOFTCAP"]),
     ("add", "add.comp", []),
 ]
 
