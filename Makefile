@@ -11,13 +11,14 @@
 #   make check-armhf       the unit tests built for armhf (scalar path) under qemu-arm-static
 #   make check-limits      small LLM_MAX_* refuse a model (or a context) cleanly
 #   make check-windows     llm.exe and the tests built with mingw-w64, the tests run under wine
+#   make check-shaders     the SPIR-V in llm_vulkan.h matches shaders/*.comp (needs glslc)
 # No -march: AVX2 kernels are chosen at run time on x86-64; NEON is baseline on AArch64.
 
 ifeq ($(origin CC),default)
 CC = gcc
 endif
 CFLAGS = -O2 -g -Wall -Wextra -Werror -std=c11
-LDLIBS = -lm -lpthread
+LDLIBS = -lm -lpthread -ldl
 WARN   = -Wall -Wextra -Werror
 
 CLANG   := $(shell command -v clang 2>/dev/null)
@@ -25,9 +26,10 @@ CLANGXX := $(shell command -v clang++ 2>/dev/null)
 CROSS   := $(shell command -v aarch64-linux-gnu-gcc 2>/dev/null)
 ARMHF   := $(shell command -v arm-linux-gnueabihf-gcc 2>/dev/null)
 MINGW   := $(shell command -v x86_64-w64-mingw32-gcc 2>/dev/null)
+GLSLC   := $(shell command -v glslc 2>/dev/null)
 WINE    := $(shell command -v wine 2>/dev/null)
 
-HEADER   = llm.h
+HEADER   = llm.h llm_vulkan.h
 LLM_SRC  = $(wildcard tools/llm/*.c)
 LLM_OBJ  = $(LLM_SRC:tools/llm/%.c=build/obj/llm/%.o)
 EXAMPLES = $(patsubst examples/%.c,build/examples/%,$(wildcard examples/*.c))
@@ -49,6 +51,9 @@ endif
 ifneq ($(MINGW),)
 CI_EXTRA += check-windows
 endif
+ifneq ($(GLSLC),)
+CI_EXTRA += check-shaders
+endif
 ifneq ($(CLANGXX),)
 CHECKS += build/check/clang++-c++17 build/check/examples
 endif
@@ -56,7 +61,7 @@ ifneq ($(CROSS),)
 TESTS  += build/test-aarch64 build/test-aarch64-dotprod
 endif
 
-.PHONY: all test clean check-generated fuzz fuzz-ci fuzz-corpus fuzz-replay check-sanitize check-valgrind \
+.PHONY: all test clean check-generated check-shaders fuzz fuzz-ci fuzz-corpus fuzz-replay check-sanitize check-valgrind \
         check-tsan check-armhf check-windows check-limits
 all: build/llm $(EXAMPLES)
 
@@ -108,6 +113,10 @@ build/test-aarch64-dotprod: $(TEST_SRC) $(HEADER)
 check-generated:
 	@if [ -f /usr/share/unicode/UnicodeData.txt ]; then python3 tools/gen_unicode.py --check; \
 	else echo "check-generated skipped: /usr/share/unicode/UnicodeData.txt missing (apt-get install unicode-data)"; fi
+
+# The SPIR-V embedded in llm_vulkan.h must be what glslc makes of shaders/*.comp today.
+check-shaders:
+	python3 tools/embed_shaders.py --check
 
 CHECK_DEPS = tools/compile_check.c $(HEADER)
 CHECK_C    = -O2 $(WARN) -std=c11 -c -o /dev/null tools/compile_check.c

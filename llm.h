@@ -227,6 +227,37 @@ typedef int32_t llm_token;
 
 #define LLM_TOKEN_NULL (-1) /* "absent", as 0xFFFFFFFF in a GGUF file */
 
+/* An offload backend: a table of functions through which a companion header (llm_vulkan.h)
+   runs the last layers and the output head of a model on another device, so llm.h keeps no
+   global state for it. Given in llm_model_params and borrowed: the table and its user data
+   must outlive the model. Each function returns LLM_OK or an llm_result (LLM_ERR_DEVICE when
+   the device failed) and explains itself in err. Hidden states are float32 rows of n_embd.
+   llm.h calls these only from the thread that uses the model or context at the time. */
+typedef struct llm_backend {
+    const char *name; /* "vulkan" */
+    void *user;
+    /* Prepares layers [first_layer, n_layer) and the output head of m (uploads weights) and
+       sets *state. A decline (an architecture or type it cannot run) is not fatal: llm.h logs
+       err and the model runs on the CPU. */
+    int (*model_init)(void *user, const llm_model *m, int first_layer, void **state, char *err, size_t err_size);
+    void (*model_free)(void *state);
+    /* A context's device data (KV cache for n_ctx positions, scratch for n_batch tokens and
+       n_outputs logits rows). A failure is logged and the context runs on the CPU. */
+    int (*context_init)(void *model_state, int n_ctx, int n_batch, int n_outputs, void **ctx_state, char *err,
+                        size_t err_size);
+    void (*context_free)(void *ctx_state);
+    /* n tokens at positions pos0.. through the offloaded layers and the head: x is their
+       hidden state entering first_layer ([n][n_embd]); logits gets rows [n_first, n) of
+       n_vocab floats. The layers' K and V for these positions stay on the device. */
+    int (*forward)(void *ctx_state, const float *x, int n, int pos0, int n_first, float *logits, char *err,
+                   size_t err_size);
+    /* Copies K and V of offloaded layer `layer` (0-based in the model), positions
+       [pos0, pos0 + n), between the device and float32 rows k, v ([n][n_head_kv * head_dim]):
+       to_device 0 reads the device, 1 writes it. For context shifts and saved states. */
+    int (*kv_copy)(void *ctx_state, int layer, int pos0, int n, float *k, float *v, int to_device, char *err,
+                   size_t err_size);
+} llm_backend;
+
 /* Zero-initialised params mean defaults; NULL params too. */
 typedef struct llm_model_params {
     llm_allocator allocator; /* alloc == NULL: the LLM_MALLOC/LLM_FREE macros           */
@@ -238,6 +269,9 @@ typedef struct llm_model_params {
     int no_mmap;             /* 1: read the file into memory instead of mapping it      */
     uint32_t max_tensors;    /* 0: LLM_MAX_TENSORS                                      */
     uint32_t max_vocab;      /* 0: LLM_MAX_VOCAB                                        */
+    int32_t gpu_layers;      /* layers run by backend, the last ones, with the output head;
+                                0 = none (CPU only), n_layer or more = all               */
+    const llm_backend *backend; /* NULL: CPU only; borrowed, see llm_backend           */
 } llm_model_params;
 
 LLMDEF llm_model_params llm_model_default_params(void);
@@ -412,7 +446,9 @@ enum { LLM_DECODE_ALL_LOGITS = 1 << 0 /* logits for every token, not only the la
 
 /* Decodes n tokens (1 <= n <= n_batch) at the next positions of the sequence. Returns
    LLM_OK, LLM_ERR_CONTEXT_FULL (nothing decoded) or another error. Logits stay valid until
-   the next llm_decode on c. */
+   the next llm_decode on c. LLM_ERR_DEVICE: the offload device failed (lost, out of memory);
+   the context then runs on the CPU for good and is empty (n_past 0), so the caller decodes
+   its tokens again and goes on. */
 LLMDEF int llm_decode(llm_context *c, const llm_token *tokens, int n, int flags);
 
 /* Row i of the last batch's logits (n_vocab floats); i = -1 is the last row. NULL if that
@@ -432,7 +468,9 @@ LLMDEF int llm_context_shift(llm_context *c, int n_keep, int n_discard);
    how many bytes a save needs; save writes them (snprintf-like: returns the size needed,
    writes nothing if buf is too small); load checks that the bytes come from a model with
    the same shape and a cache of the same type, then replaces the context's state. After a
-   load, sampling from llm_logits(c, -1) continues exactly where the save was made. */
+   load, sampling from llm_logits(c, -1) continues exactly where the save was made. With an
+   offload backend the rows move through the device; save returns 0 when the device failed
+   (the context is then empty and on the CPU, as after LLM_ERR_DEVICE from llm_decode). */
 LLMDEF size_t llm_context_state_size(const llm_context *c);
 LLMDEF size_t llm_context_state_save(const llm_context *c, void *buf, size_t size);
 LLMDEF int llm_context_state_load(llm_context *c, const void *buf, size_t size);
@@ -4879,6 +4917,9 @@ struct llm_model {
     float *rope_long, *rope_short; /* [n_rot/2] (phi3 LongRoPE) or NULL */
     uint16_t *gelu_f16;          /* [65536] GELU of every F16 value, as F16 (geglu archs) */
     llm__layer *layers;          /* [n_layer] */
+    const llm_backend *backend;  /* offload backend, or NULL */
+    void *backend_state;         /* its model data; NULL when it declined or none was given */
+    int gpu_first;               /* first offloaded layer (0 = all), -1 = none */
 };
 
 static const llm__tensor *llm__model_tensor(const llm_model *m, const char *name) {
@@ -5375,6 +5416,7 @@ LLMDEF void llm_model_free(llm_model *m) {
     int l;
     if (!m) return;
     a = m->alloc;
+    if (m->backend_state) m->backend->model_free(m->backend_state);
     llm__vocab_free(&m->vocab, &a);
     llm__free(&a, (void *)m->vocab.text);
     llm__free(&a, m->vocab.text_len);
@@ -5450,6 +5492,20 @@ static llm_model *llm__model_from_bytes(llm_model *m, const llm_model_params *p,
     if ((r = llm__model_load_weights(m, err, err_size)) != LLM_OK) goto fail;
     llm__logf(m->log, m->log_user, LLM_LOG_INFO, "loaded %s: %d layers, n_embd %d, vocab %d, %.1f MiB", m->arch, m->n_layer,
               m->n_embd, m->vocab.n_vocab, (double)m->size_bytes / 1048576.0);
+    m->gpu_first = -1;
+    if (p->backend && p->gpu_layers > 0) { /* a backend that declines leaves the model on the CPU */
+        char berr[256] = "";
+        int first = p->gpu_layers >= m->n_layer ? 0 : m->n_layer - p->gpu_layers;
+        m->backend = p->backend;
+        if (p->backend->model_init(p->backend->user, m, first, &m->backend_state, berr, sizeof berr) == LLM_OK && m->backend_state) {
+            m->gpu_first = first;
+            llm__logf(m->log, m->log_user, LLM_LOG_INFO, "%s: layers %d..%d and the output head offloaded", p->backend->name,
+                      first, m->n_layer - 1);
+        } else {
+            m->backend_state = NULL;
+            llm__logf(m->log, m->log_user, LLM_LOG_WARN, "%s backend declined, the model runs on the CPU: %s", p->backend->name, berr);
+        }
+    }
     return m;
 fail:
     llm__logf(m->log, m->log_user, LLM_LOG_ERROR, "%s", err ? err : llm_result_string(r));
@@ -5897,6 +5953,8 @@ struct llm_context {
     int n_logits;                       /* rows valid in logits */
     int last_n;                         /* tokens in the last batch */
     struct llm__gen *gen;               /* the generation in progress, or NULL */
+    void *backend_ctx;                  /* the backend's context data, or NULL: CPU only */
+    int gpu_first;                      /* first layer the backend runs; -1 = none */
     volatile int cancel;                /* set by llm_generate_cancel from any thread */
     char err[256];
 };
@@ -6375,10 +6433,12 @@ static void llm__final_softcap_task(void *arg, int i, int ith) {
 /* The forward pass for n tokens at the sequences and positions of tok_seq and tok_pos (their
    K/V blocks held), leaving logits for the n_out tokens of out_tok: llama2.c's forward(),
    batched, with each architecture's steps switched on by its flags and tensors. Every step
-   works per token (or per token and head), so a token's results do not depend on the others. */
-static void llm__forward(llm_context *c, const llm_token *tokens, int n, int n_out) {
+   works per token (or per token and head), so a token's results do not depend on the others.
+   With a backend, the layers from gpu_first on and the head run on its device (one sequence,
+   its logits rows a run that ends at the last token: llm__decode_run checks). */
+static int llm__forward(llm_context *c, const llm_token *tokens, int n, int n_out) {
     const llm_model *m = c->model;
-    int e = m->n_embd, l, t, pos_max = 0;
+    int e = m->n_embd, l, t, pos_max = 0, n_cpu = c->gpu_first >= 0 ? c->gpu_first : m->n_layer;
     llm__rows_job rj;
     llm__attn_job aj;
     memset(&rj, 0, sizeof rj);
@@ -6388,7 +6448,7 @@ static void llm__forward(llm_context *c, const llm_token *tokens, int n, int n_o
     for (t = 0; t < n; t++) pos_max = c->tok_pos[t] > pos_max ? c->tok_pos[t] : pos_max;
     /* 1. embeddings */
     llm__pool_run_sized(&c->pool, n, (double)n * e, llm__embed_task, &rj);
-    for (l = 0; l < m->n_layer; l++) {
+    for (l = 0; l < n_cpu; l++) {
         const llm__layer *L = &m->layers[l];
         rj.layer = aj.layer = l;
         rj.expert = -1;
@@ -6423,10 +6483,51 @@ static void llm__forward(llm_context *c, const llm_token *tokens, int n, int n_o
         rj.expert = -2; /* the residual step takes the FFN's post-norm */
         llm__pool_run_sized(&c->pool, n, (double)n * e, llm__residual_task, &rj);
     }
+    /* the offloaded layers and the head run on the backend's device from the hidden state x */
+    if (c->gpu_first >= 0)
+        return m->backend->forward(c->backend_ctx, c->x, n, c->tok_pos[0], n - n_out, c->logits, c->err, sizeof c->err);
     /* 4. final norm and logits for the requested rows */
     llm__pool_run_sized(&c->pool, n_out, (double)n_out * e, llm__out_norm_task, &rj);
     llm__matmul(c, m->output, c->xb, e, n_out, c->logits, m->vocab.n_vocab);
     if (m->final_softcap > 0.0f) llm__pool_run_sized(&c->pool, n_out, (double)n_out * m->vocab.n_vocab * 16, llm__final_softcap_task, &rj);
+    return LLM_OK;
+}
+
+/* After a backend failure: its cache is gone with the device, so the context drops it, runs
+   on the CPU from now on, and starts empty (the caller decodes its tokens again). */
+static int llm__backend_lost(llm_context *c, int r) {
+    char why[256];
+    snprintf(why, sizeof why, "%s", c->err[0] ? c->err : llm_result_string(r));
+    c->model->backend->context_free(c->backend_ctx);
+    c->backend_ctx = NULL;
+    c->gpu_first = -1;
+    llm_seq_truncate(c, 0, 0);
+    c->n_logits = 0;
+    return llm__ctx_fail(c, LLM_ERR_DEVICE, "%s (%s); the context now runs on the CPU and is empty", why, c->model->backend->name);
+}
+
+/* Moves the offloaded layers' K and V for sequence 0's positions between the device and the
+   CPU cache (to_device 0: into the CPU cache), n_batch rows at a time through the k, v scratch. */
+static int llm__backend_kv(llm_context *c, int to_device) {
+    const llm_model *m = c->model;
+    const llm__type_traits *t = &llm__types[c->kv_elt];
+    int l, p, n, i, r, n_past = c->seq_len[0];
+    for (l = c->gpu_first; c->gpu_first >= 0 && l < m->n_layer; l++)
+        for (p = 0; p < n_past; p += n) {
+            uint8_t *kr = c->k_cache + (size_t)l * c->kv_layer_bytes, *vr = c->v_cache + (size_t)l * c->kv_layer_bytes;
+            n = n_past - p < c->n_batch ? n_past - p : c->n_batch;
+            for (i = 0; to_device && i < n; i++) {
+                t->to_float(kr + llm__kv_off(c, 0, p + i), c->k + (size_t)i * m->n_kv, m->n_kv);
+                t->to_float(vr + llm__kv_off(c, 0, p + i), c->v + (size_t)i * m->n_kv, m->n_kv);
+            }
+            r = m->backend->kv_copy(c->backend_ctx, l, p, n, c->k, c->v, to_device, c->err, sizeof c->err);
+            if (r != LLM_OK) return llm__backend_lost(c, r);
+            for (i = 0; !to_device && i < n; i++) {
+                t->from_float(c->k + (size_t)i * m->n_kv, kr + llm__kv_off(c, 0, p + i), m->n_kv);
+                t->from_float(c->v + (size_t)i * m->n_kv, vr + llm__kv_off(c, 0, p + i), m->n_kv);
+            }
+        }
+    return LLM_OK;
 }
 
 /* ---- contexts ---- */
@@ -6596,6 +6697,7 @@ LLMDEF void llm_context_free(llm_context *c) {
     llm__gen_free(c);
     a = c->alloc;
     if (c->pool_started) llm__pool_stop(&c->pool);
+    if (c->backend_ctx) c->model->backend->context_free(c->backend_ctx);
     llm__free(&a, c->k_cache);
     llm__free(&a, c->v_cache);
     llm__free(&a, c->kv_meta);
@@ -6704,6 +6806,18 @@ LLMDEF llm_context *llm_context_new(llm_model *m, const llm_context_params *p, c
     if (!llm__pool_start(&c->pool, s.n_threads, p->jobs, p->jobs_user))
         llm__logf(c->log, c->log_user, LLM_LOG_WARN, "could only start %d of %d threads", c->pool.n_threads, s.n_threads);
     c->n_threads = c->pool.n_threads;
+    c->gpu_first = -1;
+    if (m->backend_state && s.n_seq_max > 1) {
+        llm__logf(c->log, c->log_user, LLM_LOG_WARN, "%s: a context of %d sequences runs on the CPU (offload takes one)",
+                  m->backend->name, s.n_seq_max);
+    } else if (m->backend_state) { /* the device's cache and scratch; a failure leaves the context on the CPU */
+        char berr[256] = "";
+        if (m->backend->context_init(m->backend_state, s.n_ctx, s.n_batch, s.n_outputs, &c->backend_ctx, berr, sizeof berr) == LLM_OK &&
+            c->backend_ctx)
+            c->gpu_first = m->gpu_first;
+        else
+            llm__logf(c->log, c->log_user, LLM_LOG_WARN, "%s: context runs on the CPU: %s", m->backend->name, berr);
+    }
     return c;
 }
 
@@ -6825,6 +6939,7 @@ LLMDEF int llm_context_shift(llm_context *c, int n_keep, int n_discard) {
     if (llm__kv_need(c, 0, n_keep, n_keep + n_move) > c->n_free)
         return llm__ctx_fail(c, LLM_ERR_CONTEXT_FULL, "context shift: the KV pool has no free block to copy a shared one");
     for (i = n_keep >> c->kv_block_shift; n_move > 0 && i <= (n_keep + n_move - 1) >> c->kv_block_shift; i++) llm__kv_own(c, 0, i);
+    if (llm__backend_kv(c, 0) != LLM_OK) return LLM_ERR_DEVICE; /* the offloaded layers' rows shift here too */
     for (l = 0; l < m->n_layer; l++) {
         uint8_t *k = c->k_cache + (size_t)l * c->kv_layer_bytes, *v = c->v_cache + (size_t)l * c->kv_layer_bytes;
         for (p = n_keep; p < n_keep + n_move; p++) { /* row by row, upwards: a row moves down, never over one still to move */
@@ -6835,7 +6950,7 @@ LLMDEF int llm_context_shift(llm_context *c, int n_keep, int n_discard) {
         }
     }
     llm_seq_truncate(c, 0, n_past - n_discard);
-    return LLM_OK;
+    return llm__backend_kv(c, 1);
 }
 
 /* ---- state: "LLMS", version, shape, n_past, the last logits row, K and V rows ---- */
@@ -6887,6 +7002,8 @@ LLMDEF size_t llm_context_state_save(const llm_context *c, void *buf, size_t siz
     uint64_t fp = llm__model_fingerprint(m);
     int l;
     if (!buf || size < need) return need;
+    /* the offloaded layers' rows come from the device into the CPU cache, which mirrors them */
+    if (llm__backend_kv((llm_context *)c, 0) != LLM_OK) return 0;
     memcpy(p, "LLMS", 4);
     llm__put32(p + 4, 1);
     llm__put32(p + 8, (uint32_t)m->n_layer);
@@ -6948,14 +7065,14 @@ LLMDEF int llm_context_state_load(llm_context *c, const void *buf, size_t size) 
     c->n_logits = has_logits ? 1 : 0;
     c->out_row[0] = has_logits ? 0 : -1;
     c->last_n = 1;
-    return LLM_OK;
+    return llm__backend_kv(c, 1);
 }
 
 /* Decodes a checked batch whose tok_seq, tok_pos and out_tok are filled: takes the blocks it
    writes (LLM_ERR_CONTEXT_FULL, nothing changed, when the pool lacks them), runs the forward
    pass, then grows the sequences. */
 static int llm__decode_run(llm_context *c, const llm_token *tokens, int n, int n_out) {
-    int i, s, need = 0;
+    int i, s, r, need = 0;
     for (i = 0; i < n; i++) c->seq_add[c->tok_seq[i]]++;
     for (s = 0; s < c->n_seq_max; s++)
         if (c->seq_add[s]) need += llm__kv_need(c, s, c->seq_len[s], c->seq_len[s] + c->seq_add[s]);
@@ -6969,7 +7086,16 @@ static int llm__decode_run(llm_context *c, const llm_token *tokens, int n, int n
             int b, l = c->seq_len[s], e = l + c->seq_add[s];
             for (b = l >> c->kv_block_shift; b <= (e - 1) >> c->kv_block_shift; b++) llm__kv_own(c, s, b);
         }
-    llm__forward(c, tokens, n, n_out);
+    if (c->gpu_first >= 0) /* the backend gives the logits of a run of tokens that ends the batch */
+        for (i = 0; i < n_out; i++)
+            if (c->out_tok[i] != n - n_out + i) {
+                for (i = 0; i < n; i++) c->seq_add[c->tok_seq[i]] = 0;
+                return llm__ctx_fail(c, LLM_ERR_ARG, "with layers offloaded, the logits rows asked must be the batch's last tokens");
+            }
+    if ((r = llm__forward(c, tokens, n, n_out)) != LLM_OK) {
+        for (i = 0; i < n; i++) c->seq_add[c->tok_seq[i]] = 0;
+        return llm__backend_lost(c, r);
+    }
     for (i = 0; i < n; i++) {
         c->seq_len[c->tok_seq[i]]++;
         c->seq_add[c->tok_seq[i]] = 0;

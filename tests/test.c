@@ -7,6 +7,8 @@
 #define _POSIX_C_SOURCE 200809L /* popen, for tests that run the llm command */
 #define LLM_IMPLEMENTATION
 #include "../llm.h"
+#define LLM_VULKAN_IMPLEMENTATION
+#include "../llm_vulkan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,6 +174,7 @@ static void t_script(const char *script, int timeout_s, int min_ok) {
 #include "test_quants_k.c" /* K-quants Q2_K..Q5_K: dequant, mat-vec, logits, SIMD, quantizer */
 #include "test_quants_k2.c" /* Q6_K, IQ4_XS, TQ1_0, TQ2_0 */
 #include "test_quants_q32.c" /* Q4_0 Q4_1 Q5_0 Q5_1 IQ4_NL and Q8_1: kernels, logits, quantizers */
+#include "test_vulkan.c"     /* llm_vulkan.h on lavapipe: mat-vec, logits, fallbacks, self-test */
 #include "test_cli_quant.c" /* llm dequant, quantize, perplexity: against refs/quants, KL */
 #include "test_sampling.c"  /* samplers, RNG, generation */
 #include "test_game.c"      /* stepping, cancel, state save/restore, context shift */
@@ -194,6 +197,7 @@ int main(int argc, char **argv) {
     tests_quants_k();
     tests_quants_k2();
     tests_quants_q32();
+    tests_vulkan();
     tests_cli_quant();
     tests_sampling();
     tests_game();

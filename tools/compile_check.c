@@ -1,7 +1,25 @@
-/* Compile check: llm.h's implementation must build as C11 and C++17 with every warning
-   as an error, with and without LLM_NO_THREADS and LLM_NO_SIMD (see `make test`). */
+/* Compile check: llm.h's implementation (and llm_vulkan.h's) must build as C11 and C++17 with
+   every warning as an error, with and without LLM_NO_THREADS and LLM_NO_SIMD (see `make test`). */
 #define LLM_IMPLEMENTATION
 #include "../llm.h"
+#define LLM_VULKAN_IMPLEMENTATION
+#include "../llm_vulkan.h"
+
+int compile_check_vulkan(void);
+
+/* The companion's API: device list, a device, its backend table in the model parameters. */
+int compile_check_vulkan(void) {
+    llm_vk_device_info info[4];
+    llm_model_params mp = llm_model_default_params();
+    llm_vk *vk = llm_vk_new(NULL, NULL, 0);
+    int n = llm_vk_devices(NULL, info, 4, NULL, 0);
+    mp.backend = llm_vk_backend(vk);
+    mp.gpu_layers = 99;
+    if (vk) llm_vk_info(vk, &info[0]);
+    n += llm_vk_validation_errors(vk) + (mp.backend != NULL);
+    llm_vk_free(vk);
+    return n;
+}
 
 int compile_check(const char *path);
 

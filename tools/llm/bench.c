@@ -22,6 +22,7 @@ static const char bench_usage[] =
     "  -p N               prompt tokens (default 128; 0 skips pp)\n"
     "  -n N               generated tokens (default 64; 0 skips tg)\n"
     "  -t LIST            thread counts, e.g. 1,2 (default: llm_default_threads())\n"
+    "  -ngl N             layers to run on a GPU through Vulkan (0 = none, 99 = all)\n"
     "  -r N               repetitions (default 5)\n"
     "      --kv-type T    KV cache type (default f16)\n"
     "      --grammar F    also time sampling under this GBNF grammar (or a .json schema): the\n"
@@ -382,7 +383,7 @@ static void bench_cost_speeds(const bench_report *r, cli_cost_inputs *in) {
 int cmd_bench(int argc, char **argv) {
     cli_args a = cli_begin(argc, argv, bench_usage);
     const char *s, *tlist = NULL;
-    int reps = 5, json = 0, threads[16], i, cost = 0, tg_given;
+    int reps = 5, json = 0, threads[16], i, cost = 0, tg_given, gpu_layers = 0;
     llm_kv_type kv = LLM_KV_F16;
     bench_report r;
     cli_cost_inputs in;
@@ -396,6 +397,7 @@ int cmd_bench(int argc, char **argv) {
         else if (cli_value(&a, "-p", "--n-prompt", &s)) r.pp = (int)cli_int(&a, s, 0, 1 << 16);
         else if (cli_value(&a, "-n", "--n-gen", &s)) r.tg = (int)cli_int(&a, s, 0, 1 << 16);
         else if (cli_value(&a, "-t", "--threads", &s)) tlist = s;
+        else if (cli_value(&a, "-ngl", "--gpu-layers", &s)) gpu_layers = (int)cli_int(&a, s, 0, 100000);
         else if (cli_value(&a, "-r", "--repetitions", &s)) reps = (int)cli_int(&a, s, 1, 64);
         else if (cli_value(&a, NULL, "--kv-type", &s)) kv = cli_kv_type(&a, s);
         else if (cli_value(&a, NULL, "--grammar", &s)) r.grammar_path = s;
@@ -407,7 +409,7 @@ int cmd_bench(int argc, char **argv) {
     if (!r.path && !(cost && tg_given)) cli_usage_error(&a, "a model is needed (-m FILE), or --cost --tg TOKENS_PER_S");
     if (!tg_given) { /* --tg given: the speed is known, nothing to measure */
         r.n_threads = bench_parse_threads(&a, tlist, threads);
-        r.m = cli_load_model(r.path, 0);
+        r.m = cli_load_model_gpu(r.path, gpu_layers);
         fprintf(stderr, "llm bench: measuring read bandwidth ...\n");
         r.bw = bench_bandwidth(threads[r.n_threads - 1] > 1 ? threads[r.n_threads - 1] : llm_default_threads());
         for (i = 0; i < r.n_threads; i++) bench_run(r.m, threads[i], r.pp, r.tg, reps, kv, &r.res[i]);

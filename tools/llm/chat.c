@@ -24,6 +24,7 @@ static const char chat_usage[] =
     "  -c, --ctx-size N          context in tokens, K suffix allowed (default: the training\n"
     "                            context, at most 4096)\n"
     "  -t, --threads N           threads (default: every CPU this process may use)\n"
+    "  -ngl N                    layers to run on a GPU through Vulkan (0 = none, 99 = all)\n"
     "      --temp T              temperature; 0 = greedy (default 0.8)\n"
     "      --seed S              random seed (default: from the clock)\n"
     "  -h, --help                print this help\n";
@@ -105,6 +106,7 @@ static void chat_format(const char *tmpl, const chat_history *h, chat_text *out)
 
 int cmd_chat(int argc, char **argv) {
     cli_args a = cli_begin(argc, argv, chat_usage);
+    int gpu_layers = 0;
     const char *s, *model_path = NULL, *system = NULL, *tmpl = NULL;
     char err[512], line[8192];
     long n_predict = -1;
@@ -124,6 +126,7 @@ int cmd_chat(int argc, char **argv) {
         else if (cli_value(&a, "-n", "--n-predict", &s)) n_predict = cli_int(&a, s, -1, INT_MAX);
         else if (cli_value(&a, "-c", "--ctx-size", &s)) cp.n_ctx = (int32_t)cli_size(&a, s, 0, INT32_MAX);
         else if (cli_value(&a, "-t", "--threads", &s)) cp.n_threads = (int32_t)cli_int(&a, s, 0, 4096);
+        else if (cli_value(&a, "-ngl", "--gpu-layers", &s)) gpu_layers = (int)cli_int(&a, s, 0, 100000);
         else if (cli_value(&a, NULL, "--temp", &s)) g.sampler.temperature = (float)cli_float(&a, s, 0, 1e6);
         else if (cli_value(&a, NULL, "--seed", &s)) g.sampler.seed = cli_size(&a, s, 0, UINT64_MAX), seed_given = 1;
         else cli_unknown(&a);
@@ -132,7 +135,7 @@ int cmd_chat(int argc, char **argv) {
     if (n_predict == 0) cli_usage_error(&a, "-n: give -1 or a count of at least 1");
     if (tmpl && !llm_chat_template_name(NULL, tmpl)) cli_usage_error(&a, "--template: unknown template '%s'", tmpl);
 
-    m = cli_load_model(model_path, 0);
+    m = cli_load_model_gpu(model_path, gpu_layers);
     if (!tmpl) {
         tmpl = llm_chat_template_name(m, NULL);
         if (!tmpl)

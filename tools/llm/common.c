@@ -1,5 +1,6 @@
 /* Shared helpers of the `llm` command; see common.h. */
 #include "common.h"
+#include "../../llm_vulkan.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -176,18 +177,47 @@ char *cli_read_file(const char *path, size_t *size) {
     return buf;
 }
 
-llm_model *cli_load_model(const char *path, int vocab_only) {
-    char err[512];
-    llm_model_params p = llm_model_default_params();
+/* Loads a file, or a store name when no such file exists; fails the command with the reason. */
+static llm_model *cli_load_with(const char *path, const llm_model_params *p) {
+    char err[512], store_path[1200];
     llm_model *m;
-    char store_path[1200];
-    p.vocab_only = vocab_only;
     err[0] = 0;
-    m = llm_model_load(cli_model_path(path, store_path, sizeof store_path), &p, err, sizeof err);
+    m = llm_model_load(cli_model_path(path, store_path, sizeof store_path), p, err, sizeof err);
     if (!m && !cli_file_exists(path, NULL) && cli_store_name_valid(path))
         cli_fail("%s (no such file, and no model named '%s' in the store: see llm ls)", err[0] ? err : "cannot load the model", path);
     if (!m) cli_fail("%s", err[0] ? err : "cannot load the model");
     return m;
+}
+
+llm_model *cli_load_model(const char *path, int vocab_only) {
+    llm_model_params p = llm_model_default_params();
+    p.vocab_only = vocab_only;
+    return cli_load_with(path, &p);
+}
+
+static void cli_log_warn(int level, const char *msg, void *user) {
+    (void)user;
+    if (level <= LLM_LOG_WARN) fprintf(stderr, "llm: %s: %s\n", level == LLM_LOG_ERROR ? "error" : "warning", msg);
+}
+
+llm_model *cli_load_model_gpu(const char *path, int gpu_layers) {
+    static llm_vk *vk; /* the command's one device, freed at exit by the system */
+    llm_model_params p = llm_model_default_params();
+    if (gpu_layers > 0 && !vk) {
+        llm_vk_params vp;
+        const char *dev = getenv("LLM_VULKAN_DEVICE");
+        memset(&vp, 0, sizeof vp);
+        vp.log = cli_log_warn;
+        if (dev && dev[0] >= '1' && dev[0] <= '9') vp.device = atoi(dev);
+        else if (dev && dev[0]) vp.device_name = dev;
+        vk = llm_vk_new(&vp, NULL, 0); /* on failure the reason went to the log */
+    }
+    if (gpu_layers > 0 && vk) {
+        p.backend = llm_vk_backend(vk);
+        p.gpu_layers = gpu_layers;
+        p.log = cli_log_warn;
+    }
+    return cli_load_with(path, &p);
 }
 
 #if defined(_WIN32) && !defined(_UCRT) /* msvcrt (mingw-w64's default) has no timespec_get */

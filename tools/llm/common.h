@@ -68,6 +68,11 @@ char *cli_read_file(const char *path, size_t *size);
 /* Loads a model, failing the command with the loader's message. path may also name a model
    of the store (see cli_model_path). */
 llm_model *cli_load_model(const char *path, int vocab_only);
+/* The same with its last gpu_layers layers (and the output head) on a GPU through Vulkan
+   (llm_vulkan.h): the device is $LLM_VULKAN_DEVICE (a name substring or a 1-based index of
+   `llm devices`), else the best GPU. Without one the model runs on the CPU, saying why on
+   stderr. The device stays open until the command exits. */
+llm_model *cli_load_model_gpu(const char *path, int gpu_layers);
 
 /* ---- the model store (llm pull, ls, rm), tools/llm/store.c ----
    One folder of NAME.gguf files: $LLM_MODELS, else $XDG_CACHE_HOME/llm/models (or

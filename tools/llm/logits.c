@@ -21,6 +21,7 @@ static const char logits_usage[] =
     "  -o, --output FILE    write the logits to FILE (\"-\" = stdout)\n"
     "      --top K          logits printed per position (default 5)\n"
     "  -t, --threads N      threads (default: every CPU this process may use)\n"
+    "  -ngl N               layers to run on a GPU through Vulkan (0 = none, 99 = all)\n"
     "      --kv-type T        KV cache type: f32 (default, as the references use), f16, q8_0\n"
     "      --special        parse special tokens (\"<s>\") in the text\n"
     "      --no-bos         do not add BOS to the text\n"
@@ -108,6 +109,7 @@ static void logits_print_top(int pos, const float *row, int n_vocab, int k, int 
 
 int cmd_logits(int argc, char **argv) {
     cli_args a = cli_begin(argc, argv, logits_usage);
+    int gpu_layers = 0;
     const char *s, *model_path = NULL, *text = NULL, *ids_text = NULL, *out_path = NULL;
     char err[512];
     int special = 0, no_bos = 0, top_k = 5, n = 0, n_vocab, i, rc, *top;
@@ -126,6 +128,7 @@ int cmd_logits(int argc, char **argv) {
         else if (cli_value(&a, "-o", "--output", &s)) out_path = s;
         else if (cli_value(&a, NULL, "--top", &s)) top_k = (int)cli_int(&a, s, 1, INT_MAX);
         else if (cli_value(&a, "-t", "--threads", &s)) cp.n_threads = (int32_t)cli_int(&a, s, 0, 4096);
+        else if (cli_value(&a, "-ngl", "--gpu-layers", &s)) gpu_layers = (int)cli_int(&a, s, 0, 100000);
         else if (cli_value(&a, NULL, "--kv-type", &s)) cp.kv_type = cli_kv_type(&a, s);
         else if (cli_flag(&a, NULL, "--special")) special = 1;
         else if (cli_flag(&a, NULL, "--no-bos")) no_bos = 1;
@@ -139,7 +142,7 @@ int cmd_logits(int argc, char **argv) {
         if (!out) cli_fail("cannot create '%s': %s", out_path, strerror(errno));
     }
 
-    m = cli_load_model(model_path, 0);
+    m = cli_load_model_gpu(model_path, gpu_layers);
     n_vocab = llm_model_n_vocab(m);
     if (text) {
         int flags = (no_bos ? 0 : LLM_TOKENIZE_ADD_SPECIAL) | (special ? LLM_TOKENIZE_PARSE_SPECIAL : 0);

@@ -18,6 +18,7 @@ int cmd_perplexity(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -38,6 +39,7 @@ static const struct {
     {"pull", cmd_pull, "download a GGUF model (a URL or hf:OWNER/REPO/FILE.gguf) into the store"},
     {"ls", cmd_ls, "list the models of the store: size, architecture, parameters, quantization"},
     {"rm", cmd_rm, "remove models from the store"},
+    {"devices", cmd_devices, "list the Vulkan devices and whether each passed the self-test"},
 };
 
 static void usage(FILE *f) {

@@ -21,6 +21,7 @@ static const char run_usage[] =
     "  -c, --ctx-size N          context in tokens, K suffix allowed (default: the training\n"
     "                            context, at most 4096)\n"
     "  -t, --threads N           threads (default: every CPU this process may use)\n"
+    "  -ngl N                    layers to run on a GPU through Vulkan (0 = none, 99 = all)\n"
     "      --kv-type T           KV cache type: f16 (default), f32, q8_0\n"
     "      --temp T              temperature; 0 = greedy (default 0.8)\n"
     "      --top-k K             keep the K most likely tokens; 0 = off (default 40)\n"
@@ -54,6 +55,7 @@ static double run_rate(int n, double ms) { return n > 0 && ms > 0 ? n * 1000.0 /
 
 int cmd_run(int argc, char **argv) {
     cli_args a = cli_begin(argc, argv, run_usage);
+    int gpu_layers = 0;
     const char *s, *model_path = NULL, *prompt = NULL, *prompt_file = NULL, *grammar_file = NULL, *schema_file = NULL;
     int json_mode = 0;
     llm_grammar *grammar = NULL;
@@ -74,6 +76,7 @@ int cmd_run(int argc, char **argv) {
         else if (cli_value(&a, "-n", "--n-predict", &s)) n_predict = cli_int(&a, s, -1, INT_MAX);
         else if (cli_value(&a, "-c", "--ctx-size", &s)) cp.n_ctx = (int32_t)cli_size(&a, s, 0, INT32_MAX);
         else if (cli_value(&a, "-t", "--threads", &s)) cp.n_threads = (int32_t)cli_int(&a, s, 0, 4096);
+        else if (cli_value(&a, "-ngl", "--gpu-layers", &s)) gpu_layers = (int)cli_int(&a, s, 0, 100000);
         else if (cli_value(&a, NULL, "--kv-type", &s)) cp.kv_type = cli_kv_type(&a, s);
         else if (cli_value(&a, NULL, "--temp", &s)) g.sampler.temperature = (float)cli_float(&a, s, 0, 1e6);
         else if (cli_value(&a, NULL, "--top-k", &s)) g.sampler.top_k = (int32_t)cli_int(&a, s, 0, INT32_MAX);
@@ -126,7 +129,7 @@ int cmd_run(int argc, char **argv) {
     g.stats = &stats;
 
     t0 = cli_now_ms();
-    m = cli_load_model(model_path, 0);
+    m = cli_load_model_gpu(model_path, gpu_layers);
     c = llm_context_new(m, &cp, err, sizeof err);
     if (!c) cli_fail("%s", err);
     load_ms = cli_now_ms() - t0;

@@ -28,6 +28,8 @@ static const char serve_usage[] =
     "      --kv-mem SIZE         the pool's size in bytes instead, K/M/G suffix allowed\n"
     "      --kv-block N          positions per block, a power of two (default 32)\n"
     "  -t, --threads N           threads (default: the physical cores)\n"
+    "  -ngl N                    layers to run on a GPU through Vulkan (0 = none, 99 = all;\n"
+    "                            with --parallel 1: offload takes one sequence)\n"
     "      --api-key KEY         require \"Authorization: Bearer KEY\" (all routes but /health)\n"
     "      --template NAME       chat template (default: the model's; chatml when it has none)\n"
     "      --alias NAME          model id in responses (default: the file name without .gguf)\n"
@@ -58,6 +60,7 @@ static void serve_on_signal(int sig) {
 
 int cmd_serve(int argc, char **argv) {
     cli_args a = cli_begin(argc, argv, serve_usage);
+    int gpu_layers = 0;
     srv_params p = srv_default_params();
     const char *s, *model_path = NULL, *alias = NULL;
     char id[256], err[512];
@@ -76,6 +79,7 @@ int cmd_serve(int argc, char **argv) {
         else if (cli_value(&a, NULL, "--kv-blocks", &s)) p.kv_blocks = (int)cli_int(&a, s, 1, 1 << 30);
         else if (cli_value(&a, NULL, "--kv-mem", &s)) p.kv_mem = cli_size(&a, s, 1, (uint64_t)1 << 50);
         else if (cli_value(&a, NULL, "--kv-block", &s)) p.kv_block = (int)cli_int(&a, s, 1, 65536);
+        else if (cli_value(&a, "-ngl", "--gpu-layers", &s)) gpu_layers = (int)cli_int(&a, s, 0, 100000);
         else if (cli_value(&a, NULL, "--api-key", &s)) p.api_key = s;
         else if (cli_value(&a, NULL, "--template", &s)) p.tmpl = s;
         else if (cli_value(&a, NULL, "--alias", &s)) alias = s;
@@ -100,7 +104,7 @@ int cmd_serve(int argc, char **argv) {
         alias = id;
     }
 
-    m = cli_load_model(model_path, 0);
+    m = cli_load_model_gpu(model_path, gpu_layers);
     if (!p.tmpl && !llm_chat_template_name(m, NULL))
         fprintf(stderr, "llm: warning: %s has %s chat template; chat requests use chatml (choose one with --template)\n",
                 model_path, llm_model_meta_find(m, "tokenizer.chat_template") >= 0 ? "an unrecognised" : "no");

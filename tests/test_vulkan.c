@@ -1,0 +1,650 @@
+/* llm_vulkan.h on lavapipe (Mesa's CPU Vulkan driver, "llvmpipe"), held to our own CPU result
+   (DESIGN.md §6, the Vulkan paragraph): every weight tensor's mat-vec within 2e-6 max|y|, the
+   teacher-forced logits of stories260K and the refs/quants models of the offloaded types with
+   no, part and all layers offloaded within the table's bounds for the weight class, greedy ids
+   equal; the CPU result when there is no loader or no driver, when the self-test refuses a
+   spoiled pipeline and after a lost device. The instance runs with the Khronos validation
+   layer; any error it reports fails the test. Skips, visibly, where Vulkan is absent. */
+
+#if defined(__has_include)
+#if __has_include(<vulkan/vulkan_core.h>)
+#define T_VK_HAVE_HEADER 1
+#include <vulkan/vulkan_core.h>
+#endif
+#endif
+
+#if defined(_WIN32)
+static void t_setenv(const char *k, const char *v) { _putenv_s(k, v ? v : ""); }
+#else
+static void t_setenv(const char *k, const char *v) {
+    if (v) setenv(k, v, 1);
+    else unsetenv(k);
+}
+#endif
+
+/* Under AddressSanitizer: lavapipe (its LLVM) keeps a one-time allocation for the life of the
+   process, which LeakSanitizer reports once the driver is unloaded. The driver is kept loaded
+   (so the report names it) and that report suppressed; our own allocations stay checked. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define T_VK_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define T_VK_ASAN 1
+#endif
+#if defined(T_VK_ASAN) && !defined(_WIN32)
+#include <dlfcn.h>
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) { return "leak:libvulkan_lvp.so\n"; }
+static void t_vk_pin_driver(void) {
+    if (!dlopen("libvulkan_lvp.so", RTLD_NOW | RTLD_NODELETE)) printf("       (libvulkan_lvp.so not pinned)\n");
+}
+#else
+static void t_vk_pin_driver(void) {}
+#endif
+
+static llm_vk *t_vk;         /* lavapipe, opened once */
+static char t_vk_why[512];   /* why there is none */
+static int t_vk_tried;
+
+static void t_vk_log(int level, const char *msg, void *user) {
+    (void)user;
+    if (level <= LLM_LOG_WARN && getenv("T_VK_VERBOSE")) printf("       [vk] %s\n", msg);
+}
+
+/* The shared lavapipe device with validation, or NULL after marking the test skipped. */
+static llm_vk *t_vk_get(void) {
+    if (!t_vk_tried) {
+        llm_vk_params p;
+        memset(&p, 0, sizeof p);
+        p.device_name = "llvmpipe";
+        p.validation = 1;
+        p.log = t_vk_log;
+        t_vk_tried = 1;
+        t_vk_pin_driver();
+        t_vk = llm_vk_new(&p, t_vk_why, sizeof t_vk_why);
+    }
+    if (t_vk && t_vk_tried == 1) {
+        t_vk_tried = 2;
+        if (!t_vk->messenger) printf("       note: the Khronos validation layer is not installed (apt-get install vulkan-validationlayers): "
+                                     "validation errors are not checked\n");
+    }
+    if (!t_vk) {
+        printf("  %s skipped: no lavapipe device: %s (apt-get install mesa-vulkan-drivers)\n", t_name, t_vk_why);
+        t_skipped_now = 1;
+    }
+    return t_vk;
+}
+
+/* Our own declarations against the Vulkan header's, where it is installed. */
+static void test_vulkan_decls(void) {
+#ifdef T_VK_HAVE_HEADER
+#define T_VK_SAME(ours, theirs, field) \
+    T_CHECK(offsetof(ours, field) == offsetof(theirs, field), #theirs "." #field ": offset %zu, header %zu", offsetof(ours, field), offsetof(theirs, field))
+#define T_VK_SIZE(ours, theirs) T_CHECK(sizeof(ours) == sizeof(theirs), #theirs ": size %zu, header %zu", sizeof(ours), sizeof(theirs))
+    T_VK_SIZE(llm__VkApplicationInfo, VkApplicationInfo);
+    T_VK_SIZE(llm__VkInstanceCreateInfo, VkInstanceCreateInfo);
+    T_VK_SIZE(llm__VkLayerProperties, VkLayerProperties);
+    T_VK_SIZE(llm__VkDebugUtilsMessengerCreateInfo, VkDebugUtilsMessengerCreateInfoEXT);
+    T_VK_SAME(llm__VkDebugUtilsMessengerCallbackData, VkDebugUtilsMessengerCallbackDataEXT, pMessage);
+    T_VK_SIZE(llm__VkPhysicalDeviceLimits, VkPhysicalDeviceLimits);
+    T_VK_SAME(llm__VkPhysicalDeviceLimits, VkPhysicalDeviceLimits, maxStorageBufferRange);
+    T_VK_SAME(llm__VkPhysicalDeviceLimits, VkPhysicalDeviceLimits, maxComputeSharedMemorySize);
+    T_VK_SAME(llm__VkPhysicalDeviceLimits, VkPhysicalDeviceLimits, maxComputeWorkGroupCount);
+    T_VK_SAME(llm__VkPhysicalDeviceLimits, VkPhysicalDeviceLimits, maxComputeWorkGroupInvocations);
+    T_VK_SAME(llm__VkPhysicalDeviceLimits, VkPhysicalDeviceLimits, minStorageBufferOffsetAlignment);
+    T_VK_SAME(llm__VkPhysicalDeviceLimits, VkPhysicalDeviceLimits, timestampPeriod);
+    T_VK_SAME(llm__VkPhysicalDeviceLimits, VkPhysicalDeviceLimits, nonCoherentAtomSize);
+    T_VK_SIZE(llm__VkPhysicalDeviceProperties, VkPhysicalDeviceProperties);
+    T_VK_SAME(llm__VkPhysicalDeviceProperties, VkPhysicalDeviceProperties, limits);
+    T_VK_SIZE(llm__VkPhysicalDeviceMemoryProperties, VkPhysicalDeviceMemoryProperties);
+    T_VK_SAME(llm__VkPhysicalDeviceMemoryProperties, VkPhysicalDeviceMemoryProperties, memoryHeaps);
+    T_VK_SIZE(llm__VkQueueFamilyProperties, VkQueueFamilyProperties);
+    T_VK_SIZE(llm__VkPhysicalDeviceFeatures2, VkPhysicalDeviceFeatures2);
+    T_VK_SIZE(llm__VkPhysicalDeviceProperties2, VkPhysicalDeviceProperties2);
+    T_VK_SIZE(llm__VkPhysicalDevice16BitStorageFeatures, VkPhysicalDevice16BitStorageFeatures);
+    T_VK_SIZE(llm__VkPhysicalDevice8BitStorageFeatures, VkPhysicalDevice8BitStorageFeatures);
+    T_VK_SIZE(llm__VkPhysicalDeviceShaderIntegerDotProductFeatures, VkPhysicalDeviceShaderIntegerDotProductFeatures);
+    T_VK_SIZE(llm__VkPhysicalDeviceSubgroupProperties, VkPhysicalDeviceSubgroupProperties);
+    T_VK_SAME(llm__VkPhysicalDeviceSubgroupProperties, VkPhysicalDeviceSubgroupProperties, supportedOperations);
+    T_CHECK((int)LLM__VK_ST_INTEGER_DOT_PRODUCT_FEATURES == (int)VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES, "sType");
+    T_CHECK((int)LLM__VK_ST_8BIT_STORAGE_FEATURES == (int)VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES, "sType");
+    T_VK_SIZE(llm__VkDeviceQueueCreateInfo, VkDeviceQueueCreateInfo);
+    T_VK_SIZE(llm__VkDeviceCreateInfo, VkDeviceCreateInfo);
+    T_VK_SIZE(llm__VkBufferCreateInfo, VkBufferCreateInfo);
+    T_VK_SIZE(llm__VkMemoryRequirements, VkMemoryRequirements);
+    T_VK_SIZE(llm__VkMemoryAllocateInfo, VkMemoryAllocateInfo);
+    T_VK_SIZE(llm__VkShaderModuleCreateInfo, VkShaderModuleCreateInfo);
+    T_VK_SIZE(llm__VkDescriptorSetLayoutBinding, VkDescriptorSetLayoutBinding);
+    T_VK_SIZE(llm__VkDescriptorSetLayoutCreateInfo, VkDescriptorSetLayoutCreateInfo);
+    T_VK_SIZE(llm__VkPipelineLayoutCreateInfo, VkPipelineLayoutCreateInfo);
+    T_VK_SIZE(llm__VkSpecializationMapEntry, VkSpecializationMapEntry);
+    T_VK_SIZE(llm__VkSpecializationInfo, VkSpecializationInfo);
+    T_VK_SIZE(llm__VkPipelineShaderStageCreateInfo, VkPipelineShaderStageCreateInfo);
+    T_VK_SIZE(llm__VkComputePipelineCreateInfo, VkComputePipelineCreateInfo);
+    T_VK_SAME(llm__VkComputePipelineCreateInfo, VkComputePipelineCreateInfo, layout);
+    T_VK_SIZE(llm__VkDescriptorPoolCreateInfo, VkDescriptorPoolCreateInfo);
+    T_VK_SIZE(llm__VkDescriptorSetAllocateInfo, VkDescriptorSetAllocateInfo);
+    T_VK_SIZE(llm__VkDescriptorBufferInfo, VkDescriptorBufferInfo);
+    T_VK_SIZE(llm__VkWriteDescriptorSet, VkWriteDescriptorSet);
+    T_VK_SAME(llm__VkWriteDescriptorSet, VkWriteDescriptorSet, pBufferInfo);
+    T_VK_SIZE(llm__VkCommandPoolCreateInfo, VkCommandPoolCreateInfo);
+    T_VK_SIZE(llm__VkCommandBufferAllocateInfo, VkCommandBufferAllocateInfo);
+    T_VK_SIZE(llm__VkCommandBufferBeginInfo, VkCommandBufferBeginInfo);
+    T_VK_SIZE(llm__VkMemoryBarrier, VkMemoryBarrier);
+    T_VK_SIZE(llm__VkBufferCopy, VkBufferCopy);
+    T_VK_SIZE(llm__VkSubmitInfo, VkSubmitInfo);
+    T_VK_SIZE(llm__VkFenceCreateInfo, VkFenceCreateInfo);
+    T_CHECK((int)LLM__VK_ST_DEBUG_UTILS_MESSENGER_CREATE_INFO == (int)VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT, "sType");
+    T_CHECK((int)LLM__VK_ST_MEMORY_BARRIER == (int)VK_STRUCTURE_TYPE_MEMORY_BARRIER, "sType");
+    T_CHECK((int)LLM__VK_ST_WRITE_DESCRIPTOR_SET == (int)VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, "sType");
+#undef T_VK_SAME
+#undef T_VK_SIZE
+#else
+    T_SKIP("<vulkan/vulkan_core.h> is not installed (apt-get install libvulkan-dev)");
+#endif
+}
+
+/* The debug messenger counts what the validation layer reports: a buffer made with no usage
+   (invalid usage, harmless to the driver) must count as an error. */
+static void test_vulkan_messenger(void) {
+    llm_vk *vk = t_vk_get();
+    llm__VkBufferCreateInfo bi;
+    llm__VkHandle buf = 0;
+    int before;
+    if (!vk) return;
+    if (!vk->messenger) T_SKIP("the validation layer is not installed");
+    before = llm_vk_validation_errors(vk);
+    memset(&bi, 0, sizeof bi);
+    bi.sType = LLM__VK_ST_BUFFER_CREATE_INFO;
+    bi.size = 16;
+    bi.usage = 0;
+    if (vk->f.vkCreateBuffer(vk->dev, &bi, NULL, &buf) == LLM__VK_SUCCESS && buf) vk->f.vkDestroyBuffer(vk->dev, buf, NULL);
+    T_CHECK(llm_vk_validation_errors(vk) > before, "the messenger saw no error for a buffer without usage");
+    vk->n_validation_errors = before; /* the other tests count from here */
+}
+
+/* A model loaded with gpu_layers on vk (NULL vk: CPU only). */
+static llm_model *t_vk_model(const char *path, llm_vk *vk, int gpu_layers) {
+    llm_model_params mp = llm_model_default_params();
+    char err[256];
+    llm_model *m;
+    mp.backend = vk ? llm_vk_backend(vk) : NULL;
+    mp.gpu_layers = gpu_layers;
+    mp.log = t_vk_log;
+    m = llm_model_load(path, &mp, err, sizeof err);
+    T_CHECK(m != NULL, "load %s: %s", path, err);
+    return m;
+}
+
+/* Every row of ids: all but the last four in one batch, then one token at a time (the device
+   cache across calls). Caller frees. */
+static float *t_vk_decode(llm_model *m, const int *ids, int n, int split) {
+    llm_context_params cp = llm_context_default_params();
+    llm_context *c;
+    char err[256];
+    int nv = llm_model_n_vocab(m), i, r = LLM_OK, k = split && n > 4 ? n - 4 : n;
+    float *out = (float *)malloc((size_t)n * nv * sizeof(float));
+    cp.n_ctx = n;
+    cp.n_batch = n;
+    cp.n_outputs = n;
+    cp.n_threads = 1;
+    cp.kv_type = LLM_KV_F32;
+    c = llm_context_new(m, &cp, err, sizeof err);
+    T_CHECK(c != NULL, "context: %s", err);
+    if (!c) {
+        free(out);
+        return NULL;
+    }
+    r = llm_decode(c, (const llm_token *)ids, k, LLM_DECODE_ALL_LOGITS);
+    T_CHECK(r == LLM_OK, "decode: %s", llm_context_error(c));
+    for (i = 0; r == LLM_OK && i < k; i++) memcpy(out + (size_t)i * nv, llm_logits(c, i), (size_t)nv * 4);
+    for (i = k; r == LLM_OK && i < n; i++) {
+        r = llm_decode(c, (const llm_token *)ids + i, 1, 0);
+        T_CHECK(r == LLM_OK, "decode %d: %s", i, llm_context_error(c));
+        if (r == LLM_OK) memcpy(out + (size_t)i * nv, llm_logits(c, -1), (size_t)nv * 4);
+    }
+    llm_context_free(c);
+    if (r != LLM_OK) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* One case: CPU logits, then no, half and all layers offloaded (only all when !modes), each
+   within b of the CPU, over the first `rows` positions. */
+static void t_vk_case(const char *dir, const char *name, const t_bounds *b, int modes, int rows) {
+    llm_vk *vk = t_vk_get();
+    t_ref r;
+    const char *path;
+    char rel[300];
+    llm_model *cpu;
+    float *want;
+    int mode, n_layer;
+    if (!vk || !t_ref_load(dir, name, &r)) return;
+    if (r.n_seq > rows) r.n_seq = r.rows = rows; /* lavapipe is slow: the prompt and the first greedy ids */
+    snprintf(rel, sizeof rel, "%s", r.model);
+    if (!(path = t_shared(rel))) {
+        free(r.logits);
+        return;
+    }
+    cpu = t_vk_model(path, NULL, 0);
+    want = cpu ? t_vk_decode(cpu, r.seq, r.n_seq, 0) : NULL;
+    n_layer = cpu ? llm_model_n_layer(cpu) : 0;
+    free(r.logits);
+    r.logits = want; /* the reference is our CPU result */
+    for (mode = modes ? 0 : 2; want && mode < 3; mode++) {
+        int ngl = mode == 0 ? 0 : mode == 1 ? (n_layer + 1) / 2 : n_layer;
+        llm_model *m = t_vk_model(path, vk, ngl);
+        float *got = m ? t_vk_decode(m, r.seq, r.n_seq, 1) : NULL;
+        T_CHECK(!m || ngl == 0 || m->backend_state != NULL, "%s -ngl %d: the backend declined", name, ngl);
+        if (got) {
+            snprintf(r.name, sizeof r.name, "%s -ngl %d", name, ngl);
+            t_check_logits(&r, got, b);
+            if (ngl == 0) T_CHECK(memcmp(got, want, (size_t)r.rows * r.n_vocab * 4) == 0, "%s: -ngl 0 is not the CPU result", name);
+        }
+        free(got);
+        llm_model_free(m);
+    }
+    free(want);
+    llm_model_free(cpu);
+    T_CHECK(llm_vk_validation_errors(vk) == 0, "%d validation errors", llm_vk_validation_errors(vk));
+}
+
+static void test_vulkan_logits(void) {
+    static const struct {
+        const char *dir, *name;
+        const t_bounds *b;
+        int modes; /* 1: no, half and all layers; 0: all only (the types after the first tier) */
+    } cases[] = {
+        {"real", "stories260K.0", &t_bounds_f32, 1},        {"quants", "synth-q-F32.0", &t_bounds_f32, 1},
+        {"quants", "synth-q-F16.0", &t_bounds_f16, 1},      {"quants", "synth-q-Q8_0.0", &t_bounds_q8_0, 1},
+        {"quants", "synth-q-Q4_0.0", &t_bounds_q32, 1},     {"quants", "synth-q-Q4_K-pure.0", &t_bounds_kquant, 1},
+        {"quants", "synth-q-Q4_K_M.0", &t_bounds_kquant, 1}, {"quants", "synth-q-Q6_K.0", &t_bounds_kquant, 1},
+        {"quants", "synth-q-BF16.0", &t_bounds_bf16, 0},    {"quants", "synth-q-Q4_1.0", &t_bounds_q32, 0},
+        {"quants", "synth-q-Q5_0.0", &t_bounds_q32, 0},     {"quants", "synth-q-Q5_1.0", &t_bounds_q32, 0},
+        {"quants", "synth-q-IQ4_NL.0", &t_bounds_q32, 0},   {"quants", "synth-q-Q2_K.0", &t_bounds_kquant, 0},
+        {"quants", "synth-q-Q3_K_M.0", &t_bounds_kquant, 0}, {"quants", "synth-q-Q5_K_M.0", &t_bounds_kquant, 0},
+        {"quants", "synth-q-IQ4_XS.0", &t_bounds_kquant, 0}, {"quants", "synth-q-TQ1_0.0", &t_bounds_kquant, 0},
+        {"quants", "synth-q-TQ2_0.0", &t_bounds_kquant, 0},
+        /* the architectures whose layers the device runs: biases, QK-norm, fused projections,
+           the query scale, llama3's rope factors, tied output */
+        {"arch", "qwen2-F32.0", &t_bounds_f32, 1},         {"arch", "qwen3-F32.0", &t_bounds_f32, 1},
+        {"arch", "phi3-F32.0", &t_bounds_f32, 1},          {"arch", "llama-rope3-F32.0", &t_bounds_f32, 1},
+        {"arch", "llama-tied-F32.0", &t_bounds_f32, 0},    {"arch", "qwen2-Q8_0.0", &t_bounds_q8_0, 0},
+        {"arch", "qwen3-Q8_0.0", &t_bounds_q8_0, 0},       {"arch", "phi3-Q8_0.0", &t_bounds_q8_0, 0},
+        /* the gemma family: GeGLU through the F16 table, post-norms, soft-caps, sliding windows */
+        {"arch", "gemma-F32.0", &t_bounds_gemma_f32, 1},    {"arch", "gemma2-F32.0", &t_bounds_gemma_f32, 1},
+        {"arch", "gemma3-F32.0", &t_bounds_gemma_f32, 1},   {"arch", "gemma2-Q8_0.0", &t_bounds_q8_0, 0},
+    };
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        t_vk_case(cases[i].dir, cases[i].name, cases[i].b, cases[i].modes, cases[i].modes ? 20 : 16);
+}
+
+/* y = W x on the device (quantizer and mat-vec pipelines) for ncols columns of x. */
+static int t_vk_matvec(llm_vk *vk, const llm__tensor *w, const float *x, int ncols, float *y) {
+    llm__vk_st st;
+    llm__vk_tensor tt;
+    memset(&tt, 0, sizeof tt);
+    char err[256];
+    int form = llm__vk_form(w->type), r, n = (int)w->ne[0], rows = (int)w->ne[1];
+    memset(&st, 0, sizeof st);
+    st.vk = vk;
+    st.err = err;
+    st.err_size = sizeof err;
+    tt.type = w->type;
+    tt.ne0 = (uint32_t)n;
+    tt.ne1 = (uint32_t)rows;
+    tt.row_bytes = (uint32_t)llm__type_row_bytes(w->type, n);
+    tt.chunk = 0;
+    tt.n_parts = 1;
+    tt.rows_per_part = tt.ne1;
+    tt.off = 0;
+    r = llm__vk_st_up(&st, 0, w->data, (uint64_t)tt.row_bytes * rows);
+    tt.size = st.b[0].size;
+    if (r == LLM_OK) r = llm__vk_st_up(&st, 1, x, 4 * (uint64_t)ncols * n);
+    if (r == LLM_OK) r = llm__vk_buf_new(vk, 4 * (uint64_t)ncols * n, 0, &st.b[2], err, sizeof err);
+    if (r == LLM_OK) r = llm__vk_buf_new(vk, 4 * (uint64_t)ncols * rows, 0, &st.b[3], err, sizeof err);
+    if (r == LLM_OK) r = llm__vk_st_begin(&st);
+    if (r == LLM_OK && form >= 0) {
+        r = llm__vk_rec_quant(vk, vk->cmd, vk->pool, form, &st.b[1], 0, (uint32_t)n, (uint32_t)n, (uint32_t)ncols, &st.b[2], err, sizeof err);
+        if (r == LLM_OK)
+            r = llm__vk_rec_matvec(vk, vk->cmd, vk->pool, &tt, &st.b[0], &st.b[2], 0, llm__vk_form_words(form, (uint32_t)n), (uint32_t)ncols, &st.b[3],
+                                   0, (uint32_t)rows, err, sizeof err);
+    } else if (r == LLM_OK) {
+        r = llm__vk_rec_matvec(vk, vk->cmd, vk->pool, &tt, &st.b[0], &st.b[1], 0, (uint32_t)n, (uint32_t)ncols, &st.b[3], 0, (uint32_t)rows, err,
+                               sizeof err);
+    }
+    if (r == LLM_OK) r = llm__vk_submit(vk, vk->cmd, vk->fence, err, sizeof err);
+    if (r == LLM_OK) r = llm__vk_transfer(vk, &st.b[3], 0, y, 4 * (uint64_t)ncols * rows, 0, err, sizeof err);
+    T_CHECK(r == LLM_OK, "device mat-vec: %s", err);
+    llm__vk_st_clear(&st);
+    return r;
+}
+
+/* Every 2-D weight of the offloaded types in a model: the device's y = W x against the CPU's
+   scalar kernel (x converted to the dot form as the CPU does) for normal columns and a column
+   of rounding ties (refs/README.md 2.2): max|y - y_cpu| <= 2e-6 max|y_cpu|. */
+static void test_vulkan_matvec(void) {
+    static const char *files[] = {"models/stories260K.gguf",          "models/synth/synth-q-F32.gguf",    "models/synth/synth-q-F16.gguf",
+                                  "models/synth/synth-q-BF16.gguf",    "models/synth/synth-q-Q8_0.gguf",   "models/synth/synth-q-Q4_0.gguf",
+                                  "models/synth/synth-q-Q4_1.gguf",    "models/synth/synth-q-Q5_0.gguf",   "models/synth/synth-q-Q5_1.gguf",
+                                  "models/synth/synth-q-IQ4_NL.gguf",  "models/synth/synth-q-Q2_K.gguf",   "models/synth/synth-q-Q3_K_M.gguf",
+                                  "models/synth/synth-q-Q4_K_M.gguf",  "models/synth/synth-q-Q5_K_M.gguf", "models/synth/synth-q-Q6_K.gguf",
+                                  "models/synth/synth-q-IQ4_XS.gguf",  "models/synth/synth-q-TQ1_0.gguf",  "models/synth/synth-q-TQ2_0.gguf"};
+    static const int types[17] = {LLM_TYPE_F32,  LLM_TYPE_F16,  LLM_TYPE_BF16, LLM_TYPE_Q8_0, LLM_TYPE_Q4_0,   LLM_TYPE_Q4_1,
+                                  LLM_TYPE_Q5_0, LLM_TYPE_Q5_1, LLM_TYPE_IQ4_NL, LLM_TYPE_Q2_K, LLM_TYPE_Q3_K, LLM_TYPE_Q4_K,
+                                  LLM_TYPE_Q5_K, LLM_TYPE_Q6_K, LLM_TYPE_IQ4_XS, LLM_TYPE_TQ1_0, LLM_TYPE_TQ2_0};
+    double worst[17] = {0};
+    int count[17] = {0};
+    llm_vk *vk = t_vk_get();
+    size_t f;
+    int k;
+    if (!vk) return;
+    for (f = 0; f < sizeof files / sizeof files[0]; f++) {
+        llm_model *m = t_load_model(files[f]);
+        uint64_t ti;
+        if (!m) continue;
+        for (ti = 0; ti < m->gguf.n_tensors; ti++) {
+            const llm__tensor *w = &m->gguf.tensors[ti];
+            int n = (int)w->ne[0], rows = (int)w->ne[1], ncols = 3, c, row, vdt, slot = -1;
+            float *x, *y, *yc;
+            uint8_t *xq;
+            size_t rb;
+            uint32_t seed = (uint32_t)n * 7u + 1u;
+            for (k = 0; k < 17; k++)
+                if (w->type == types[k]) slot = k;
+            if (slot < 0 || w->ne[1] < 2 || w->ne[2] != 1) continue;
+            if (rows > 4096) rows = 4096; /* the token embeddings: enough rows to see the kernel */
+            x = (float *)malloc(sizeof(float) * (size_t)ncols * n);
+            y = (float *)malloc(sizeof(float) * (size_t)ncols * w->ne[1]);
+            yc = (float *)malloc(sizeof(float) * (size_t)ncols * rows);
+            xq = (uint8_t *)malloc((size_t)n * 4 + 1024);
+            for (c = 0; c < 2; c++) /* roughly normal: the sum of four uniforms */
+                for (k = 0; k < n; k++)
+                    x[c * n + k] = llm__vk_randf(&seed) + llm__vk_randf(&seed) + llm__vk_randf(&seed) + llm__vk_randf(&seed);
+            { /* ties: k + 1/2 steps of a/127, with a in the first element of every block of 32 */
+                float a = 0.5f + 3.5f * (llm__vk_randf(&seed) * 0.5f + 0.5f);
+                for (k = 0; k < n; k++) x[2 * n + k] = (k % 32 == 0) ? a : (float)((int)(llm__vk_rng(&seed) % 252) - 126) + 0.5f;
+                for (k = 0; k < n; k++)
+                    if (k % 32) x[2 * n + k] = x[2 * n + k] * (a / 127.0f);
+            }
+            vdt = llm__types[w->type].vec_dot_type;
+            rb = llm__type_row_bytes(w->type, n);
+            for (c = 0; c < ncols; c++) {
+                const void *xv = x + (size_t)c * n;
+                if (vdt != LLM_TYPE_F32) {
+                    llm__types[vdt].from_float(x + (size_t)c * n, xq, n);
+                    xv = xq;
+                }
+                for (row = 0; row < rows; row++) llm__types[w->type].vec_dot(n, &yc[(size_t)c * rows + row], w->data + (size_t)row * rb, xv);
+            }
+            {
+                llm__tensor part = *w;
+                part.ne[1] = rows;
+                if (t_vk_matvec(vk, &part, x, ncols, y) == LLM_OK)
+                    for (c = 0; c < ncols; c++) {
+                        float e;
+                        int ok = llm__vk_close(y + (size_t)c * rows, yc + (size_t)c * rows, rows, 2e-6f, &e);
+                        T_CHECK(ok, "%s %s (%s) column %d: max|y - y_cpu| = %.3g max|y_cpu|", files[f], w->name, llm_type_name(w->type), c,
+                                (double)e);
+                        if (e > worst[slot]) worst[slot] = e;
+                    }
+                count[slot]++;
+            }
+            free(x);
+            free(y);
+            free(yc);
+            free(xq);
+        }
+        llm_model_free(m);
+    }
+    for (k = 0; k < 17; k++)
+        printf("       mat-vec %-6s tensors %3d  max|y - y_cpu| / max|y_cpu| %.2e (bound 2e-6)\n", llm_type_name(types[k]), count[k], worst[k]);
+    T_CHECK(llm_vk_validation_errors(vk) == 0, "%d validation errors", llm_vk_validation_errors(vk));
+}
+
+/* With no loader or no driver, llm_vk_new says why and the model runs on the CPU, bit for bit. */
+static void t_vk_expect_cpu(const char *env, const char *value, const char *why_has) {
+    llm_vk_params p;
+    char err[512] = "";
+    const char *old = getenv(env);
+    char saved[1024];
+    llm_vk *vk;
+    const char *path = t_shared("models/stories260K.gguf");
+    if (!path) return;
+    if (old) snprintf(saved, sizeof saved, "%s", old);
+    t_setenv(env, value);
+    memset(&p, 0, sizeof p);
+    p.device_name = "llvmpipe";
+    vk = llm_vk_new(&p, err, sizeof err);
+    t_setenv(env, old ? saved : NULL);
+    T_CHECK(vk == NULL, "%s=%s: a device opened", env, value);
+    T_CHECK(strstr(err, why_has) != NULL, "%s=%s: reason '%s' lacks '%s'", env, value, err, why_has);
+    printf("       %s=%s: %s\n", env, value, err);
+    if (!vk) { /* what a program does then: no backend, the CPU */
+        int ids[8] = {1, 403, 407, 261, 378, 286, 317, 262};
+        llm_model *cpu = t_vk_model(path, NULL, 0), *m = t_vk_model(path, vk, 99);
+        float *a = cpu ? t_vk_decode(cpu, ids, 8, 0) : NULL, *b = m ? t_vk_decode(m, ids, 8, 1) : NULL;
+        T_CHECK(a && b && memcmp(a, b, 8 * 512 * 4) == 0, "the CPU result differs");
+        free(a);
+        free(b);
+        llm_model_free(cpu);
+        llm_model_free(m);
+    }
+    llm_vk_free(vk);
+}
+
+static void test_vulkan_no_loader(void) { t_vk_expect_cpu("LLM_VULKAN_LIBRARY", "/nonexistent/libvulkan.so.1", "no Vulkan loader"); }
+static void test_vulkan_no_driver(void) { t_vk_expect_cpu("VK_ICD_FILENAMES", "/nonexistent.json", "vulkan:"); }
+
+/* A spoiled pipeline (the test switch) makes the self-test refuse the device by name. */
+static void test_vulkan_corrupt(void) {
+    static const char *pipes[] = {"matvec_q8_0", "quant_q8_k", "rmsnorm", "attention", "geglu"};
+    size_t i;
+    if (!t_vk_get()) return;
+    for (i = 0; i < sizeof pipes / sizeof pipes[0]; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "%s", pipes[i]);
+        t_vk_expect_cpu("LLM_VULKAN_TEST_CORRUPT", pipes[i], want);
+    }
+}
+
+/* Saved states and context shifts move the offloaded layers' rows through the device; a lost
+   device gives LLM_ERR_DEVICE, then the CPU. */
+static void test_vulkan_state(void) {
+    llm_vk *vk = t_vk_get();
+    const char *path = vk ? t_shared("models/stories260K.gguf") : NULL;
+    int ids[24], i, r;
+    llm_model *cpu, *gpu;
+    llm_context_params cp = llm_context_default_params();
+    llm_context *cc, *gc, *g2;
+    size_t size;
+    void *buf;
+    t_ref fake;
+    if (!path) return;
+    for (i = 0; i < 24; i++) ids[i] = 1 + (i * 53) % 500;
+    cpu = t_vk_model(path, NULL, 0);
+    gpu = t_vk_model(path, vk, 3);
+    if (!cpu || !gpu) goto out_models;
+    cp.n_ctx = 32;
+    cp.n_batch = 16;
+    cp.n_threads = 1;
+    cp.kv_type = LLM_KV_F32;
+    cc = llm_context_new(cpu, &cp, NULL, 0);
+    gc = llm_context_new(gpu, &cp, NULL, 0);
+    g2 = llm_context_new(gpu, &cp, NULL, 0);
+    T_REQUIRE(cc && gc && g2, "contexts");
+    memset(&fake, 0, sizeof fake);
+    fake.n_vocab = 512;
+    fake.rows = 1;
+    /* 16 tokens, shift out 5 after the first 2, one more token: same as the CPU doing it */
+    T_CHECK(llm_decode(cc, ids, 16, 0) == LLM_OK && llm_decode(gc, ids, 16, 0) == LLM_OK, "decode");
+    T_CHECK(llm_context_shift(cc, 2, 5) == LLM_OK && llm_context_shift(gc, 2, 5) == LLM_OK, "shift: %s", llm_context_error(gc));
+    T_CHECK(llm_decode(cc, ids + 16, 1, 0) == LLM_OK && llm_decode(gc, ids + 16, 1, 0) == LLM_OK, "decode after shift");
+    fake.logits = (float *)llm_logits(cc, -1);
+    snprintf(fake.name, sizeof fake.name, "after a shift");
+    t_check_logits(&fake, llm_logits(gc, -1), &t_bounds_f32);
+    /* save on the device, load into another context, one more token */
+    size = llm_context_state_size(gc);
+    buf = malloc(size);
+    T_CHECK(llm_context_state_save(gc, buf, size) == size, "save");
+    T_CHECK(llm_context_state_load(g2, buf, size) == LLM_OK, "load: %s", llm_context_error(g2));
+    free(buf);
+    T_CHECK(llm_decode(cc, ids + 17, 1, 0) == LLM_OK && llm_decode(g2, ids + 17, 1, 0) == LLM_OK, "decode after load");
+    fake.logits = (float *)llm_logits(cc, -1);
+    snprintf(fake.name, sizeof fake.name, "after a saved state");
+    t_check_logits(&fake, llm_logits(g2, -1), &t_bounds_f32);
+    /* a lost device: the error, then the context on the CPU, empty; decoding again works */
+    vk->lost = 1;
+    r = llm_decode(gc, ids + 17, 1, 0);
+    vk->lost = 0;
+    T_CHECK(r == LLM_ERR_DEVICE, "lost device: decode gave %d", r);
+    T_CHECK(llm_context_n_past(gc) == 0, "lost device: n_past %d", llm_context_n_past(gc));
+    printf("       lost device: %s\n", llm_context_error(gc));
+    llm_context_truncate(cc, 0);
+    T_CHECK(llm_decode(cc, ids, 8, 0) == LLM_OK && llm_decode(gc, ids, 8, 0) == LLM_OK, "decode after the loss");
+    T_CHECK(memcmp(llm_logits(cc, -1), llm_logits(gc, -1), 512 * 4) == 0, "after the loss: not the CPU result");
+    llm_context_free(cc);
+    llm_context_free(gc);
+    llm_context_free(g2);
+out_models:
+    llm_model_free(cpu);
+    llm_model_free(gpu);
+    T_CHECK(llm_vk_validation_errors(vk) == 0, "%d validation errors", llm_vk_validation_errors(vk));
+}
+
+/* An architecture the shaders cannot run yet is declined with its reason; the CPU runs it. */
+static void test_vulkan_decline(void) {
+    static const char *files[] = {"models/synth/llama-moe-F32.gguf", "models/synth/qwen3moe-F32.gguf", "models/synth/phi3-longrope-F32.gguf"};
+    llm_vk *vk = t_vk_get();
+    size_t i;
+    for (i = 0; vk && i < sizeof files / sizeof files[0]; i++) {
+        const char *path = t_shared(files[i]);
+        llm_model *m = path ? t_vk_model(path, vk, 99) : NULL;
+        T_CHECK(!path || (m && m->backend_state == NULL), "%s was not declined", files[i]);
+        llm_model_free(m);
+    }
+}
+
+/* Weights larger than one binding are split by rows over several buffers: with bindings of
+   16 KiB (a test switch) stories260K's embeddings and FFN weights come in parts. */
+static void test_vulkan_split(void) {
+    llm_vk *vk = t_vk_get();
+    const char *path = vk ? t_shared("models/stories260K.gguf") : NULL;
+    int ids[12], i;
+    llm_model *cpu, *m;
+    float *want, *got;
+    t_ref fake;
+    if (!path) return;
+    for (i = 0; i < 12; i++) ids[i] = 1 + (i * 41) % 500;
+    t_setenv("LLM_VULKAN_TEST_MAX_BINDING", "16384");
+    m = t_vk_model(path, vk, 99);
+    t_setenv("LLM_VULKAN_TEST_MAX_BINDING", NULL);
+    cpu = t_vk_model(path, NULL, 0);
+    T_REQUIRE(m && cpu, "load");
+    T_CHECK(m->backend_state && ((llm__vk_model *)m->backend_state)->output.n_parts == 8, "output.weight: %u parts, expected 8",
+            m->backend_state ? ((llm__vk_model *)m->backend_state)->output.n_parts : 0);
+    want = t_vk_decode(cpu, ids, 12, 0);
+    got = t_vk_decode(m, ids, 12, 1);
+    memset(&fake, 0, sizeof fake);
+    snprintf(fake.name, sizeof fake.name, "split weights");
+    fake.n_vocab = 512;
+    fake.rows = 12;
+    fake.logits = want;
+    if (want && got) t_check_logits(&fake, got, &t_bounds_f32);
+    free(want);
+    free(got);
+    llm_model_free(m);
+    llm_model_free(cpu);
+}
+
+#if !defined(_WIN32) && !defined(LLM_NO_THREADS)
+typedef struct t_vk_thread_arg {
+    llm_model *m;
+    const int *ids;
+    int n;
+    float *out;
+} t_vk_thread_arg;
+
+static void *t_vk_thread(void *p) {
+    t_vk_thread_arg *a = (t_vk_thread_arg *)p;
+    a->out = t_vk_decode(a->m, a->ids, a->n, 1);
+    return NULL;
+}
+#endif
+
+/* Contexts on two threads share the device (its queue takes a lock): each gets what one
+   context alone gets, bit for bit. */
+static void test_vulkan_threads(void) {
+#if !defined(_WIN32) && !defined(LLM_NO_THREADS)
+    llm_vk *vk = t_vk_get();
+    const char *path = vk ? t_shared("models/stories260K.gguf") : NULL;
+    int ids[16], i;
+    llm_model *m;
+    float *alone;
+    pthread_t th[2];
+    t_vk_thread_arg a[2];
+    if (!path) return;
+    for (i = 0; i < 16; i++) ids[i] = 1 + (i * 29) % 500;
+    m = t_vk_model(path, vk, 99);
+    alone = m ? t_vk_decode(m, ids, 16, 1) : NULL;
+    T_REQUIRE(alone != NULL, "decode");
+    for (i = 0; i < 2; i++) {
+        a[i].m = m;
+        a[i].ids = ids;
+        a[i].n = 16;
+        a[i].out = NULL;
+        pthread_create(&th[i], NULL, t_vk_thread, &a[i]);
+    }
+    for (i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        T_CHECK(a[i].out && memcmp(a[i].out, alone, 16 * 512 * 4) == 0, "thread %d: not the result of one context alone", i);
+        free(a[i].out);
+    }
+    free(alone);
+    llm_model_free(m);
+    T_CHECK(llm_vk_validation_errors(vk) == 0, "%d validation errors", llm_vk_validation_errors(vk));
+#else
+    T_SKIP("no threads in this build");
+#endif
+}
+
+static void test_vulkan_devices(void) {
+    llm_vk_device_info info[8];
+    char err[256];
+    int n, i, found = 0;
+    if (!t_vk_get()) return;
+    n = llm_vk_devices(NULL, info, 8, err, sizeof err);
+    T_REQUIRE(n > 0, "llm_vk_devices: %d (%s)", n, err);
+    for (i = 0; i < n && i < 8; i++) {
+        printf("       device %d: %s (type %d), 16-bit storage %d, 8-bit storage %d, subgroup %u (arithmetic %d), integer dot %d, self-test: %s\n",
+               i + 1, info[i].name, info[i].type, info[i].storage16, info[i].storage8, info[i].subgroup_size, info[i].subgroup_arith, info[i].int_dot,
+               info[i].selftest_msg);
+        if (strstr(info[i].name, "llvmpipe")) {
+            found = 1;
+            T_CHECK(info[i].selftest == 1 && info[i].type == LLM_VK_CPU, "lavapipe: self-test %d, type %d", info[i].selftest, info[i].type);
+        }
+    }
+    T_CHECK(found, "lavapipe not listed");
+}
+
+static void tests_vulkan(void) {
+    T_RUN(test_vulkan_decls);
+    T_RUN(test_vulkan_messenger);
+    T_RUN(test_vulkan_matvec);
+    T_RUN(test_vulkan_logits);
+    T_RUN(test_vulkan_state);
+    T_RUN(test_vulkan_threads);
+    T_RUN(test_vulkan_split);
+    T_RUN(test_vulkan_decline);
+    T_RUN(test_vulkan_no_loader);
+    T_RUN(test_vulkan_no_driver);
+    T_RUN(test_vulkan_corrupt);
+    T_RUN(test_vulkan_devices);
+    llm_vk_free(t_vk);
+    t_vk = NULL;
+}
