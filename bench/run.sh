@@ -32,7 +32,7 @@ for t in "${types[@]}"; do
         *) build/llm synth --preset tinyllama-1.1b --type "$t" --seed 1 -o "$f" 2>/dev/null ;;
         esac
     fi
-    echo "### $t ($(du -h "$f" | cut -f1))"
+    echo "### $t ($(du -hL "$f" | cut -f1))"
     echo
     echo '```'
     echo "build/llm bench -m $f -p 128 -n 64 -t $threads -r $reps"
