@@ -218,7 +218,7 @@ check-limits: tests/limits.c $(HEADER)
 
 # libFuzzer harnesses (tests/fuzz/*.c); build/fuzz-replay/* are the same files with their
 # plain main(), replaying files or directories given on the command line
-FUZZERS  = gguf gguf_file tokenize detokenize chat decode
+FUZZERS  = gguf gguf_file tokenize detokenize chat decode http
 SECONDS ?= 60
 FUZZ_CI_SECONDS = 20
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -DLLM_FUZZER $(WARN) -std=c11
@@ -228,6 +228,8 @@ build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(HEADER)
 build/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(HEADER)
 	@mkdir -p $(@D)
 	clang -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined $(WARN) -std=c11 -o $@ $< $(LDLIBS)
+# http includes the server's source for its static parsers
+build/fuzz/http build/fuzz-replay/http: tools/llm/server.c tools/llm/server.h
 build/fuzz/corpus/.done: tests/fuzz/make_corpus.sh build/llm
 	tests/fuzz/make_corpus.sh build/fuzz/corpus && touch $@
 fuzz-corpus: build/fuzz/corpus/.done

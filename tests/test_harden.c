@@ -47,9 +47,34 @@ static int th_collect(llm_token t, const char *piece, int len, void *user) {
     return 0;
 }
 
-/* One run: load stories260K, make a context, generate 12 greedy tokens. Returns the first
-   failing stage (0 = none: 1 load, 2 context, 3 generate); *after_ctx gets n_alloc after
-   the context was made and *in_decode the allocations a decode and the generation's steps made. */
+/* Several sequences on the context: a batch over sequences 0 and 1 (every row's logits), a
+   fork of 5 tokens of 0 into 2 (a partly filled block shared), then a batch writing into
+   that block from both (copy on write). Returns 0, or 4 when a call failed. */
+static int th_sequences(llm_context *c) {
+    static const llm_token tok[8] = {1, 20, 30, 40, 50, 60, 70, 80};
+    static const int32_t seq1[8] = {0, 0, 0, 0, 0, 1, 1, 1}, seq2[2] = {2, 0};
+    static const int8_t all[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    llm_batch b;
+    memset(&b, 0, sizeof b);
+    llm_context_truncate(c, 0);
+    b.n = 8;
+    b.tokens = tok;
+    b.seq = seq1;
+    b.logits = all;
+    if (llm_decode_batch(c, &b) != LLM_OK || !llm_logits(c, 7)) return 4;
+    if (llm_seq_fork(c, 0, 2, 5) != LLM_OK || llm_seq_len(c, 2) != 5) return 4;
+    b.n = 2;
+    b.seq = seq2;
+    b.logits = NULL;
+    if (llm_decode_batch(c, &b) != LLM_OK || llm_seq_len(c, 2) != 6 || llm_seq_len(c, 0) != 6) return 4;
+    if (llm_seq_truncate(c, 1, 0) != LLM_OK || llm_seq_truncate(c, 2, 0) != LLM_OK) return 4;
+    return 0;
+}
+
+/* One run: load stories260K, make a context of 3 sequences, generate 12 greedy tokens on
+   sequence 0, then th_sequences. Returns the first failing stage (0 = none: 1 load,
+   2 context, 3 generate, 4 several sequences); *after_ctx gets n_alloc after the context
+   was made and *in_steps the allocations the generation's steps and th_sequences made. */
 static int th_pipeline(const char *path, th_heap *h, long *after_ctx, long *in_steps, th_text *out) {
     llm_model_params mp;
     llm_context_params cp = llm_context_default_params();
@@ -71,6 +96,9 @@ static int th_pipeline(const char *path, th_heap *h, long *after_ctx, long *in_s
     }
     cp.n_ctx = 64;
     cp.n_threads = 2;
+    cp.n_seq_max = 3;
+    cp.kv_block = 16;
+    cp.n_outputs = 8;
     err[0] = 0;
     c = llm_context_new(m, &cp, err, sizeof err);
     if (!c) {
@@ -97,27 +125,33 @@ static int th_pipeline(const char *path, th_heap *h, long *after_ctx, long *in_s
         before = h->n_alloc;
         while ((r = llm_step(c, 4)) > 0) {
         }
-        if (in_steps) *in_steps = h->n_alloc - before;
         if (r < 0) stage = 3;
+        else {
+            stage = th_sequences(c);
+            T_CHECK(stage == 0 || h->fail_at, "several sequences: %s", llm_context_error(c));
+        }
+        if (in_steps) *in_steps = h->n_alloc - before;
     }
     llm_context_free(c);
     llm_model_free(m);
     return stage;
 }
 
-/* Every allocation of load + context + generation failing in turn: an error each time, and
-   nothing leaked. */
+/* Every allocation of load + context (3 sequences over a block pool) + generation + batched
+   decoding, fork and copy on write failing in turn: an error each time, and nothing leaked.
+   The decoding calls allocate nothing (checked), so their failures all come at load and
+   context creation. */
 static void test_harden_out_of_memory(void) {
     const char *path = t_shared("models/stories260K.gguf");
     th_heap h;
     th_text ref, x;
-    long n, after_ctx = -1, in_steps = -1, k, stages[4] = {0, 0, 0, 0};
+    long n, after_ctx = -1, in_steps = -1, k, stages[5] = {0, 0, 0, 0, 0};
     if (!path) return;
     memset(&h, 0, sizeof h);
     memset(&ref, 0, sizeof ref);
     T_REQUIRE(th_pipeline(path, &h, &after_ctx, &in_steps, &ref) == 0, "the run without failures failed");
     T_CHECK(h.live == 0, "%ld allocations not freed", h.live);
-    T_CHECK(in_steps == 0, "llm_step made %ld allocations", in_steps);
+    T_CHECK(in_steps == 0, "llm_step and the batched decodes made %ld allocations", in_steps);
     T_CHECK(ref.n > 0, "no text generated");
     n = h.n_alloc;
     T_CHECK(n > after_ctx, "generation allocated nothing (%ld, %ld after the context)", n, after_ctx);
@@ -133,7 +167,7 @@ static void test_harden_out_of_memory(void) {
     }
     if (getenv("LLM_TEST_VERBOSE"))
         printf("    %ld allocations (%ld through the context); failures caught at load %ld, context %ld, "
-               "generation %ld\n", n, after_ctx, stages[1], stages[2], stages[3]);
+               "generation %ld, sequences %ld\n", n, after_ctx, stages[1], stages[2], stages[3], stages[4]);
 }
 
 /* ---- four threads, each with its own context on one model ---------------------------- */

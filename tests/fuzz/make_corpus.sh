@@ -7,7 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 out=${1:-build/fuzz/corpus}
 shared=${LLM_SHARED:-../shared}
 rm -rf "$out"
-mkdir -p "$out"/{gguf,gguf_file,tokenize,detokenize,chat,decode}
+mkdir -p "$out"/{gguf,gguf_file,tokenize,detokenize,chat,decode,http}
 
 # gguf: tiny synthetic models (every architecture, several types), the shared invalid files,
 # and the first 4 KiB of the shared vocabularies (metadata only: truncated files)
@@ -63,5 +63,59 @@ import random
 r = random.Random(7)
 for i in range(16):
     open(os.path.join(out, "decode", "%02d" % i), "wb").write(bytes(r.randrange(256) for _ in range(3 * (4 + i * 3))))
+# http: a selector byte (chat template, bit 2: an API key "sk-fuzz" is needed) and a request
+def req(method, path, body=None, headers=(), cl=True):
+    h = "%s %s HTTP/1.1\r\nHost: localhost\r\n" % (method, path)
+    for x in headers: h += x + "\r\n"
+    b = body.encode() if isinstance(body, str) else (body or b"")
+    if body is not None and cl: h += "Content-Length: %d\r\n" % len(b)
+    return h.encode() + b"\r\n" + b
+chat = "/v1/chat/completions"
+comp = "/v1/completions"
+bodies = [
+    '{"model":"m","messages":[{"role":"user","content":"Once upon a time"}],"max_tokens":8}',
+    '{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}],"stream":true,"temperature":0.5,"top_p":0.9,"seed":42,"n":1,"stop":["\\n","."]}',
+    '{"messages":[{"role":"developer","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]},{"role":"assistant","content":null},{"role":"user","content":"x"}]}',
+    '{"messages":[{"role":"user","content":"\\u00e9\\ud83d\\ude00 \\u0000 \\ud800"}],"max_completion_tokens":1e3}',
+    '{"messages":[],"max_tokens":-1}',
+    '{"messages":[{"role":"user","content":"hi"}],"max_tokens":1e999,"temperature":-0.0,"seed":9007199254740993}',
+    '{"messages":[{"role":"user","content":"hi"}],"stop":["a","b","c","d","e"],"response_format":{"type":"json_object"}}',
+    '{"messages":[{"role":1}]}',
+    '{"messages":"hi"',
+    '[1,2,3]',
+    '{"a":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}',
+    '{"messages":[{"role":"user","content":"' + "once upon a time " * 40 + '"}]}',
+    '{"x":"\\ud83d","y":"\\uDE00\\u12","z":123456789012345678901234567890,"w":0.1e-400}',
+]
+i = 0
+def put(sel, data):
+    global i
+    open(os.path.join(out, "http", "%02d" % i), "wb").write(bytes([sel]) + data)
+    i += 1
+for k, b in enumerate(bodies):
+    put(k & 3, req("POST", chat, b))
+put(0, req("POST", comp, '{"prompt":"Once upon a time","max_tokens":16,"stream":false,"stop":"x"}'))
+put(1, req("POST", "/completions?x=1", '{"prompt":["one"],"temperature":2,"top_p":0}'))
+put(2, req("POST", comp, '{"prompt":""}'))
+put(3, req("POST", comp, '{"prompt":["a","b"]}'))
+put(0, req("GET", "/health"))
+put(4, req("GET", "/v1/models", headers=["Authorization: Bearer sk-fuzz"]))
+put(4, req("POST", chat, bodies[0], headers=["authorization:  bearer sk-fuzz"]))
+put(4, req("GET", "/models", headers=["Authorization: Bearer wrong"]))
+put(0, req("GET", chat))
+put(0, req("POST", "/nope", "{}"))
+put(0, req("POST", chat, bodies[0], headers=["Transfer-Encoding: chunked"], cl=False))
+put(0, req("POST", chat, bodies[0], cl=False))
+put(0, req("POST", chat, bodies[0], headers=["Expect: 100-continue"]))
+put(0, b"POST /v1/completions HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n")
+put(0, b"POST /v1/completions HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n{}")
+put(0, b"POST /v1/completions HTTP/1.1\r\nContent-Length: -5\r\n\r\n")
+put(0, b"POST /v1/completions HTTP/1.1\r\nContent-Length: 12 x\r\n\r\n{\"prompt\":1}")
+put(0, b"GET /health HTTP/1.0\r\nbad header\r\n\r\n")
+put(0, b"GET /health\r\n\r\n")
+put(0, b"GET  HTTP/1.1\r\n\r\n")
+put(0, b"GET /" + b"a" * 300 + b" HTTP/1.1\r\n\r\n")
+put(0, b"GET /health HTTP/1.1\r\nX-Long: " + b"b" * 5000 + b"\r\n\r\n")
+put(0, b"GET /health HTTP/1.1\r\nHost: x")
 PY
 for h in "$out"/*; do echo "$(basename "$h"): $(ls "$h" | wc -l) files"; done

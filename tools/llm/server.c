@@ -549,28 +549,12 @@ static int ieq_prefix(const char *s, const char *prefix) {
     return 1;
 }
 
-/* Reads and parses the request head. Returns 0, an HTTP status to answer with, or -1 to
-   close silently (the client went away). *rest gets the body bytes read with the head. */
-static int read_head(srv_server *s, int fd, http_req *r, char *buf, size_t cap, size_t *got, size_t *head_len) {
-    char *end = NULL, *line, *next;
-    size_t n = 0;
+/* Parses a request head: buf is its text, NUL-terminated, the blank line that ends it cut
+   off. Returns 0 or 400. Takes no socket: tests/fuzz/http.c feeds it. */
+static int parse_head(http_req *r, char *buf) {
+    char *line, *next;
     memset(r, 0, sizeof *r);
     r->content_length = -1;
-    while (!end) {
-        ssize_t k;
-        if (n >= cap) return 431;
-        k = recv(fd, buf + n, cap - n, 0);
-        if (k < 0 && errno == EINTR) continue;
-        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return n ? 408 : -1;
-        if (k <= 0) return -1;
-        n += (size_t)k;
-        buf[n] = 0;
-        end = strstr(buf, "\r\n\r\n");
-        if (s->stopping) return -1;
-    }
-    *got = n;
-    *head_len = (size_t)(end - buf) + 4;
-    *end = 0;
     /* request line */
     next = strstr(buf, "\r\n");
     if (next) *next = 0;
@@ -609,6 +593,31 @@ static int read_head(srv_server *s, int fd, http_req *r, char *buf, size_t cap, 
         }
     }
     return 0;
+}
+
+/* Reads and parses the request head. Returns 0, an HTTP status to answer with, or -1 to
+   close silently (the client went away). *rest gets the body bytes read with the head. */
+static int read_head(srv_server *s, int fd, http_req *r, char *buf, size_t cap, size_t *got, size_t *head_len) {
+    char *end = NULL;
+    size_t n = 0;
+    memset(r, 0, sizeof *r);
+    r->content_length = -1;
+    while (!end) {
+        ssize_t k;
+        if (n >= cap) return 431;
+        k = recv(fd, buf + n, cap - n, 0);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return n ? 408 : -1;
+        if (k <= 0) return -1;
+        n += (size_t)k;
+        buf[n] = 0;
+        end = strstr(buf, "\r\n\r\n");
+        if (s->stopping) return -1;
+    }
+    *got = n;
+    *head_len = (size_t)(end - buf) + 4;
+    *end = 0;
+    return parse_head(r, buf);
 }
 
 /* ---- generation -------------------------------------------------------------------------- */
@@ -936,20 +945,22 @@ static int content_text(const jnode *c, sbuf *out) {
     return 1;
 }
 
-static void handle_generate(srv_server *s, int fd, const jnode *req, int chat) {
+/* Checks a completion request (OpenAI fields) and makes its stream: 0 with *out, *stream
+   and *seed set, or an HTTP status (400, 500) with the message in err. Needs no socket and
+   runs no model (only the tokenizer and the chat template), so tests/fuzz/http.c calls it. */
+static int parse_generate(srv_server *s, const jnode *req, int chat, srv_stream **out, int *stream_out, uint64_t *seed,
+                          char *err, size_t err_size) {
     llm_generate_params g = llm_generate_default_params();
     const jnode *v;
     const char *stops[4];
-    int n_stop = 0, stream = 0, max_tokens = 0, rc, n_prompt, limit, pool_tokens, i;
+    int n_stop = 0, stream = 0, max_tokens = 0, n_prompt, limit, pool_tokens, i;
     char *prompt = NULL;
     llm_grammar *grammar = NULL;
     srv_stream *x;
-    gen_state st;
-    const char *finish;
     const llm_model *m = s->model;
 
-    memset(&st, 0, sizeof st);
-    if (!req || req->type != J_OBJ) { send_error(fd, 400, NULL, "the body must be a JSON object"); return; }
+    *out = NULL;
+    if (!req || req->type != J_OBJ) { snprintf(err, err_size, "the body must be a JSON object"); return 400; }
     g.sampler.temperature = 1.0f;
     g.sampler.top_k = 0;
     g.sampler.top_p = 1.0f;
@@ -958,7 +969,8 @@ static void handle_generate(srv_server *s, int fd, const jnode *req, int chat) {
     g.sampler.seed = (uint64_t)time(NULL) * 6364136223846793005ull + ++s->n_requests;
     pthread_mutex_unlock(&s->mu);
 
-#define BAD(...) do { send_error(fd, 400, NULL, __VA_ARGS__); free(prompt); llm_grammar_free(grammar); return; } while (0)
+#define BAD(...) do { snprintf(err, err_size, __VA_ARGS__); free(prompt); llm_grammar_free(grammar); return 400; } while (0)
+#define OOM() do { snprintf(err, err_size, "out of memory"); llm_grammar_free(grammar); return 500; } while (0)
     if ((v = j_get(req, "model")) && v->type != J_STR && v->type != J_NULL) BAD("'model' must be a string");
     if ((v = j_get(req, "stream")) && v->type != J_NULL) {
         if (v->type != J_BOOL) BAD("'stream' must be a boolean");
@@ -981,17 +993,17 @@ static void handle_generate(srv_server *s, int fd, const jnode *req, int chat) {
         const jnode *type = v->type == J_OBJ ? j_get(v, "type") : NULL;
         if (!type || type->type != J_STR) BAD("'response_format' must be an object with a string 'type'");
         if (strcmp(type->s, "json_object") == 0) {
-            if (!(grammar = llm_grammar_json())) { send_error(fd, 500, NULL, "out of memory"); return; }
+            if (!(grammar = llm_grammar_json())) OOM();
         } else if (strcmp(type->s, "json_schema") == 0) {
             const jnode *js = j_get(v, "json_schema"), *schema = js && js->type == J_OBJ ? j_get(js, "schema") : NULL;
-            char err[256];
+            char gerr[256];
             sbuf text = {0};
             if (!schema || (schema->type != J_OBJ && schema->type != J_BOOL))
                 BAD("'response_format.json_schema.schema' must be a JSON schema object");
             j_write(&text, schema);
-            grammar = text.oom ? NULL : llm_grammar_from_json_schema(text.s, err, sizeof err);
+            grammar = text.oom ? NULL : llm_grammar_from_json_schema(text.s, gerr, sizeof gerr);
             free(text.s);
-            if (!grammar) BAD("'response_format.json_schema.schema': %s", text.oom ? "out of memory" : err);
+            if (!grammar) BAD("'response_format.json_schema.schema': %s", text.oom ? "out of memory" : gerr);
         } else if (strcmp(type->s, "text") != 0) {
             BAD("'response_format.type' must be \"text\", \"json_object\" or \"json_schema\"");
         }
@@ -1024,7 +1036,7 @@ static void handle_generate(srv_server *s, int fd, const jnode *req, int chat) {
         if (!msgs || msgs->type != J_ARR || msgs->n < 1) BAD("'messages' must be a non-empty array");
         cm = (llm_chat_message *)calloc((size_t)msgs->n, sizeof *cm);
         texts = (sbuf *)calloc((size_t)msgs->n, sizeof *texts);
-        if (!cm || !texts) { free(cm); free(texts); send_error(fd, 500, NULL, "out of memory"); return; }
+        if (!cm || !texts) { free(cm); free(texts); OOM(); }
         for (msg = msgs->kid; msg; msg = msg->next, i++) {
             const jnode *role = j_get(msg, "role");
             if (msg->type != J_OBJ || !role || role->type != J_STR || !content_text(j_get(msg, "content"), &texts[i])) break;
@@ -1039,14 +1051,14 @@ static void handle_generate(srv_server *s, int fd, const jnode *req, int chat) {
         free(cm);
         if (n == -1000) BAD("messages[%d] must be an object with a string 'role' and a string or text-part 'content'", i);
         if (n < 0) BAD("the messages cannot be formatted with the %s template: %s", s->tmpl, llm_result_string(n));
-        if (!prompt) { send_error(fd, 500, NULL, "out of memory"); return; }
+        if (!prompt) { OOM(); }
         g.parse_special = 1;
     } else {
         v = j_get(req, "prompt");
         if (v && v->type == J_ARR && v->n == 1) v = v->kid;
         if (!v || v->type != J_STR) BAD("'prompt' must be a string");
         prompt = (char *)malloc(v->len + 1);
-        if (!prompt) { send_error(fd, 500, NULL, "out of memory"); return; }
+        if (!prompt) { OOM(); }
         memcpy(prompt, v->s, v->len + 1);
     }
     n_prompt = llm_tokenize(m, prompt, strlen(prompt), NULL, 0,
@@ -1059,7 +1071,6 @@ static void handle_generate(srv_server *s, int fd, const jnode *req, int chat) {
     if (n_prompt >= pool_tokens)
         BAD("the prompt is %d tokens; the KV cache pool holds %d (%d blocks of %d)", n_prompt, pool_tokens, s->pool_blocks,
             s->kv_block);
-#undef BAD
 
     x = (srv_stream *)calloc(1, sizeof *x);
     if (x) {
@@ -1073,25 +1084,42 @@ static void handle_generate(srv_server *s, int fd, const jnode *req, int chat) {
         if (x) { llm_sampler_free(x->smp); free(x->tok); }
         free(x);
         free(prompt);
-        llm_grammar_free(grammar);
-        send_error(fd, 500, NULL, "out of memory");
-        return;
+        OOM();
     }
     x->grammar = grammar;
     free(prompt);
+#undef BAD
+#undef OOM
     x->n_prompt = x->n_tok = n_prompt;
     x->max_tokens = max_tokens;
     for (i = 0; i < n_stop; i++) x->stops[i] = stops[i];
     x->n_stop = n_stop;
     x->seq = -1;
     sb_add(&x->pend, "", 0);
+    *out = x;
+    *stream_out = stream;
+    *seed = g.sampler.seed;
+    return 0;
+}
+
+static void handle_generate(srv_server *s, int fd, const jnode *req, int chat) {
+    char msg[1024];
+    int stream = 0, rc, code;
+    uint64_t seed = 0;
+    srv_stream *x;
+    gen_state st;
+    const char *finish;
+
+    memset(&st, 0, sizeof st);
+    code = parse_generate(s, req, chat, &x, &stream, &seed, msg, sizeof msg);
+    if (code) { send_error(fd, code, NULL, "%s", msg); return; }
     pthread_cond_init(&x->cv, NULL);
 
     st.s = s;
     st.fd = fd;
     st.stream = stream;
     st.chat = chat;
-    snprintf(st.id, sizeof st.id, "%s-%llx%08lx", chat ? "chatcmpl" : "cmpl", (unsigned long long)g.sampler.seed & 0xFFFFFFFFull,
+    snprintf(st.id, sizeof st.id, "%s-%llx%08lx", chat ? "chatcmpl" : "cmpl", (unsigned long long)seed & 0xFFFFFFFFull,
              (unsigned long)time(NULL));
     if (stream) {
         static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
@@ -1222,6 +1250,18 @@ static int auth_ok(const srv_server *s, const char *auth) {
     return diff == 0 && n == m;
 }
 
+/* 0 /health, 1 models, 2 chat completions, 3 completions, -1 unknown; *post: needs POST. */
+static int route_of(const char *path, int *post) {
+    *post = 0;
+    if (strcmp(path, "/health") == 0) return 0;
+    if (strcmp(path, "/v1/models") == 0 || strcmp(path, "/models") == 0) return 1;
+    *post = 1;
+    if (strcmp(path, "/v1/chat/completions") == 0 || strcmp(path, "/chat/completions") == 0) return 2;
+    if (strcmp(path, "/v1/completions") == 0 || strcmp(path, "/completions") == 0) return 3;
+    *post = 0;
+    return -1;
+}
+
 static void handle_connection(srv_server *s, int fd) {
     http_req r;
     size_t cap = s->p.max_header, got = 0, head_len = 0;
@@ -1233,10 +1273,7 @@ static void handle_connection(srv_server *s, int fd) {
     if (code == 431) { send_error(fd, 431, NULL, "the request head exceeds %zu bytes", cap); goto done; }
     if (code == 408) { send_error(fd, 408, NULL, "the request took too long"); goto done; }
     if (code) { send_error(fd, 400, NULL, "malformed HTTP request"); goto done; }
-    if (strcmp(r.path, "/health") == 0) route = 0;
-    else if (strcmp(r.path, "/v1/models") == 0 || strcmp(r.path, "/models") == 0) route = 1;
-    else if (strcmp(r.path, "/v1/chat/completions") == 0 || strcmp(r.path, "/chat/completions") == 0) route = 2, post = 1;
-    else if (strcmp(r.path, "/v1/completions") == 0 || strcmp(r.path, "/completions") == 0) route = 3, post = 1;
+    route = route_of(r.path, &post);
     if (route < 0) { send_error(fd, 404, NULL, "unknown route %s %s", r.method, r.path); goto done; }
     if (strcmp(r.method, post ? "POST" : "GET") != 0) {
         send_error(fd, 405, post ? "Allow: POST\r\n" : "Allow: GET\r\n", "%s needs %s", r.path, post ? "POST" : "GET");
