@@ -997,7 +997,7 @@ static int parse_generate(srv_server *s, const jnode *req, int chat, srv_stream 
         } else if (strcmp(type->s, "json_schema") == 0) {
             const jnode *js = j_get(v, "json_schema"), *schema = js && js->type == J_OBJ ? j_get(js, "schema") : NULL;
             char gerr[256];
-            sbuf text = {0};
+            sbuf text = {NULL, 0, 0, 0};
             if (!schema || (schema->type != J_OBJ && schema->type != J_BOOL))
                 BAD("'response_format.json_schema.schema' must be a JSON schema object");
             j_write(&text, schema);
