@@ -36,31 +36,6 @@ static void fz_init(void) {
     pthread_mutex_init(&fz_s.mu, NULL);
 }
 
-/* Writes a parsed value back as JSON (strings through sb_json_str, as responses are). */
-static void fz_write(sbuf *b, const jnode *n) {
-    const jnode *k;
-    switch (n->type) {
-    case J_NULL: sb_str(b, "null"); break;
-    case J_BOOL: sb_str(b, n->b ? "true" : "false"); break;
-    case J_NUM: /* strtod makes a number too large for a double infinite */
-        if (isinf(n->num)) sb_str(b, n->num > 0 ? "1e999" : "-1e999");
-        else sb_printf(b, "%.17g", n->num);
-        break;
-    case J_STR: sb_json_str(b, n->s, n->len); break;
-    default:
-        sb_str(b, n->type == J_ARR ? "[" : "{");
-        for (k = n->kid; k; k = k->next) {
-            if (k != n->kid) sb_str(b, ",");
-            if (n->type == J_OBJ) {
-                sb_json_str(b, k->key, strlen(k->key));
-                sb_str(b, ":");
-            }
-            fz_write(b, k);
-        }
-        sb_str(b, n->type == J_ARR ? "]" : "}");
-    }
-}
-
 /* The same tree (strings compared after the writer: it replaces invalid UTF-8 and a key
    cannot hold a NUL, so compare the second writing with the first). */
 static void fz_roundtrip(const jnode *req) {
@@ -69,11 +44,11 @@ static void fz_roundtrip(const jnode *req) {
     jnode *again;
     memset(&a, 0, sizeof a);
     memset(&b, 0, sizeof b);
-    fz_write(&a, req);
+    j_write(&a, req);
     FZ_CHECK(!a.oom, "writer out of memory");
     again = j_parse(a.s, a.len, &jerr);
     FZ_CHECK(again != NULL, "written JSON does not parse: %s: %.*s", jerr ? jerr : "?", (int)(a.len > 200 ? 200 : a.len), a.s);
-    fz_write(&b, again);
+    j_write(&b, again);
     FZ_CHECK(a.len == b.len && memcmp(a.s, b.s, a.len) == 0, "JSON written twice differs");
     j_free(again);
     free(a.s);
