@@ -515,6 +515,10 @@ LLMDEF int llm_seq_truncate(llm_context *c, int seq, int n_keep);
    a block is copied only when one of them writes into it (a partly filled last block).
    A shared system prompt is thus computed and stored once. LLM_OK or LLM_ERR_ARG. */
 LLMDEF int llm_seq_fork(llm_context *c, int src, int dst, int n);
+/* The pool blocks seq holds, in position order: writes up to cap ids (0 .. n_blocks-1) and
+   returns how many it holds (-1 for a bad id). Lets a caller tell which blocks a group of
+   sequences holds between them (a server's prompt cache beside its running streams). */
+LLMDEF int llm_seq_blocks(const llm_context *c, int seq, int32_t *ids, int cap);
 
 typedef struct llm_kv_stats {
     int32_t block_size;       /* positions per block                        */
@@ -6906,6 +6910,16 @@ LLMDEF int llm_seq_fork(llm_context *c, int src, int dst, int n) {
     }
     c->seq_len[dst] = n;
     return LLM_OK;
+}
+
+LLMDEF int llm_seq_blocks(const llm_context *c, int seq, int32_t *ids, int cap) {
+    const int32_t *tab;
+    int i;
+    if (seq < 0 || seq >= c->n_seq_max) return -1;
+    tab = c->seq_tab + (size_t)seq * c->seq_max_blocks;
+    for (i = 0; i < c->seq_max_blocks && tab[i] >= 0; i++)
+        if (i < cap) ids[i] = tab[i];
+    return i;
 }
 
 LLMDEF void llm_context_kv_stats(const llm_context *c, llm_kv_stats *out) {

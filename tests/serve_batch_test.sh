@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Continuous batching in `llm serve` (run by tests/test_serve.c from the project root): 16
-# concurrent greedy streams give, byte for byte, the text each gives alone; a pool for 4
+# concurrent greedy streams give, byte for byte, the text each gives alone, with and without
+# the prompt cache (finished requests' blocks reused by later prompts); a pool for 4
 # contexts serves 32 requests and empties; preempted streams give the same text; a prompt
 # longer than the pool is a 400 naming the limit; 200 requests at once queue and finish with
 # RSS within 5 % of that after the first 16. Every wait is bounded.
@@ -130,8 +131,8 @@ PY
 health() { curl -s --max-time 5 "$base/health"; }
 hpy() { health >"$tmp/h"; python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($1) else 1)" "$tmp/h" 2>/dev/null; }
 
-# 1. 16 streams at once vs each alone
-start p16 --parallel 16 -c 256 --batch 32  # prompts (up to ~70 tokens) read in chunks beside the decoding streams
+# 1. 16 streams at once vs each alone (no prompt cache: the sharing is between running streams)
+start p16 --parallel 16 -c 256 --batch 32 --prompt-cache 0  # prompts (up to ~70 tokens) read in chunks beside the decoding streams
 python3 "$tmp/client.py" $port "$tmp/reqs16" seq "$tmp/alone"
 python3 "$tmp/client.py" $port "$tmp/reqs16" par "$tmp/together"
 cmp_results "$tmp/alone" "$tmp/together" 2>"$tmp/why"
@@ -142,6 +143,43 @@ hpy "d['max_running'] >= 8"
 check "the 16 streams ran together (/health: max_running)" $? "$(cat "$tmp/h")"
 hpy "d['running'] == 0 and d['waiting'] == 0 and d['kv_blocks_used'] == 0 and d['parallel'] == 16"
 check "/health: nothing running, the pool empty" $? "$(cat "$tmp/h")"
+stop
+
+# 1b. the prompt cache: finished requests' blocks serve later prompts that start alike, with
+#     the same text as without it; then a conversation's second turn (the first turn's prompt
+#     and reply come from the cache)
+start cache --parallel 4 -c 256 --batch 32 --prompt-cache 4
+python3 "$tmp/client.py" $port "$tmp/reqs16" seq "$tmp/cache_seq"
+python3 "$tmp/client.py" $port "$tmp/reqs16" par "$tmp/cache_par"
+cmp_results "$tmp/alone" "$tmp/cache_seq" 2>"$tmp/why" && cmp_results "$tmp/alone" "$tmp/cache_par" 2>>"$tmp/why"
+check "with the prompt cache, one after another and 16 at once: the same text as without it" $? "$(cat "$tmp/why")"
+hpy "d['prompt_cache_hits'] > 0 and d['prompt_cache_tokens'] >= 32 and 0 < d['prompt_cache_entries'] <= 4 and d['kv_blocks_used'] == 0 and d['kv_blocks_cached'] > 0"
+check "/health: prompts taken from the cache; no request holds blocks, the cache does" $? "$(cat "$tmp/h")"
+python3 - "$tmp/turn1" <<'PY'
+import json, sys
+sysmsg = 'You are a storyteller. Tell short, happy stories about animals, children and the sea, with simple words.'
+json.dump([{'messages': [{'role': 'system', 'content': sysmsg}, {'role': 'user', 'content': 'Tell me about a frog'}], 'max_tokens': 24, 'temperature': 0}], open(sys.argv[1], 'w'))
+PY
+python3 "$tmp/client.py" $port "$tmp/turn1" seq "$tmp/turn1_out"
+health >"$tmp/h_before"
+python3 - "$tmp/turn1" "$tmp/turn1_out" "$tmp/turn2" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))[0]
+r['messages'] += [{'role': 'assistant', 'content': json.load(open(sys.argv[2]))[0]['text']}, {'role': 'user', 'content': 'And then?'}]
+json.dump([r], open(sys.argv[3], 'w'))
+PY
+python3 "$tmp/client.py" $port "$tmp/turn2" seq "$tmp/turn2_cached"
+health >"$tmp/h_after"
+python3 -c "
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+sys.exit(0 if b['prompt_cache_tokens'] - a['prompt_cache_tokens'] >= 64 else 1)" "$tmp/h_before" "$tmp/h_after" 2>/dev/null
+check "a conversation's second turn starts from the first turn's cached blocks (/health)" $? "$(cat "$tmp/h_before" "$tmp/h_after")"
+stop
+start nocache --parallel 4 -c 256 --batch 32 --prompt-cache 0
+python3 "$tmp/client.py" $port "$tmp/turn2" seq "$tmp/turn2_fresh"
+cmp_results "$tmp/turn2_fresh" "$tmp/turn2_cached" 2>"$tmp/why"
+check "a conversation's second turn: the same text with the first turn cached" $? "$(cat "$tmp/why")"
 stop
 
 # 2. a pool for 4 full contexts (4 x 256 positions), 16 streams at once

@@ -58,11 +58,15 @@ static int t_selected(const char *name) {
     return 0;
 }
 
+/* Runs one test; a pass that took a second or more says how long (to see where CI time goes). */
 static void t_run(const char *name, void (*fn)(void)) {
+    double t0, s;
     if (!t_selected(name)) return;
     t_name = name;
     t_failed_now = t_skipped_now = 0;
+    t0 = llm__now_ms();
     fn();
+    s = (llm__now_ms() - t0) / 1000.0;
     if (t_failed_now) {
         t_n_fail++;
         printf("FAIL %s (%d checks failed)\n", name, t_failed_now);
@@ -70,7 +74,8 @@ static void t_run(const char *name, void (*fn)(void)) {
         t_n_skip++;
     } else {
         t_n_pass++;
-        printf("ok   %s\n", name);
+        if (s >= 1) printf("ok   %s (%.1f s)\n", name, s);
+        else printf("ok   %s\n", name);
     }
     fflush(stdout);
 }

@@ -222,6 +222,13 @@ static void test_batch_fork(void) {
         T_CHECK(llm_seq_fork(c, 0, 1, cut) == LLM_OK, "fork");
         llm_context_kv_stats(c, &st);
         T_CHECK(st.n_shared == (cut + 15) / 16 && st.n_used == 4, "cut %d: %d shared, %d used", cut, st.n_shared, st.n_used);
+        { /* llm_seq_blocks: the fork holds the first blocks of sequence 0, in order */
+            int32_t b0[8], b1[8];
+            int n0 = llm_seq_blocks(c, 0, b0, 8), n1 = llm_seq_blocks(c, 1, b1, 8);
+            T_CHECK(n0 == 4 && n1 == (cut + 15) / 16 && memcmp(b0, b1, sizeof(int32_t) * (size_t)n1) == 0, "cut %d: blocks %d, %d",
+                    cut, n0, n1);
+            T_CHECK(llm_seq_blocks(c, 0, b0, 1) == 4 && llm_seq_blocks(c, 2, b0, 8) == -1, "llm_seq_blocks: short buffer, bad id");
+        }
         llm_seq_truncate(c, 0, cut);
         T_CHECK(llm_seq_len(c, 1) == cut, "fork length");
         {

@@ -384,12 +384,13 @@ static void test_cli_bench(void) {
     FILE *p;
     if (!t_shared("models/stories260K.gguf")) return;
     if (!fopen("build/llm", "rb")) T_SKIP("build/llm not built");
-    p = popen("build/llm bench -m ../shared/models/stories260K.gguf -p 8 -n 4 -r 1 -t 1,2 --json 2>/dev/null", "r");
+    p = popen("build/llm bench -m ../shared/models/stories260K.gguf -p 8 -n 4 -r 1 -t 1,2 --streams 3 --json 2>/dev/null", "r");
     T_REQUIRE(p, "popen");
     n = fread(out, 1, sizeof out - 1, p);
     out[n] = 0;
     T_CHECK(pclose(p) == 0, "exit status");
     T_CHECK(strstr(out, "\"bandwidth_gbs\"") && strstr(out, "\"threads\": 2") && strstr(out, "\"tg_tps\""), "output '%s'", out);
+    T_CHECK(strstr(out, "\"streams\": 3, \"streams_tps\": ") && !strstr(out, "\"streams_tps\": 0.00"), "batched streams: '%s'", out);
 }
 
 static void tests_model(void) {

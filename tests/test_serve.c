@@ -7,7 +7,7 @@ static void test_serve(void) { t_script("tests/serve_test.sh", 120, 20); }
 
 /* Continuous batching: tests/serve_batch_test.sh (16 streams at once equal each alone, a
    small pool, preemption, a prompt longer than the pool, a flood of 200), same protocol. */
-static void test_serve_batch(void) { t_script("tests/serve_batch_test.sh", 300, 13); }
+static void test_serve_batch(void) { t_script("tests/serve_batch_test.sh", 300, 17); }
 #endif
 
 static void tests_serve(void) {

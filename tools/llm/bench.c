@@ -9,8 +9,8 @@
 #include <string.h>
 
 static const char bench_usage[] =
-    "usage: llm bench -m MODEL [-p N] [-n N] [-t LIST] [-r N] [--kv-type f32|f16|q8_0] [--grammar F]\n"
-    "                 [--json] [--cost [cost options]]\n"
+    "usage: llm bench -m MODEL [-p N] [-n N] [-t LIST] [-r N] [--kv-type f32|f16|q8_0] [--streams N]\n"
+    "                 [--grammar F] [--json] [--cost [cost options]]\n"
     "       llm bench --cost --tg TOKENS_PER_S [cost options]\n"
     "\n"
     "Measures the read bandwidth of the machine (all threads), then for each thread count:\n"
@@ -25,6 +25,9 @@ static const char bench_usage[] =
     "  -ngl N             layers to run on a GPU through Vulkan (0 = none, 99 = all)\n"
     "  -r N               repetitions (default 5)\n"
     "      --kv-type T    KV cache type (default f16)\n"
+    "      --streams N    also batched generation (tgN): N sequences in one context each grow by\n"
+    "                     -n tokens, one token of every sequence per llm_decode_batch step, as\n"
+    "                     llm serve runs N streams; prints the aggregate tokens/s\n"
     "      --grammar F    also time sampling under this GBNF grammar (or a .json schema): the\n"
     "                     milliseconds per token of the grammar-masked sampler over the whole\n"
     "                     vocabulary, against the same sampler without it\n"
@@ -154,7 +157,7 @@ static int bench_cmp(const void *a, const void *b) {
 
 typedef struct bench_result {
     int threads;
-    double pp_med, pp_min, pp_max, tg_med, tg_min, tg_max;
+    double pp_med, pp_min, pp_max, tg_med, tg_min, tg_max, st_med, st_min, st_max;
 } bench_result;
 
 static void bench_stats(double *v, int n, double *med, double *lo, double *hi) {
@@ -203,6 +206,50 @@ static void bench_run(llm_model *m, int threads, int pp, int tg, int reps, llm_k
     if (pp > 0) bench_stats(pps, reps, &out->pp_med, &out->pp_min, &out->pp_max);
     if (tg > 0) bench_stats(tgs, reps, &out->tg_med, &out->tg_min, &out->tg_max);
     free(ids);
+    llm_context_free(c);
+}
+
+/* Aggregate tokens/s of n_streams sequences generated together from empty: each step is one
+   llm_decode_batch of one token per sequence, every token's logits computed (as a server
+   samples every stream). */
+static void bench_run_streams(llm_model *m, int threads, int n_streams, int tg, int reps, llm_kv_type kv, bench_result *out) {
+    llm_context_params cp = llm_context_default_params();
+    llm_context *c;
+    llm_token *ids;
+    int32_t *seq;
+    int8_t *want;
+    llm_batch b;
+    double v[64];
+    char err[256];
+    int r, i, s, nv = llm_model_n_vocab(m);
+    cp.n_ctx = tg + 8;
+    cp.n_batch = cp.n_outputs = cp.n_seq_max = n_streams;
+    cp.n_threads = threads;
+    cp.kv_type = kv;
+    c = llm_context_new(m, &cp, err, sizeof err);
+    if (!c) cli_fail("%s", err);
+    ids = (llm_token *)cli_alloc(sizeof(llm_token) * (size_t)n_streams);
+    seq = (int32_t *)cli_alloc(sizeof(int32_t) * (size_t)n_streams);
+    want = (int8_t *)cli_alloc((size_t)n_streams);
+    for (s = 0; s < n_streams; s++) seq[s] = s, want[s] = 1;
+    memset(&b, 0, sizeof b);
+    b.n = n_streams, b.tokens = ids, b.seq = seq, b.logits = want;
+    for (r = 0; r < reps; r++) {
+        double t0;
+        for (s = 0; s < n_streams; s++) llm_seq_truncate(c, s, 0);
+        t0 = cli_now_ms();
+        for (i = 0; i < tg; i++) {
+            for (s = 0; s < n_streams; s++) ids[s] = (llm_token)(((i + 64 * s) * 7919 + 13) % nv);
+            if (llm_decode_batch(c, &b) != LLM_OK) cli_fail("%s", llm_context_error(c));
+        }
+        v[r] = (double)tg * n_streams / ((cli_now_ms() - t0) / 1000.0);
+        fprintf(stderr, "\rllm bench: %d threads, %d streams, repetition %d/%d", threads, n_streams, r + 1, reps);
+    }
+    fprintf(stderr, "\n");
+    bench_stats(v, reps, &out->st_med, &out->st_min, &out->st_max);
+    free(ids);
+    free(seq);
+    free(want);
     llm_context_free(c);
 }
 
@@ -309,7 +356,7 @@ typedef struct bench_report {
     const char *path;
     llm_model *m;
     double bw;
-    int pp, tg, n_threads;
+    int pp, tg, n_threads, streams;
     bench_result res[16];
     const char *grammar_path;
     double grammar_ms, plain_ms;
@@ -327,9 +374,14 @@ static void bench_print_json(const bench_report *r, const cli_cost_inputs *in, c
             const bench_result *x = &r->res[i];
             double gbs = x->tg_med * (double)size / 1e9;
             printf("%s{\"threads\": %d, \"pp\": %d, \"pp_tps\": %.2f, \"pp_min\": %.2f, \"pp_max\": %.2f, \"tg\": %d, "
-                   "\"tg_tps\": %.2f, \"tg_min\": %.2f, \"tg_max\": %.2f, \"tg_gbs\": %.2f, \"roofline\": %.3f}",
+                   "\"tg_tps\": %.2f, \"tg_min\": %.2f, \"tg_max\": %.2f, \"tg_gbs\": %.2f, \"roofline\": %.3f",
                    i ? ", " : "", x->threads, r->pp, x->pp_med, x->pp_min, x->pp_max, r->tg, x->tg_med, x->tg_min, x->tg_max, gbs,
                    r->bw > 0 ? gbs / r->bw : 0.0);
+            if (r->streams > 0)
+                printf(", \"streams\": %d, \"streams_tps\": %.2f, \"streams_min\": %.2f, \"streams_max\": %.2f}", r->streams,
+                       x->st_med, x->st_min, x->st_max);
+            else
+                printf("}");
         }
         printf("]");
         if (r->grammar_ms >= 0) printf(", \"sampler_ms\": %.4f, \"sampler_grammar_ms\": %.4f", r->plain_ms, r->grammar_ms);
@@ -346,13 +398,16 @@ static void bench_print_table(const bench_report *r) {
     char b1[32];
     int i;
     printf("model %s, %s of weights; read bandwidth %.1f GB/s\n\n", r->path, cli_fmt_bytes(size, b1, sizeof b1), r->bw);
-    printf("| threads | pp%d tokens/s (min-max) | tg%d tokens/s (min-max) | tg GB/s | roofline |\n", r->pp, r->tg);
-    printf("| --- | --- | --- | --- | --- |\n");
+    printf("| threads | pp%d tokens/s (min-max) | tg%d tokens/s (min-max) | tg GB/s | roofline |", r->pp, r->tg);
+    if (r->streams > 0) printf(" tg%d x %d streams, tokens/s (min-max) |", r->tg, r->streams);
+    printf("\n| --- | --- | --- | --- | --- |%s\n", r->streams > 0 ? " --- |" : "");
     for (i = 0; i < r->n_threads; i++) {
         const bench_result *x = &r->res[i];
         double gbs = x->tg_med * (double)size / 1e9;
-        printf("| %d | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | %.2f | %.0f %% |\n", x->threads, x->pp_med, x->pp_min, x->pp_max,
+        printf("| %d | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | %.2f | %.0f %% |", x->threads, x->pp_med, x->pp_min, x->pp_max,
                x->tg_med, x->tg_min, x->tg_max, gbs, r->bw > 0 ? 100.0 * gbs / r->bw : 0.0);
+        if (r->streams > 0) printf(" %.2f (%.2f-%.2f) |", x->st_med, x->st_min, x->st_max);
+        printf("\n");
     }
     if (r->grammar_ms >= 0)
         printf("\nsampling over %d tokens: %.3f ms/token without a grammar, %.3f ms/token with %s\n", llm_model_n_vocab(r->m),
@@ -401,6 +456,7 @@ int cmd_bench(int argc, char **argv) {
         else if (cli_value(&a, "-r", "--repetitions", &s)) reps = (int)cli_int(&a, s, 1, 64);
         else if (cli_value(&a, NULL, "--kv-type", &s)) kv = cli_kv_type(&a, s);
         else if (cli_value(&a, NULL, "--grammar", &s)) r.grammar_path = s;
+        else if (cli_value(&a, NULL, "--streams", &s)) r.streams = (int)cli_int(&a, s, 1, 256);
         else if (cli_flag(&a, NULL, "--json")) json = 1;
         else if (bench_cost_option(&a, &in)) cost = 1;
         else cli_unknown(&a);
@@ -412,7 +468,10 @@ int cmd_bench(int argc, char **argv) {
         r.m = cli_load_model_gpu(r.path, gpu_layers);
         fprintf(stderr, "llm bench: measuring read bandwidth ...\n");
         r.bw = bench_bandwidth(threads[r.n_threads - 1] > 1 ? threads[r.n_threads - 1] : llm_default_threads());
-        for (i = 0; i < r.n_threads; i++) bench_run(r.m, threads[i], r.pp, r.tg, reps, kv, &r.res[i]);
+        for (i = 0; i < r.n_threads; i++) {
+            bench_run(r.m, threads[i], r.pp, r.tg, reps, kv, &r.res[i]);
+            if (r.streams > 0 && r.tg > 0) bench_run_streams(r.m, threads[i], r.streams, r.tg, reps, kv, &r.res[i]);
+        }
         if (r.grammar_path) bench_grammar(&r);
         if (cost) bench_cost_speeds(&r, &in);
     }

@@ -27,6 +27,10 @@ static const char serve_usage[] =
     "                            enough for --parallel full contexts)\n"
     "      --kv-mem SIZE         the pool's size in bytes instead, K/M/G suffix allowed\n"
     "      --kv-block N          positions per block, a power of two (default 32)\n"
+    "      --prompt-cache N      finished requests whose KV blocks are kept, while the pool\n"
+    "                            has room, for later prompts that start with the same tokens\n"
+    "                            (a conversation's next turn, a common system prompt); 0 = off\n"
+    "                            (default: --parallel; 0 with -ngl, which takes one sequence)\n"
     "  -t, --threads N           threads (default: the physical cores)\n"
     "  -ngl N                    layers to run on a GPU through Vulkan (0 = none, 99 = all;\n"
     "                            with --parallel 1: offload takes one sequence)\n"
@@ -79,6 +83,7 @@ int cmd_serve(int argc, char **argv) {
         else if (cli_value(&a, NULL, "--kv-blocks", &s)) p.kv_blocks = (int)cli_int(&a, s, 1, 1 << 30);
         else if (cli_value(&a, NULL, "--kv-mem", &s)) p.kv_mem = cli_size(&a, s, 1, (uint64_t)1 << 50);
         else if (cli_value(&a, NULL, "--kv-block", &s)) p.kv_block = (int)cli_int(&a, s, 1, 65536);
+        else if (cli_value(&a, NULL, "--prompt-cache", &s)) p.prompt_cache = (int)cli_int(&a, s, 0, 256);
         else if (cli_value(&a, "-ngl", "--gpu-layers", &s)) gpu_layers = (int)cli_int(&a, s, 0, 100000);
         else if (cli_value(&a, NULL, "--api-key", &s)) p.api_key = s;
         else if (cli_value(&a, NULL, "--template", &s)) p.tmpl = s;
@@ -93,6 +98,7 @@ int cmd_serve(int argc, char **argv) {
         else cli_unknown(&a);
     }
     if (!model_path) cli_usage_error(&a, "a model is needed (-m FILE)");
+    if (gpu_layers > 0 && p.prompt_cache < 0) p.prompt_cache = 0; /* offload takes a one-sequence context */
     if (p.tmpl && !llm_chat_template_name(NULL, p.tmpl)) cli_usage_error(&a, "--template: unknown template '%s'", p.tmpl);
     if (!alias) {
         const char *base = strrchr(model_path, '/');

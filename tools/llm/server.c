@@ -21,6 +21,7 @@ srv_params srv_default_params(void) {
     p.max_header = 16 << 10;
     p.max_body = 1 << 20;
     p.timeout_s = 30;
+    p.prompt_cache = -1;
     return p;
 }
 
@@ -432,6 +433,16 @@ typedef struct srv_stream {
     struct srv_stream *next;   /* in the waiting queue */
 } srv_stream;
 
+/* A finished request's tokens whose KV blocks a sequence of the context keeps (the prompt
+   cache): a later prompt that starts with the same tokens forks them instead of computing
+   them. The blocks are given back when the pool needs room, least recently used first. */
+typedef struct srv_cached {
+    int seq;                    /* its sequence, n_parallel + index */
+    llm_token *tok;             /* [n] NULL: the entry is free */
+    int n;
+    unsigned long long used;    /* when it was stored or last shared */
+} srv_cached;
+
 struct srv_server {
     llm_model *model;
     srv_params p;
@@ -450,11 +461,17 @@ struct srv_server {
     int32_t *b_seq;
     int8_t *b_logits;
     int *chunk, *lrow;          /* [n_parallel] tokens of each sequence in the step; its logits row */
+    srv_cached *cache;          /* [n_cache] the prompt cache */
+    int n_cache;
+    unsigned long long n_cache_hits, n_cache_tokens;
+    int32_t *blk_ids;           /* [pool_blocks] scratch of cache_blocks */
+    char *blk_mark;
     pthread_t sched;
     int sched_started;
     pthread_cond_t sched_cv;    /* wakes the scheduler: a stream queued or cancelled, stop */
     unsigned long long order;
     llm_kv_stats kv;            /* the pool's use after the last step (for /health) */
+    int kv_cached;              /* of kv.n_used, the blocks only the prompt cache holds */
     unsigned long long n_steps, n_preempted, n_forked_tokens, n_generated;
     int max_run;                /* the most streams that ran at once */
     int *conn_fds; /* open connections, -1 for a free entry; n_parallel + max_queue */
@@ -710,9 +727,77 @@ static void stream_text(srv_stream *st, const char *piece, size_t n, int final) 
     p->len = keep;
 }
 
-/* Ends a stream (under mu): its sequence's blocks go back to the pool at once. */
+/* ---- the prompt cache (under mu) ---- */
+
+/* Drops the least recently used entry; 0 when the cache is empty. */
+static int cache_evict(srv_server *s) {
+    srv_cached *lru = NULL;
+    int i;
+    for (i = 0; i < s->n_cache; i++)
+        if (s->cache[i].tok && (!lru || s->cache[i].used < lru->used)) lru = &s->cache[i];
+    if (!lru) return 0;
+    llm_seq_truncate(s->ctx, lru->seq, 0);
+    free(lru->tok);
+    lru->tok = NULL;
+    lru->n = 0;
+    return 1;
+}
+
+/* Keeps the first n tokens of st (in the cache of its sequence) in a cache entry: one that
+   holds a prefix of them is replaced, else a free one, else the least recently used. Nothing
+   is kept when an entry already starts with them, or when n is under a block. */
+static void cache_store(srv_server *s, const srv_stream *st, int n) {
+    srv_cached *e = NULL;
+    int i;
+    if (s->n_cache == 0 || n < s->kv_block) return;
+    for (i = 0; i < s->n_cache; i++) {
+        srv_cached *x = &s->cache[i];
+        int m = x->n < n ? x->n : n, l = 0;
+        if (!x->tok) continue;
+        while (l < m && x->tok[l] == st->tok[l]) l++;
+        if (l == n) { x->used = ++s->order; return; } /* already there */
+        if (l == x->n) { e = x; break; }               /* a prefix of these tokens: replace it */
+    }
+    if (!e)
+        for (i = 0; i < s->n_cache && !e; i++)
+            if (!s->cache[i].tok) e = &s->cache[i];
+    if (!e) {
+        cache_evict(s);
+        for (i = 0; i < s->n_cache && !e; i++)
+            if (!s->cache[i].tok) e = &s->cache[i];
+    }
+    free(e->tok);
+    e->tok = (llm_token *)malloc(sizeof(llm_token) * (size_t)n);
+    if (!e->tok || llm_seq_fork(s->ctx, st->seq, e->seq, n) != LLM_OK) {
+        free(e->tok);
+        e->tok = NULL;
+        e->n = 0;
+        llm_seq_truncate(s->ctx, e->seq, 0);
+        return;
+    }
+    memcpy(e->tok, st->tok, sizeof(llm_token) * (size_t)n);
+    e->n = n;
+    e->used = ++s->order;
+}
+
+/* Pool blocks held by the prompt cache and by no running stream (given back on demand). */
+static int cache_blocks(srv_server *s) {
+    int i, k, n, only = 0, P = s->p.n_parallel;
+    if (s->n_cache == 0) return 0;
+    memset(s->blk_mark, 0, (size_t)s->pool_blocks);
+    for (i = 0; i < P + s->n_cache; i++) { /* 1: a cache entry's, 2: a running stream's */
+        n = llm_seq_blocks(s->ctx, i, s->blk_ids, s->pool_blocks);
+        for (k = 0; k < n && k < s->pool_blocks; k++) s->blk_mark[s->blk_ids[k]] |= (char)(i < P ? 2 : 1);
+    }
+    for (k = 0; k < s->pool_blocks; k++) only += s->blk_mark[k] == 1;
+    return only;
+}
+
+/* Ends a stream (under mu): its sequence's blocks go back to the pool at once, but for those
+   the prompt cache keeps. */
 static void stream_end(srv_server *s, srv_stream *st, int rc) {
     if (st->seq >= 0) {
+        if (rc == LLM_OK || rc == LLM_ERR_CANCELLED) cache_store(s, st, st->n_done); /* its cache is sound */
         llm_seq_truncate(s->ctx, st->seq, 0);
         s->run[st->seq] = NULL;
         s->n_run--;
@@ -763,11 +848,12 @@ static void stream_sample(srv_server *s, srv_stream *st, const float *logits) {
     if (st->stopped || st->length) stream_end(s, st, LLM_OK);
 }
 
-/* Before a prompt chunk of x: takes what another running stream already holds of the same
-   tokens (its blocks, shared by llm_seq_fork), and returns 1 (x waits a step) while a stream
+/* Before a prompt chunk of x: takes what another running stream or the prompt cache already
+   holds of the same tokens (its blocks, shared by llm_seq_fork), and returns 1 (x waits a step) while a stream
    admitted earlier is still computing a prefix x could share. */
 static int stream_share(srv_server *s, srv_stream *x) {
     int i, best = 0, best_seq = -1, wait = 0, lim = x->n_tok - 1; /* the last token is decoded for its logits */
+    srv_cached *hit = NULL;
     for (i = 0; i < s->p.n_parallel; i++) {
         const srv_stream *y = s->run[i];
         int l = 0, n;
@@ -779,9 +865,21 @@ static int stream_share(srv_server *s, srv_stream *x) {
         n = y->n_done < l ? y->n_done : l; /* what y holds of it now */
         if (n > best) best = n, best_seq = y->seq;
     }
+    for (i = 0; i < s->n_cache; i++) { /* finished requests' tokens */
+        srv_cached *e = &s->cache[i];
+        int l = 0, n = e->n < lim ? e->n : lim;
+        while (l < n && x->tok[l] == e->tok[l]) l++;
+        if (l > best) best = l, best_seq = e->seq, hit = e;
+    }
     if (best >= x->n_done + s->kv_block && llm_seq_fork(s->ctx, best_seq, x->seq, best) == LLM_OK) {
         x->n_shared += best - x->n_done;
-        s->n_forked_tokens += (unsigned long long)(best - x->n_done);
+        if (hit) {
+            hit->used = ++s->order;
+            s->n_cache_hits++;
+            s->n_cache_tokens += (unsigned long long)(best - x->n_done);
+        } else {
+            s->n_forked_tokens += (unsigned long long)(best - x->n_done);
+        }
         x->n_done = best;
     }
     return wait;
@@ -812,7 +910,10 @@ static void *sched_main(void *arg) {
             }
         }
         /* 2. admit waiting streams while a sequence is free and the pool has room */
-        while (s->wait_head && s->n_run < P && (s->n_run == 0 || pool_room(s, s->wait_head))) {
+        while (s->wait_head && s->n_run < P) {
+            while (!pool_room(s, s->wait_head) && cache_evict(s)) { /* cached prompts make room first */
+            }
+            if (s->n_run > 0 && !pool_room(s, s->wait_head)) break; /* alone, it is admitted anyway */
             st = s->wait_head;
             s->wait_head = st->next;
             s->n_wait--;
@@ -826,7 +927,8 @@ static void *sched_main(void *arg) {
             st->order = ++s->order;
             if (s->n_run > s->max_run) s->max_run = s->n_run;
         }
-        llm_context_kv_stats(s->ctx, &s->kv);
+        llm_context_kv_stats(s->ctx, &s->kv); /* for /health (the context is not read outside this thread) */
+        s->kv_cached = cache_blocks(s);
         if (s->n_run == 0) {
             pthread_cond_wait(&s->sched_cv, &s->mu);
             continue;
@@ -880,6 +982,7 @@ static void *sched_main(void *arg) {
         r = llm_decode_batch(s->ctx, &b);
         pthread_mutex_lock(&s->mu);
         s->n_steps++;
+        if (r == LLM_ERR_CONTEXT_FULL && cache_evict(s)) continue; /* the cache gives its blocks back first */
         if (r == LLM_ERR_CONTEXT_FULL) { /* the pool is out of blocks */
             srv_stream *newest = NULL;
             for (i = 0; i < P; i++)
@@ -1294,8 +1397,15 @@ static void handle_connection(srv_server *s, int fd) {
         pthread_mutex_lock(&s->mu);
         sb_printf(&b, "{\"status\":\"ok\",\"running\":%d,\"waiting\":%d,\"parallel\":%d,\"max_running\":%d,", s->n_run, s->n_wait,
                   s->p.n_parallel, s->max_run);
-        sb_printf(&b, "\"kv_blocks_used\":%d,\"kv_blocks_total\":%d,\"kv_blocks_shared\":%d,\"kv_block_size\":%d,", s->kv.n_used,
-                  s->kv.n_blocks, s->kv.n_shared, s->kv.block_size);
+        {
+            int entries = 0, i;
+            for (i = 0; i < s->n_cache; i++) entries += s->cache[i].tok != NULL;
+            sb_printf(&b, "\"kv_blocks_used\":%d,\"kv_blocks_cached\":%d,\"kv_blocks_total\":%d,\"kv_blocks_shared\":%d,",
+                      s->kv.n_used - s->kv_cached, s->kv_cached, s->kv.n_blocks, s->kv.n_shared);
+            sb_printf(&b, "\"kv_block_size\":%d,\"prompt_cache_entries\":%d,\"prompt_cache_slots\":%d,\"prompt_cache_hits\":%llu,", s->kv.block_size,
+                      entries, s->n_cache, s->n_cache_hits);
+            sb_printf(&b, "\"prompt_cache_tokens\":%llu,", s->n_cache_tokens);
+        }
         sb_printf(&b, "\"steps\":%llu,\"generated_tokens\":%llu,\"preempted\":%llu,\"prefix_shared_tokens\":%llu}", s->n_steps,
                   s->n_generated, s->n_preempted, s->n_forked_tokens);
         pthread_mutex_unlock(&s->mu);
@@ -1423,18 +1533,20 @@ srv_server *srv_new(llm_model *m, const char *model_id, const srv_params *pp, ch
         cp.kv_type = s->p.kv_type;
         cp.n_seq_max = s->p.n_parallel;
         cp.n_outputs = s->p.n_parallel;
+        s->n_cache = s->p.prompt_cache < 0 ? s->p.n_parallel : s->p.prompt_cache;
         cp.n_batch = s->p.n_batch > 0 ? s->p.n_batch : 256; /* a long prompt stalls the other streams one step at most */
         if (cp.n_batch < s->p.n_parallel) cp.n_batch = s->p.n_parallel;
         cp.kv_block = s->p.kv_block;
         cp.n_kv_blocks = s->p.kv_blocks;
-        if (!cp.n_kv_blocks && s->p.kv_mem) { /* as many blocks as the memory holds */
-            llm_memory_estimate one;
+        if (!cp.n_kv_blocks && (s->p.kv_mem || s->n_cache)) { /* as many blocks as the memory holds */
+            llm_memory_estimate one, all;
             llm_context_params q = cp;
             q.n_kv_blocks = 1;
-            if ((rc = llm_context_estimate(m, &q, &one)) != LLM_OK) {
+            if ((rc = llm_context_estimate(m, &q, &one)) != LLM_OK || (rc = llm_context_estimate(m, &cp, &all)) != LLM_OK) {
                 snprintf(err, err_size, "cannot size the KV pool: %s", llm_result_string(rc));
                 goto fail;
             }
+            if (!s->p.kv_mem) s->p.kv_mem = all.kv_bytes; /* n_parallel full contexts, cache or not */
             if (s->p.kv_mem / one.kv_bytes > (uint64_t)1 << 30) {
                 snprintf(err, err_size, "--kv-mem is too large");
                 goto fail;
@@ -1446,6 +1558,7 @@ srv_server *srv_new(llm_model *m, const char *model_id, const srv_params *pp, ch
                 goto fail;
             }
         }
+        cp.n_seq_max += s->n_cache; /* the cache's sequences share the same pool */
         s->ctx = llm_context_new(m, &cp, err, err_size);
         if (!s->ctx) goto fail;
     }
@@ -1457,7 +1570,14 @@ srv_server *srv_new(llm_model *m, const char *model_id, const srv_params *pp, ch
     s->b_tok = (llm_token *)malloc(sizeof(llm_token) * (size_t)s->n_batch);
     s->b_seq = (int32_t *)malloc(sizeof(int32_t) * (size_t)s->n_batch);
     s->b_logits = (int8_t *)malloc((size_t)s->n_batch);
-    if (!s->b_tok || !s->b_seq || !s->b_logits) { snprintf(err, err_size, "out of memory"); goto fail; }
+    s->cache = (srv_cached *)calloc((size_t)s->n_cache + 1, sizeof *s->cache);
+    s->blk_ids = (int32_t *)malloc(sizeof(int32_t) * (size_t)s->pool_blocks);
+    s->blk_mark = (char *)malloc((size_t)s->pool_blocks);
+    if (!s->b_tok || !s->b_seq || !s->b_logits || !s->cache || !s->blk_ids || !s->blk_mark) {
+        snprintf(err, err_size, "out of memory");
+        goto fail;
+    }
+    for (i = 0; i < s->n_cache; i++) s->cache[i].seq = s->p.n_parallel + i;
     if (s->p.max_tokens <= 0 || s->p.max_tokens > s->p.n_ctx) s->p.max_tokens = s->p.n_ctx;
 
     if (pipe(s->wake) != 0) { snprintf(err, err_size, "pipe: %s", strerror(errno)); goto fail; }
@@ -1613,6 +1733,10 @@ void srv_free(srv_server *s) {
     free(s->b_tok);
     free(s->b_seq);
     free(s->b_logits);
+    while (s->cache && s->n_cache > 0) free(s->cache[--s->n_cache].tok);
+    free(s->cache);
+    free(s->blk_ids);
+    free(s->blk_mark);
     free(s->conn_fds);
     free(s);
 }

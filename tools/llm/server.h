@@ -13,8 +13,8 @@
    of every generating stream and chunks of the prompts being read (within n_batch tokens).
    Streams join and leave between steps; a client that goes away frees its blocks at once;
    when the pool is full new requests wait (or the newest stream is preempted and later
-   recomputed). A prompt that starts like another running stream's shares its computed
-   blocks. With greedy sampling a request's text does not depend on the others running.
+   recomputed). A prompt that starts like another running stream's, or like a finished
+   request's kept in the prompt cache, shares its computed blocks. With greedy sampling a request's text does not depend on the others running.
    Connections beyond n_parallel + max_queue get 503. One request per connection
    (Connection: close); streaming as server-sent events.
    POSIX sockets and pthreads; elsewhere srv_new fails with "not supported". */
@@ -35,6 +35,8 @@ typedef struct srv_params {
     int kv_block;         /* positions per KV block (a power of two); 0 = 32                */
     int kv_blocks;        /* blocks in the KV pool; 0 = kv_mem's, else n_parallel full contexts */
     unsigned long long kv_mem; /* bytes for the KV pool when kv_blocks is 0; 0 = as above  */
+    int prompt_cache;     /* finished requests whose KV blocks are kept (while the pool has
+                             room) for later prompts that start alike; -1 = n_parallel, 0 = off */
     int max_queue;        /* connections waiting beyond the running streams, default 64 (then 503) */
     size_t max_header;    /* bytes of request line and headers, default 16 KiB (else 431)   */
     size_t max_body;      /* bytes of body, default 1 MiB (else 413)                        */
