@@ -50,12 +50,19 @@ static char **t_argv;
         return;                                                                                \
     } while (0)
 
+/* Arguments pick tests by substring of their names; an argument -S leaves out those whose
+   names contain S. No positive argument: every test not left out. */
 static int t_selected(const char *name) {
-    int i;
-    if (t_argc <= 1) return 1;
-    for (i = 1; i < t_argc; i++)
-        if (strstr(name, t_argv[i])) return 1;
-    return 0;
+    int i, any = 0, hit = 0;
+    for (i = 1; i < t_argc; i++) {
+        if (t_argv[i][0] == '-') {
+            if (strstr(name, t_argv[i] + 1)) return 0;
+        } else {
+            any = 1;
+            hit |= strstr(name, t_argv[i]) != NULL;
+        }
+    }
+    return !any || hit;
 }
 
 /* Runs one test; a pass that took a second or more says how long (to see where CI time goes). */

@@ -766,6 +766,7 @@ static void cache_store(srv_server *s, const srv_stream *st, int n) {
         for (i = 0; i < s->n_cache && !e; i++)
             if (!s->cache[i].tok) e = &s->cache[i];
     }
+    if (!e) return;
     free(e->tok);
     e->tok = (llm_token *)malloc(sizeof(llm_token) * (size_t)n);
     if (!e->tok || llm_seq_fork(s->ctx, st->seq, e->seq, n) != LLM_OK) {
@@ -794,10 +795,10 @@ static int cache_blocks(srv_server *s) {
 }
 
 /* Ends a stream (under mu): its sequence's blocks go back to the pool at once, but for those
-   the prompt cache keeps. */
+   the prompt cache keeps of a request that completed. */
 static void stream_end(srv_server *s, srv_stream *st, int rc) {
     if (st->seq >= 0) {
-        if (rc == LLM_OK || rc == LLM_ERR_CANCELLED) cache_store(s, st, st->n_done); /* its cache is sound */
+        if (rc == LLM_OK) cache_store(s, st, st->n_done); /* a client that went away frees everything */
         llm_seq_truncate(s->ctx, st->seq, 0);
         s->run[st->seq] = NULL;
         s->n_run--;
