@@ -133,6 +133,9 @@ def main():
     ap.add_argument('--requests', type=int, default=2, help='requests per client at each level')
     ap.add_argument('--pp', action='store_true', help='also measure the prompt rate with llm bench')
     ap.add_argument('--pp-tokens', type=int, default=128)
+    ap.add_argument('--prompt-cache', type=int, default=0,
+                    help="the server's --prompt-cache (default 0: every level computes its prompts, "
+                         "none taken from an earlier level's requests)")
     a = ap.parse_args()
     levels = [int(x) for x in a.clients.split(',')]
     proc = None
@@ -143,7 +146,7 @@ def main():
         if not a.model:
             ap.error('-m MODEL or --url is needed')
         cmd = [a.llm, 'serve', '-m', a.model, '--host', '127.0.0.1', '--port', '0', '--parallel', str(max(levels)),
-               '-c', str(a.ctx), '--queue', '256']
+               '-c', str(a.ctx), '--queue', '256', '--prompt-cache', str(a.prompt_cache)]
         if a.threads:
             cmd += ['-t', str(a.threads)]
         proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
