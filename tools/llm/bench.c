@@ -167,19 +167,28 @@ static void bench_stats(double *v, int n, double *med, double *lo, double *hi) {
     *hi = v[n - 1];
 }
 
-static void bench_run(llm_model *m, int threads, int pp, int tg, int reps, llm_kv_type kv, bench_result *out) {
+/* A context of n_ctx positions per sequence for n_seq sequences, batches of n_batch tokens
+   with a logits row for each token of a batch of n_seq. Exits on failure. */
+static llm_context *bench_context(llm_model *m, int threads, llm_kv_type kv, int n_ctx, int n_batch, int n_seq) {
     llm_context_params cp = llm_context_default_params();
     llm_context *c;
-    llm_token *ids;
-    double pps[64], tgs[64];
     char err[256];
-    int r, i, nv = llm_model_n_vocab(m), n = pp > 1 ? pp : 1;
-    cp.n_ctx = pp + tg + 8;
-    cp.n_batch = n;
+    cp.n_ctx = n_ctx;
+    cp.n_batch = n_batch;
+    cp.n_seq_max = cp.n_outputs = n_seq;
     cp.n_threads = threads;
     cp.kv_type = kv;
     c = llm_context_new(m, &cp, err, sizeof err);
     if (!c) cli_fail("%s", err);
+    return c;
+}
+
+static void bench_run(llm_model *m, int threads, int pp, int tg, int reps, llm_kv_type kv, bench_result *out) {
+    llm_context *c;
+    llm_token *ids;
+    double pps[64], tgs[64];
+    int r, i, nv = llm_model_n_vocab(m), n = pp > 1 ? pp : 1;
+    c = bench_context(m, threads, kv, pp + tg + 8, n, 1);
     ids = (llm_token *)cli_alloc(sizeof(llm_token) * (size_t)(n + tg));
     for (i = 0; i < n + tg; i++) ids[i] = (llm_token)((i * 7919 + 13) % nv);
     memset(out, 0, sizeof *out);
@@ -213,21 +222,13 @@ static void bench_run(llm_model *m, int threads, int pp, int tg, int reps, llm_k
    llm_decode_batch of one token per sequence, every token's logits computed (as a server
    samples every stream). */
 static void bench_run_streams(llm_model *m, int threads, int n_streams, int tg, int reps, llm_kv_type kv, bench_result *out) {
-    llm_context_params cp = llm_context_default_params();
-    llm_context *c;
+    llm_context *c = bench_context(m, threads, kv, tg + 8, n_streams, n_streams);
     llm_token *ids;
     int32_t *seq;
     int8_t *want;
     llm_batch b;
     double v[64];
-    char err[256];
     int r, i, s, nv = llm_model_n_vocab(m);
-    cp.n_ctx = tg + 8;
-    cp.n_batch = cp.n_outputs = cp.n_seq_max = n_streams;
-    cp.n_threads = threads;
-    cp.kv_type = kv;
-    c = llm_context_new(m, &cp, err, sizeof err);
-    if (!c) cli_fail("%s", err);
     ids = (llm_token *)cli_alloc(sizeof(llm_token) * (size_t)n_streams);
     seq = (int32_t *)cli_alloc(sizeof(int32_t) * (size_t)n_streams);
     want = (int8_t *)cli_alloc((size_t)n_streams);

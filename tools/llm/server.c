@@ -729,18 +729,25 @@ static void stream_text(srv_stream *st, const char *piece, size_t n, int final) 
 
 /* ---- the prompt cache (under mu) ---- */
 
-/* Drops the least recently used entry; 0 when the cache is empty. */
-static int cache_evict(srv_server *s) {
+/* Tokens a and b have in common at their start, of the first n. */
+static int common_prefix(const llm_token *a, const llm_token *b, int n) {
+    int l = 0;
+    while (l < n && a[l] == b[l]) l++;
+    return l;
+}
+
+/* Drops the least recently used entry and returns it, now free; NULL when the cache is empty. */
+static srv_cached *cache_evict(srv_server *s) {
     srv_cached *lru = NULL;
     int i;
     for (i = 0; i < s->n_cache; i++)
         if (s->cache[i].tok && (!lru || s->cache[i].used < lru->used)) lru = &s->cache[i];
-    if (!lru) return 0;
+    if (!lru) return NULL;
     llm_seq_truncate(s->ctx, lru->seq, 0);
     free(lru->tok);
     lru->tok = NULL;
     lru->n = 0;
-    return 1;
+    return lru;
 }
 
 /* Keeps the first n tokens of st (in the cache of its sequence) in a cache entry: one that
@@ -750,23 +757,17 @@ static void cache_store(srv_server *s, const srv_stream *st, int n) {
     srv_cached *e = NULL;
     int i;
     if (s->n_cache == 0 || n < s->kv_block) return;
-    for (i = 0; i < s->n_cache; i++) {
+    for (i = 0; i < s->n_cache && !e; i++) {
         srv_cached *x = &s->cache[i];
-        int m = x->n < n ? x->n : n, l = 0;
+        int l;
         if (!x->tok) continue;
-        while (l < m && x->tok[l] == st->tok[l]) l++;
+        l = common_prefix(x->tok, st->tok, x->n < n ? x->n : n);
         if (l == n) { x->used = ++s->order; return; } /* already there */
-        if (l == x->n) { e = x; break; }               /* a prefix of these tokens: replace it */
+        if (l == x->n) e = x;                          /* a prefix of these tokens: replace it */
     }
-    if (!e)
-        for (i = 0; i < s->n_cache && !e; i++)
-            if (!s->cache[i].tok) e = &s->cache[i];
-    if (!e) {
-        cache_evict(s);
-        for (i = 0; i < s->n_cache && !e; i++)
-            if (!s->cache[i].tok) e = &s->cache[i];
-    }
-    if (!e) return;
+    for (i = 0; i < s->n_cache && !e; i++)
+        if (!s->cache[i].tok) e = &s->cache[i];
+    if (!e) e = cache_evict(s);
     free(e->tok);
     e->tok = (llm_token *)malloc(sizeof(llm_token) * (size_t)n);
     if (!e->tok || llm_seq_fork(s->ctx, st->seq, e->seq, n) != LLM_OK) {
@@ -850,17 +851,16 @@ static void stream_sample(srv_server *s, srv_stream *st, const float *logits) {
 }
 
 /* Before a prompt chunk of x: takes what another running stream or the prompt cache already
-   holds of the same tokens (its blocks, shared by llm_seq_fork), and returns 1 (x waits a step) while a stream
-   admitted earlier is still computing a prefix x could share. */
+   holds of the same tokens (its blocks, shared by llm_seq_fork), and returns 1 (x waits a
+   step) while a stream admitted earlier is still computing a prefix x could share. */
 static int stream_share(srv_server *s, srv_stream *x) {
     int i, best = 0, best_seq = -1, wait = 0, lim = x->n_tok - 1; /* the last token is decoded for its logits */
     srv_cached *hit = NULL;
     for (i = 0; i < s->p.n_parallel; i++) {
         const srv_stream *y = s->run[i];
-        int l = 0, n;
+        int l, n;
         if (!y || y == x) continue;
-        n = y->n_tok < lim ? y->n_tok : lim;
-        while (l < n && x->tok[l] == y->tok[l]) l++;
+        l = common_prefix(x->tok, y->tok, y->n_tok < lim ? y->n_tok : lim);
         if (l < x->n_done + s->kv_block) continue;
         if (y->n_done < l && y->n_tok - y->n_done > 1 && y->order < x->order) wait = 1;
         n = y->n_done < l ? y->n_done : l; /* what y holds of it now */
@@ -868,8 +868,7 @@ static int stream_share(srv_server *s, srv_stream *x) {
     }
     for (i = 0; i < s->n_cache; i++) { /* finished requests' tokens */
         srv_cached *e = &s->cache[i];
-        int l = 0, n = e->n < lim ? e->n : lim;
-        while (l < n && x->tok[l] == e->tok[l]) l++;
+        int l = common_prefix(x->tok, e->tok, e->n < lim ? e->n : lim);
         if (l > best) best = l, best_seq = e->seq, hit = e;
     }
     if (best >= x->n_done + s->kv_block && llm_seq_fork(s->ctx, best_seq, x->seq, best) == LLM_OK) {
@@ -912,9 +911,10 @@ static void *sched_main(void *arg) {
         }
         /* 2. admit waiting streams while a sequence is free and the pool has room */
         while (s->wait_head && s->n_run < P) {
-            while (!pool_room(s, s->wait_head) && cache_evict(s)) { /* cached prompts make room first */
+            int room;
+            while (!(room = pool_room(s, s->wait_head)) && cache_evict(s)) { /* cached prompts make room first */
             }
-            if (s->n_run > 0 && !pool_room(s, s->wait_head)) break; /* alone, it is admitted anyway */
+            if (!room && s->n_run > 0) break; /* alone, it is admitted anyway */
             st = s->wait_head;
             s->wait_head = st->next;
             s->n_wait--;
