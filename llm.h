@@ -272,6 +272,11 @@ typedef struct llm_model_params {
     int32_t gpu_layers;      /* layers run by backend, the last ones, with the output head;
                                 0 = none (CPU only), n_layer or more = all               */
     const llm_backend *backend; /* NULL: CPU only; borrowed, see llm_backend           */
+    int no_repack;           /* 1: keep every weight in the file's layout. Otherwise, on a
+                                CPU with AVX2 and a memory-mapped file, the Q4_0, Q8_0 and
+                                Q4_K mat-mul weights of the layers the CPU runs are repacked
+                                eight rows at a time for the faster kernels; their file
+                                pages are given back, so they stay resident once */
 } llm_model_params;
 
 LLMDEF llm_model_params llm_model_default_params(void);
@@ -800,6 +805,10 @@ LLMDEF int llm_context_estimate(const llm_model *m, const llm_context_params *p,
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if !defined(MADV_DONTNEED) && defined(__linux__) /* strict C11 hides it; the value is Linux's ABI */
+#define MADV_DONTNEED 4
+extern int madvise(void *addr, size_t len, int advice);
+#endif
 #endif
 #include <time.h>
 
@@ -932,6 +941,7 @@ typedef struct llm__tensor {
     uint64_t offset;     /* from the start of the data section */
     size_t nbytes;
     const uint8_t *data; /* inside the file */
+    uint8_t *packed;     /* owned: the rows in groups of eight (llm__pack_x8), or NULL */
 } llm__tensor;
 
 typedef struct llm__gguf {
@@ -2967,8 +2977,44 @@ typedef struct llm__kernels {
     unsigned features;
     llm__vec_dot_fn vec_dot[LLM_TYPE_COUNT];
     llm__gemm_fn gemm[LLM_TYPE_COUNT]; /* NULL: one vec_dot per output */
+    llm__gemm_fn gemm_x8[LLM_TYPE_COUNT]; /* weights packed by llm__pack_x8; NULL: llm__x8_rows */
     llm__axpy_fn axpy_f32, axpy_f16;
 } llm__kernels;
+
+/* ---- weights packed eight rows at a time ----
+   Q4_0, Q8_0 and Q4_K rows in groups of eight, block by block: the eight rows' fp16 header
+   fields (d; Q4_K: d, then dmin), 16 bytes per field, then the rest of their blocks in 4-byte
+   chunks, chunk k of row r at 4 (8 k + r). One 32-byte load holds chunk k of all eight rows,
+   one row per int32 lane, so a kernel sums eight rows in the lanes of one vector (no
+   horizontal sums, no transposes), and a group's bytes are one sequential stream. A group
+   takes the bytes of its eight rows, so row offsets that are multiples of 8 stay valid. */
+#define LLM__X8_MAX_BLOCKS 1024 /* 32-element blocks in the widest packed row (32768 elements) */
+
+/* The fp16 fields heading a block of a packable type, or 0 for a type that is not packed. */
+static int llm__x8_halves(int type) {
+    return type == LLM_TYPE_Q4_0 || type == LLM_TYPE_Q8_0 ? 1 : type == LLM_TYPE_Q4_K ? 2 : 0;
+}
+
+/* Eight rows ws bytes apart, nb blocks of bb bytes with nh fp16 fields each, into dst (8 ws
+   bytes). */
+static void llm__pack_x8(int bb, int nh, int nb, const uint8_t *src, size_t ws, uint8_t *dst) {
+    int i, r, h, k;
+    for (i = 0; i < nb; i++, dst += 8 * bb)
+        for (r = 0; r < 8; r++) {
+            const uint8_t *b = src + (size_t)r * ws + (size_t)i * bb;
+            for (h = 0; h < nh; h++) memcpy(dst + 16 * h + 2 * r, b + 2 * h, 2);
+            for (k = 0; k < (bb - 2 * nh) / 4; k++) memcpy(dst + 16 * nh + 4 * (8 * k + r), b + 2 * nh + 4 * k, 4);
+        }
+}
+
+/* Row r of a packed group g (nb blocks) back in the file's layout. */
+static void llm__unpack_x8_row(int bb, int nh, int nb, const uint8_t *g, int r, uint8_t *out) {
+    int i, h, k;
+    for (i = 0; i < nb; i++, g += 8 * bb, out += bb) {
+        for (h = 0; h < nh; h++) memcpy(out + 2 * h, g + 16 * h + 2 * r, 2);
+        for (k = 0; k < (bb - 2 * nh) / 4; k++) memcpy(out + 2 * nh + 4 * k, g + 16 * nh + 4 * (8 * k + r), 4);
+    }
+}
 
 static void llm__axpy_f32(int n, float a, const uint8_t *x, float *y) {
     int i;
@@ -3745,6 +3791,179 @@ LLM__Q32_KERNELS(llm__gemm_q4_0_avx2, llm__dot_q4_0_avx2, LLM_TYPE_Q4_0, LLM__Q4
 LLM__Q32_KERNELS(llm__gemm_q5_0_avx2, llm__dot_q5_0_avx2, LLM_TYPE_Q5_0, LLM__Q5_0_BYTES)
 LLM__Q32_KERNELS(llm__gemm_iq4_nl_avx2, llm__dot_iq4_nl_avx2, LLM_TYPE_IQ4_NL, LLM__IQ4_NL_BYTES)
 
+/* Packed groups (llm__pack_x8) against Q8_0 columns. Per block the eight rows' exact integer
+   sums sit in the lanes of one vector; the float steps are llm__q32_row_avx2's (u = isum *
+   (dw * dx), block i into partial sum i % 8, the partial sums added as llm__hsum256 does), so
+   packed and unpacked weights give the same bits. Q4_0's levels are used unsigned (0..15):
+   eight maddubs pairs add up in int16 (at most 8 * 2 * 15 * 128), and 8 * (sum of the block's
+   activations) comes off afterwards. */
+LLM__TILE_INLINE void llm__x8_xsums_avx2(int nb, const uint8_t *x, int32_t *out) {
+    int i;
+    for (i = 0; i < nb; i++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(x + (size_t)i * LLM__Q8_0_BYTES + 2));
+        __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), v), _mm256_set1_epi16(1));
+        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+        out[i] = 8 * _mm_cvtsi128_si32(h);
+    }
+}
+
+LLM__TILE_INLINE __m256i llm__x8_bcast_avx2(const uint8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* One group (g: its first packed block) against C columns (C <= 4): y[c * ldy + 0..7]. */
+LLM__TILE_INLINE void llm__x8_tile_avx2(int type, int bb, int nb, const uint8_t *g, const uint8_t *x, size_t xs,
+                                        const int32_t *xsum, float *y, size_t ldy, const int C) {
+    const __m256i m4 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
+    __m256 part[8][4];
+    int i0, j, k, c;
+    LLM__UNROLL for (j = 0; j < 8; j++) LLM__UNROLL for (c = 0; c < C; c++) part[j][c] = _mm256_setzero_ps();
+    for (i0 = 0; i0 < nb; i0 += 8)
+        LLM__UNROLL for (j = 0; j < 8; j++) {
+            int i = i0 + j;
+            const uint8_t *b = g + (size_t)i * 8 * bb;
+            __m256i w[8];
+            __m256 dw;
+            if (i >= nb) break;
+            dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b));
+            if (type == LLM_TYPE_Q4_0) {
+                LLM__UNROLL for (k = 0; k < 4; k++) {
+                    __m256i v = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * k));
+                    w[k] = _mm256_and_si256(v, m4);
+                    w[k + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                }
+            } else {
+                LLM__UNROLL for (k = 0; k < 8; k++) w[k] = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * k));
+            }
+            LLM__UNROLL for (c = 0; c < C; c++) {
+                const uint8_t *bx = x + (size_t)c * xs + (size_t)i * LLM__Q8_0_BYTES;
+                __m256i isum;
+                if (type == LLM_TYPE_Q4_0) {
+                    __m256i p = _mm256_maddubs_epi16(w[0], llm__x8_bcast_avx2(bx + 2));
+                    LLM__UNROLL for (k = 1; k < 8; k++)
+                        p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w[k], llm__x8_bcast_avx2(bx + 2 + 4 * k)));
+                    isum = _mm256_sub_epi32(_mm256_madd_epi16(p, ones), _mm256_set1_epi32(xsum[c * nb + i]));
+                } else {
+                    isum = llm__dot_i8x32_avx2(w[0], llm__x8_bcast_avx2(bx + 2));
+                    LLM__UNROLL for (k = 1; k < 8; k++)
+                        isum = _mm256_add_epi32(isum, llm__dot_i8x32_avx2(w[k], llm__x8_bcast_avx2(bx + 2 + 4 * k)));
+                }
+                part[j][c] = _mm256_add_ps(part[j][c], _mm256_mul_ps(_mm256_cvtepi32_ps(isum),
+                                                                     _mm256_mul_ps(dw, _mm256_set1_ps(llm__kq_half_avx2(bx)))));
+            }
+        }
+    LLM__UNROLL for (c = 0; c < C; c++) {
+        __m256 e = _mm256_add_ps(_mm256_add_ps(part[0][c], part[4][c]), _mm256_add_ps(part[2][c], part[6][c]));
+        __m256 f = _mm256_add_ps(_mm256_add_ps(part[1][c], part[5][c]), _mm256_add_ps(part[3][c], part[7][c]));
+        _mm256_storeu_ps(y + (size_t)c * ldy, _mm256_add_ps(e, f));
+    }
+}
+
+/* Q4_K: per super-block the eight rows' 6-bit scales and mins come apart in the lanes (the
+   12 scale bytes of row r are chunks 0..2 of lane r), each sub-block's codes add up in int16
+   (at most 8 * 2 * 15 * 127) and meet their scale in one madd; mins meet the activations'
+   block sums. The float steps are llm__kq_combine's, so the bits are the row kernels'. */
+#define LLM__X8_PAIR(b) ((int)(0x80008000u | (unsigned)(b) | (unsigned)(b) << 16))
+LLM__TILE_INLINE __m256i llm__x8_byte16_avx2(__m256i v, int j) { /* each lane's byte j as the int16 pair (b_j, b_j) */
+    return _mm256_shuffle_epi8(v, _mm256_setr_epi32(LLM__X8_PAIR(j), LLM__X8_PAIR(4 + j), LLM__X8_PAIR(8 + j), LLM__X8_PAIR(12 + j),
+                                                    LLM__X8_PAIR(j), LLM__X8_PAIR(4 + j), LLM__X8_PAIR(8 + j), LLM__X8_PAIR(12 + j)));
+}
+
+LLM__TILE_INLINE void llm__x8_q4_K_tile_avx2(int nb, const uint8_t *g, const uint8_t *x, size_t xs, float *y, size_t ldy,
+                                             const int C) {
+    const __m256i m4 = _mm256_set1_epi8(15), m6 = _mm256_set1_epi8(63), m2 = _mm256_set1_epi8(3);
+    __m256 sum[4];
+    int i, c, h, k, j;
+    LLM__UNROLL for (c = 0; c < C; c++) sum[c] = _mm256_setzero_ps();
+    for (i = 0; i < nb; i++) {
+        const uint8_t *b = g + (size_t)i * 8 * LLM__Q4_K_BYTES;
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b)), dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + 16)));
+        __m256i u0 = _mm256_loadu_si256((const __m256i *)(b + 32)), u1 = _mm256_loadu_si256((const __m256i *)(b + 64));
+        __m256i u2 = _mm256_loadu_si256((const __m256i *)(b + 96));
+        __m256i sc[2], mn[2], acc[4], msum[4];
+        sc[0] = _mm256_and_si256(u0, m6); /* lane r: scales 0..3 of row r (as llm__k4_scales_avx2) */
+        sc[1] = _mm256_or_si256(_mm256_and_si256(u2, m4), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u0, 6), m2), 4));
+        mn[0] = _mm256_and_si256(u1, m6);
+        mn[1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 4), m4), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u1, 6), m2), 4));
+        LLM__UNROLL for (c = 0; c < C; c++) acc[c] = msum[c] = _mm256_setzero_si256();
+        _Pragma("GCC unroll 1") for (h = 0; h < 4; h++) { /* sub-blocks 2h (low nibbles) and 2h + 1 (high) */
+            const uint8_t *q = b + 128 + 256 * h;
+            __m256i lo[8], hi[8];
+            __m256i s0 = llm__x8_byte16_avx2(sc[h >> 1], (2 * h) & 3), s1 = llm__x8_byte16_avx2(sc[h >> 1], (2 * h + 1) & 3);
+            LLM__UNROLL for (k = 0; k < 8; k++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * k));
+                lo[k] = _mm256_and_si256(v, m4);
+                hi[k] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            }
+            LLM__UNROLL for (c = 0; c < C; c++) {
+                const uint8_t *xb = x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES + 4 + 64 * h;
+                __m256i p0 = _mm256_maddubs_epi16(lo[0], llm__x8_bcast_avx2(xb)), p1 = _mm256_maddubs_epi16(hi[0], llm__x8_bcast_avx2(xb + 32));
+                LLM__UNROLL for (k = 1; k < 8; k++) {
+                    p0 = _mm256_add_epi16(p0, _mm256_maddubs_epi16(lo[k], llm__x8_bcast_avx2(xb + 4 * k)));
+                    p1 = _mm256_add_epi16(p1, _mm256_maddubs_epi16(hi[k], llm__x8_bcast_avx2(xb + 32 + 4 * k)));
+                }
+                acc[c] = _mm256_add_epi32(acc[c], _mm256_add_epi32(_mm256_madd_epi16(p0, s0), _mm256_madd_epi16(p1, s1)));
+            }
+        }
+        LLM__UNROLL for (j = 0; j < 8; j++) { /* mins against the pairs of 16-element block sums */
+            __m256i mj = llm__x8_byte16_avx2(mn[j >> 2], j & 3);
+            LLM__UNROLL for (c = 0; c < C; c++)
+                msum[c] = _mm256_add_epi32(msum[c], _mm256_madd_epi16(mj, llm__x8_bcast_avx2(x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES + 260 + 4 * j)));
+        }
+        LLM__UNROLL for (c = 0; c < C; c++) {
+            __m256 dx = _mm256_set1_ps(llm__kq_f32_avx2(x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES));
+            sum[c] = _mm256_add_ps(sum[c], _mm256_mul_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(acc[c])));
+            sum[c] = _mm256_sub_ps(sum[c], _mm256_mul_ps(_mm256_mul_ps(dmw, dx), _mm256_cvtepi32_ps(msum[c])));
+        }
+    }
+    LLM__UNROLL for (c = 0; c < C; c++) _mm256_storeu_ps(y + (size_t)c * ldy, sum[c]);
+}
+
+/* nr (a multiple of 8) packed rows against nc columns. With more than four columns the groups
+   pass in bands of about 64 KiB that stay in L2 while the columns go through them in fours. */
+LLM__TILE_INLINE void llm__gemm_x8_avx2(int type, int bb, int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x,
+                                        size_t xs, int nc, float *y, size_t ldy) {
+    int32_t xsum[4 * LLM__X8_MAX_BLOCKS];
+    int nb = n / 32, ng = nr / 8, band = nc <= 4 ? ng : (int)(65536 / (8 * ws)) + 1, g0, g1, g, c, C, k;
+    for (g0 = 0; g0 < ng; g0 = g1) {
+        g1 = g0 + band < ng ? g0 + band : ng;
+        for (c = 0; c < nc; c += C) {
+            C = nc - c >= 4 ? 4 : 1;
+            if (type == LLM_TYPE_Q4_0)
+                for (k = 0; k < C; k++) llm__x8_xsums_avx2(nb, x + (size_t)(c + k) * xs, xsum + k * nb);
+            for (g = g0; g < g1; g++) {
+                const uint8_t *wg = w + (size_t)g * 8 * ws, *xc = x + (size_t)c * xs;
+                float *yg = y + (size_t)c * ldy + 8 * g;
+                if (type == LLM_TYPE_Q4_K) {
+                    if (C == 4) llm__x8_q4_K_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 4);
+                    else llm__x8_q4_K_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 1);
+                } else if (C == 4) {
+                    llm__x8_tile_avx2(type, bb, nb, wg, xc, xs, xsum, yg, ldy, 4);
+                } else {
+                    llm__x8_tile_avx2(type, bb, nb, wg, xc, xs, xsum, yg, ldy, 1);
+                }
+            }
+        }
+    }
+}
+
+LLM__TARGET_AVX2 static void llm__gemm_x8_q4_0_avx2(int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs,
+                                                   int nc, float *y, size_t ldy) {
+    llm__gemm_x8_avx2(LLM_TYPE_Q4_0, LLM__Q4_0_BYTES, n, w, ws, nr, x, xs, nc, y, ldy);
+}
+LLM__TARGET_AVX2 static void llm__gemm_x8_q8_0_avx2(int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs,
+                                                   int nc, float *y, size_t ldy) {
+    llm__gemm_x8_avx2(LLM_TYPE_Q8_0, LLM__Q8_0_BYTES, n, w, ws, nr, x, xs, nc, y, ldy);
+}
+LLM__TARGET_AVX2 static void llm__gemm_x8_q4_K_avx2(int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs,
+                                                   int nc, float *y, size_t ldy) {
+    llm__gemm_x8_avx2(LLM_TYPE_Q4_K, LLM__Q4_K_BYTES, n, w, ws, nr, x, xs, nc, y, ldy);
+}
+
 /* F16 against F16: one row and four columns, each output with the two accumulators of
    llm__vec_dot_f16_f16_avx2 (alternate groups of eight) and its float tail, so the bits match.
    A row's halves are widened once for the four columns. */
@@ -4477,6 +4696,7 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
     for (i = 0; i < LLM_TYPE_COUNT; i++) {
         k->vec_dot[i] = llm__types[i].vec_dot;
         k->gemm[i] = NULL;
+        k->gemm_x8[i] = NULL;
     }
     k->axpy_f32 = llm__axpy_f32;
     k->axpy_f16 = llm__axpy_f16;
@@ -4503,6 +4723,9 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
         k->gemm[LLM_TYPE_Q5_K] = llm__gemm_q5_K_avx2;
         k->gemm[LLM_TYPE_Q8_0] = llm__gemm_q8_0_avx2;
         k->gemm[LLM_TYPE_Q4_0] = llm__gemm_q4_0_avx2;
+        k->gemm_x8[LLM_TYPE_Q4_0] = llm__gemm_x8_q4_0_avx2;
+        k->gemm_x8[LLM_TYPE_Q8_0] = llm__gemm_x8_q8_0_avx2;
+        k->gemm_x8[LLM_TYPE_Q4_K] = llm__gemm_x8_q4_K_avx2;
         k->gemm[LLM_TYPE_Q5_0] = llm__gemm_q5_0_avx2;
         k->gemm[LLM_TYPE_IQ4_NL] = llm__gemm_iq4_nl_avx2;
         k->axpy_f32 = llm__axpy_f32_avx2;
@@ -5459,12 +5682,61 @@ LLMDEF void llm_model_free(llm_model *m) {
     llm__free(&a, m->rope_long);
     llm__free(&a, m->rope_short);
     llm__free(&a, m->gelu_f16);
+    for (l = 0; m->gguf.tensors && (uint64_t)l < m->gguf.n_tensors; l++) llm__free(&a, m->gguf.tensors[l].packed);
     llm__gguf_free(&m->gguf, &a);
 #if !defined(_WIN32) && !defined(LLM_NO_STDIO)
     if (m->mapped) munmap((void *)m->file, m->file_size);
 #endif
     llm__free(&a, m->owned);
     llm__free(&a, m);
+}
+
+/* Gives a mapped range's whole pages back to the OS: they are read again from the file if
+   touched (llm_model_tensor_data still sees the file's bytes). */
+static void llm__release_pages(const uint8_t *p, size_t n) {
+#if defined(MADV_DONTNEED) && !defined(LLM_NO_STDIO)
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = ((uintptr_t)p + page - 1) & ~(page - 1), b = ((uintptr_t)p + n) & ~(page - 1);
+    if (b > a) madvise((void *)a, (size_t)(b - a), MADV_DONTNEED);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
+/* Packs one mat-mul weight (llm__pack_x8) if its type, shape and width allow; returns the
+   bytes packed. A tensor that cannot be packed, or whose copy cannot be allocated, keeps the
+   file's layout. */
+static size_t llm__tensor_pack(llm_model *m, const llm__tensor *ct) {
+    llm__tensor *t = (llm__tensor *)ct; /* the model's own tensor table */
+    size_t ws;
+    int64_t g;
+    int nh = t ? llm__x8_halves(t->type) : 0, blck = t ? llm__types[t->type].blck : 1;
+    if (!nh || t->packed || t->n_dims != 2 || t->ne[1] % 8 != 0 || t->ne[0] % blck != 0 || t->ne[0] / 32 > LLM__X8_MAX_BLOCKS)
+        return 0;
+    if (!(t->packed = (uint8_t *)llm__malloc(&m->alloc, t->nbytes))) return 0;
+    ws = llm__type_row_bytes(t->type, t->ne[0]);
+    for (g = 0; g < t->ne[1] / 8; g++)
+        llm__pack_x8(llm__types[t->type].size, nh, (int)(t->ne[0] / blck), t->data + (size_t)g * 8 * ws, ws,
+                     t->packed + (size_t)g * 8 * ws);
+    llm__release_pages(t->data, t->nbytes);
+    return t->nbytes;
+}
+
+/* The CPU's mat-mul weights packed for the AVX2 kernels (see llm_model_params.no_repack). */
+static void llm__model_pack(llm_model *m, const llm_model_params *p) {
+    int l, n_cpu = m->gpu_first < 0 ? m->n_layer : m->gpu_first;
+    size_t bytes = 0;
+    if (!m->mapped || p->no_repack || !(llm_cpu_features() & LLM_CPU_AVX2)) return;
+    for (l = 0; l < n_cpu; l++) {
+        const llm__layer *L = &m->layers[l];
+        const llm__tensor *w[9];
+        int i;
+        w[0] = L->wq, w[1] = L->wk, w[2] = L->wv, w[3] = L->wqkv, w[4] = L->wo;
+        w[5] = L->w_gate, w[6] = L->w_up, w[7] = L->w_down, w[8] = L->w_router;
+        for (i = 0; i < 9; i++) bytes += llm__tensor_pack(m, w[i]);
+    }
+    if (m->gpu_first < 0) bytes += llm__tensor_pack(m, m->output);
+    if (bytes) llm__logf(m->log, m->log_user, LLM_LOG_INFO, "packed %.1f MiB of Q4_0/Q8_0/Q4_K weights eight rows at a time", (double)bytes / 1048576.0);
 }
 
 /* Builds a model over size bytes at data (kept by the caller or by m->owned/m->mapped). */
@@ -5520,6 +5792,7 @@ static llm_model *llm__model_from_bytes(llm_model *m, const llm_model_params *p,
             llm__logf(m->log, m->log_user, LLM_LOG_WARN, "%s backend declined, the model runs on the CPU: %s", p->backend->name, berr);
         }
     }
+    llm__model_pack(m, p);
     return m;
 fail:
     llm__logf(m->log, m->log_user, LLM_LOG_ERROR, "%s", err ? err : llm_result_string(r));
@@ -5993,6 +6266,7 @@ static size_t llm__kv_off(const llm_context *c, int seq, int p) {
 
 typedef struct llm__matmul_job {
     const llm__tensor *w;
+    const uint8_t *wdata; /* w's rows: packed (llm__pack_x8) or as in the file */
     const uint8_t *xq;  /* columns in the vec_dot type */
     size_t xq_stride;
     float *y;           /* [n_cols][ld_y] */
@@ -6002,6 +6276,19 @@ typedef struct llm__matmul_job {
     llm__gemm_fn gemm;  /* NULL: one dot per output */
 } llm__matmul_job;
 
+/* Packed rows r0..r1 without a packed kernel (a context limited to the scalar kernels): each
+   row back in the file's layout, then the type's dot, so the bits are those of the unpacked
+   rows. */
+static void llm__x8_rows(const llm__matmul_job *j, int r0, int r1) {
+    const llm__type_traits *tt = &llm__types[j->w->type];
+    int n = (int)j->w->ne[0], r, col;
+    uint8_t row[LLM__X8_MAX_BLOCKS * 34]; /* Q8_0 is the widest per element */
+    for (r = r0; r < r1; r++) {
+        llm__unpack_x8_row(tt->size, llm__x8_halves(tt->id), n / tt->blck, j->wdata + (size_t)(r & ~7) * j->row_bytes, r & 7, row);
+        for (col = 0; col < j->n_cols; col++) j->dot(n, &j->y[(size_t)col * j->ld_y + r], row, j->xq + (size_t)col * j->xq_stride);
+    }
+}
+
 /* One task: a band of weight rows against every column, so each row is read once while hot.
    Every output comes from the same operations, whatever the thread, batch or tile split. */
 static void llm__matmul_task(void *arg, int task, int ith) {
@@ -6010,12 +6297,16 @@ static void llm__matmul_task(void *arg, int task, int ith) {
     (void)ith;
     if (r1 > (int)j->w->ne[1]) r1 = (int)j->w->ne[1];
     if (j->gemm) {
-        j->gemm(n, j->w->data + (size_t)r0 * j->row_bytes, j->row_bytes, r1 - r0, j->xq, j->xq_stride, j->n_cols, j->y + r0,
+        j->gemm(n, j->wdata + (size_t)r0 * j->row_bytes, j->row_bytes, r1 - r0, j->xq, j->xq_stride, j->n_cols, j->y + r0,
                 (size_t)j->ld_y);
         return;
     }
+    if (j->w->packed) {
+        llm__x8_rows(j, r0, r1);
+        return;
+    }
     for (r = r0; r < r1; r++) {
-        const uint8_t *wr = j->w->data + (size_t)r * j->row_bytes;
+        const uint8_t *wr = j->wdata + (size_t)r * j->row_bytes;
         for (col = 0; col < j->n_cols; col++) j->dot(n, &j->y[(size_t)col * j->ld_y + r], wr, j->xq + (size_t)col * j->xq_stride);
     }
 }
@@ -6046,7 +6337,8 @@ static void llm__matmul(llm_context *c, const llm__tensor *w, const float *x, in
     j.ld_y = ld_y;
     j.row_bytes = llm__type_row_bytes(w->type, n);
     j.dot = c->kern.vec_dot[w->type];
-    j.gemm = c->kern.gemm[w->type];
+    j.gemm = w->packed ? c->kern.gemm_x8[w->type] : c->kern.gemm[w->type];
+    j.wdata = w->packed ? w->packed : w->data;
     if (vdt == LLM_TYPE_F32) {
         j.xq = (const uint8_t *)x;
         j.xq_stride = (size_t)ld_x * sizeof(float);

@@ -426,6 +426,79 @@ static void test_gemm_tiles(void) {
     printf("       %d outputs of tile kernels checked\n", n_checked);
 }
 
+/* Weights packed eight rows at a time (llm__pack_x8) give every output the bits of the same
+   kernels on the rows as stored: the packed tile kernels where the ISA has them, and row by
+   row (llm__x8_rows) where it does not. Widths with a tail of blocks past a multiple of 8. */
+static void test_packed_x8(void) {
+    static const int types[] = {LLM_TYPE_Q4_0, LLM_TYPE_Q8_0, LLM_TYPE_Q4_K}, widths[] = {32, 256, 608, 2048}, cols[] = {1, 3, 4, 5, 9};
+    unsigned masks[4];
+    const char *names[4];
+    int n_isa = t_isas(masks, names), isa, ti, wi, ci, i, n_checked = 0, n_fast = 0;
+    for (isa = 0; isa < n_isa; isa++) {
+        llm__kernels k;
+        llm__kernels_init(&k, masks[isa]);
+        for (ti = 0; ti < 3; ti++)
+            for (wi = 0; wi < 4 && (k.gemm_x8[types[ti]] || masks[isa] == LLM_CPU_SCALAR); wi++) { /* packing needs the kernels */
+                int t = types[ti], n = llm__types[t].blck == 256 ? 256 * (wi + 1) : widths[wi], nr = 24, r, c, bad = 0;
+                int vdt = llm__types[t].vec_dot_type;
+                size_t wb = llm__type_row_bytes(t, n), xb = llm__type_row_bytes(vdt, n);
+                float *w = (float *)malloc(sizeof(float) * n * nr), *x = (float *)malloc(sizeof(float) * n * 9);
+                float *y = (float *)malloc(sizeof(float) * nr * 9);
+                uint8_t *wq = (uint8_t *)malloc(wb * nr), *wp = (uint8_t *)malloc(wb * nr), *xq = (uint8_t *)malloc(xb * 9);
+                llm__tensor tensor;
+                llm__matmul_job j;
+                for (i = 0; i < n * nr; i++) w[i] = t_randn() * (1 + i % 5);
+                for (i = 0; i < n * 9; i++) x[i] = t_randn() * (1 + i % 7);
+                for (r = 0; r < nr; r++) llm__types[t].quantize(w + (size_t)r * n, wq + r * wb, n);
+                if (t == LLM_TYPE_Q8_0) wq[2] = 0x80; /* -128, which a file may hold */
+                for (c = 0; c < 9; c++) llm__types[vdt].from_float(x + (size_t)c * n, xq + c * xb, n);
+                for (r = 0; r < nr; r += 8)
+                    llm__pack_x8(llm__types[t].size, llm__x8_halves(t), n / llm__types[t].blck, wq + r * wb, wb, wp + r * wb);
+                memset(&tensor, 0, sizeof tensor);
+                tensor.type = t;
+                tensor.n_dims = 2;
+                tensor.ne[0] = n;
+                tensor.ne[1] = nr;
+                tensor.ne[2] = tensor.ne[3] = 1;
+                tensor.data = wq;
+                tensor.packed = wp;
+                memset(&j, 0, sizeof j);
+                j.w = &tensor;
+                j.wdata = wp;
+                j.xq = xq;
+                j.xq_stride = xb;
+                j.ld_y = nr;
+                j.row_bytes = wb;
+                j.dot = k.vec_dot[t];
+                j.gemm = k.gemm_x8[t];
+                j.rows_per_task = 8;
+                if (j.gemm) n_fast++;
+                for (ci = 0; ci < 5; ci++) {
+                    j.n_cols = cols[ci];
+                    j.y = y;
+                    for (i = 0; i < nr * 9; i++) y[i] = -1.0f;
+                    for (r = 0; r < nr / 8; r++) llm__matmul_task(&j, r, 0);
+                    for (c = 0; c < j.n_cols; c++)
+                        for (r = 0; r < nr; r++) {
+                            float want;
+                            k.vec_dot[t](n, &want, wq + r * wb, xq + c * xb);
+                            if (memcmp(&want, &y[c * nr + r], sizeof want) != 0 && bad++ < 3)
+                                T_CHECK(0, "%s %s n=%d packed, %d columns: row %d col %d %.9g, unpacked %.9g", names[isa],
+                                        llm_type_name(t), n, j.n_cols, r, c, y[c * nr + r], want);
+                            n_checked++;
+                        }
+                }
+                free(w);
+                free(x);
+                free(y);
+                free(wq);
+                free(wp);
+                free(xq);
+            }
+    }
+    printf("       %d outputs of packed weights checked (%d cases with a packed kernel)\n", n_checked, n_fast);
+}
+
 /* The Q8_0 activation form: ggml's CPU rule (127/amax, ties to even), not its _ref quantizer
    (roundf: ties away from zero). With amax = 127 the scale is exactly 1, so x = k + 1/2 is a
    tie and must go to the even neighbour. */
@@ -457,7 +530,7 @@ static void t_run_qemu(const char *bin) {
     snprintf(cmd, sizeof cmd,
              "qemu-aarch64-static %s test_sha256 test_type_table test_fp16 test_q8_0 test_dequant test_matvec test_simd "
              "test_refs_real test_bit_identity test_rng test_tok_vectors test_kquant_dequant test_kquant_matvec test_kquant_refs "
-             "test_kquant_simd test_q32 test_k2 2>&1",
+             "test_kquant_simd test_q32 test_k2 test_packed 2>&1",
              bin);
     p = popen(cmd, "r");
     T_REQUIRE(p, "popen");
@@ -483,6 +556,7 @@ static void tests_kernels(void) {
     T_RUN(test_matvec_refs);
     T_RUN(test_simd_vs_scalar);
     T_RUN(test_gemm_tiles);
+    T_RUN(test_packed_x8);
 #if !defined(__aarch64__)
     T_RUN(test_neon_qemu);
     T_RUN(test_neon_dotprod_qemu);

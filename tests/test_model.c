@@ -262,6 +262,55 @@ static void test_bit_identity(void) {
     }
 }
 
+static void t_log_packed(int level, const char *msg, void *user) {
+    (void)level;
+    if (strstr(msg, "packed")) *(int *)user = 1;
+}
+
+/* Q4_0 and Q8_0 weights packed eight rows at a time at load (memory-mapped file, AVX2) give
+   the logits of the same file loaded with no_repack, bit for bit: one batch, token by token,
+   1 and 2 threads, and a context limited to the scalar kernels. Includes a tied output (the
+   embedding rows still read from the file), a fused QKV and a mixture of experts. */
+static void test_packed_weights(void) {
+    static const char *files[] = {"models/synth/synth-q-Q4_0.gguf", "models/synth/synth-q-Q8_0.gguf",
+                                  "models/synth/llama-tied-Q8_0.gguf", "models/synth/phi3-Q8_0.gguf",
+                                  "models/synth/qwen3moe-Q8_0.gguf"};
+    int ids[24], i, f, v, n_packed = 0;
+    for (i = 0; i < 24; i++) ids[i] = 1 + (i * 37) % 300;
+    for (f = 0; f < 5; f++) {
+        const char *path = t_shared(files[f]);
+        llm_model_params mp = llm_model_default_params();
+        llm_model *m[2];
+        char err[256];
+        int packed = 0;
+        if (!path) continue;
+        mp.log = t_log_packed;
+        mp.log_user = &packed;
+        m[0] = llm_model_load(path, &mp, err, sizeof err);
+        mp.no_repack = 1;
+        m[1] = llm_model_load(path, &mp, err, sizeof err);
+        T_CHECK(m[0] && m[1], "load %s: %s", files[f], err);
+        if (m[0] && m[1]) {
+            size_t bytes = (size_t)24 * llm_model_n_vocab(m[0]) * sizeof(float);
+            /* {threads, cpu mask, token by token} */
+            static const int runs[4][3] = {{1, 0, 0}, {2, 0, 0}, {2, 0, 1}, {1, LLM_CPU_SCALAR, 0}};
+            T_CHECK(packed == ((llm_cpu_features() & LLM_CPU_AVX2) != 0), "%s: packed %d with AVX2 %d", files[f], packed,
+                    (llm_cpu_features() & LLM_CPU_AVX2) != 0);
+            n_packed += packed;
+            for (v = 0; v < 4; v++) {
+                float *a = t_decode_all(m[0], ids, 24, runs[v][0], LLM_KV_F32, (unsigned)runs[v][1], runs[v][2]);
+                float *b = t_decode_all(m[1], ids, 24, runs[v][0], LLM_KV_F32, (unsigned)runs[v][1], runs[v][2]);
+                T_CHECK(a && b && memcmp(a, b, bytes) == 0, "%s run %d: packed and file-layout weights differ", files[f], v);
+                free(a);
+                free(b);
+            }
+        }
+        llm_model_free(m[0]);
+        llm_model_free(m[1]);
+    }
+    printf("       %d models packed at load\n", n_packed);
+}
+
 typedef struct t_text {
     char buf[4096];
     size_t len;
@@ -400,6 +449,7 @@ static void tests_model(void) {
     T_RUN(test_refs_quants);
     T_RUN(test_greedy_free_running_f32);
     T_RUN(test_bit_identity);
+    T_RUN(test_packed_weights);
     T_RUN(test_generate_text);
     T_RUN(test_context_full);
     T_RUN(test_cli_run);
