@@ -805,9 +805,12 @@ LLMDEF int llm_context_estimate(const llm_model *m, const llm_context_params *p,
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#if !defined(MADV_DONTNEED) && defined(__linux__) /* strict C11 hides it; the value is Linux's ABI */
+#if !defined(MADV_DONTNEED) && defined(__linux__) /* strict C11 hides them; the values are Linux's ABI */
 #define MADV_DONTNEED 4
 extern int madvise(void *addr, size_t len, int advice);
+#endif
+#if !defined(MADV_HUGEPAGE) && defined(__linux__)
+#define MADV_HUGEPAGE 14
 #endif
 #endif
 #include <time.h>
@@ -5691,52 +5694,93 @@ LLMDEF void llm_model_free(llm_model *m) {
     llm__free(&a, m);
 }
 
-/* Gives a mapped range's whole pages back to the OS: they are read again from the file if
-   touched (llm_model_tensor_data still sees the file's bytes). */
-static void llm__release_pages(const uint8_t *p, size_t n) {
+/* The whole pages inside [p, p + n), or 0 when there are none. */
+static size_t llm__inner_pages(const uint8_t *p, size_t n, uintptr_t *start) {
 #if defined(MADV_DONTNEED) && !defined(LLM_NO_STDIO)
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = ((uintptr_t)p + page - 1) & ~(page - 1), b = ((uintptr_t)p + n) & ~(page - 1);
-    if (b > a) madvise((void *)a, (size_t)(b - a), MADV_DONTNEED);
+    *start = a;
+    return b > a ? (size_t)(b - a) : 0;
 #else
-    (void)p;
-    (void)n;
+    (void)p, (void)n, (void)start;
+    return 0;
 #endif
 }
 
-/* Packs one mat-mul weight (llm__pack_x8) if its type, shape and width allow; returns the
-   bytes packed. A tensor that cannot be packed, or whose copy cannot be allocated, keeps the
-   file's layout. */
-static size_t llm__tensor_pack(llm_model *m, const llm__tensor *ct) {
-    llm__tensor *t = (llm__tensor *)ct; /* the model's own tensor table */
-    size_t ws;
-    int64_t g;
-    int nh = t ? llm__x8_halves(t->type) : 0, blck = t ? llm__types[t->type].blck : 1;
-    if (!nh || t->packed || t->n_dims != 2 || t->ne[1] % 8 != 0 || t->ne[0] % blck != 0 || t->ne[0] / 32 > LLM__X8_MAX_BLOCKS)
-        return 0;
-    if (!(t->packed = (uint8_t *)llm__malloc(&m->alloc, t->nbytes))) return 0;
-    ws = llm__type_row_bytes(t->type, t->ne[0]);
-    for (g = 0; g < t->ne[1] / 8; g++)
-        llm__pack_x8(llm__types[t->type].size, nh, (int)(t->ne[0] / blck), t->data + (size_t)g * 8 * ws, ws,
-                     t->packed + (size_t)g * 8 * ws);
-    llm__release_pages(t->data, t->nbytes);
-    return t->nbytes;
+/* Gives a mapped range's whole pages back to the OS: they are read again from the file if
+   touched (llm_model_tensor_data still sees the file's bytes). */
+static void llm__release_pages(const uint8_t *p, size_t n) {
+    uintptr_t a;
+    size_t len = llm__inner_pages(p, n, &a);
+#if defined(MADV_DONTNEED) && !defined(LLM_NO_STDIO)
+    if (len) madvise((void *)a, len, MADV_DONTNEED);
+#else
+    (void)len;
+#endif
 }
 
-/* The CPU's mat-mul weights packed for the AVX2 kernels (see llm_model_params.no_repack). */
+/* Asks for transparent huge pages under a fresh buffer about to be filled: a packed copy
+   otherwise takes one page fault per 4 KiB, most of the load time. A hint only. */
+static void llm__want_huge_pages(uint8_t *p, size_t n) {
+    uintptr_t a;
+    size_t len = llm__inner_pages(p, n, &a);
+#if defined(MADV_HUGEPAGE) && !defined(LLM_NO_STDIO)
+    if (len) madvise((void *)a, len, MADV_HUGEPAGE);
+#else
+    (void)len;
+#endif
+}
+
+/* Whether a mat-mul weight can be packed (llm__pack_x8): its type, shape and width. */
+static int llm__tensor_packable(const llm__tensor *t) {
+    int nh = t ? llm__x8_halves(t->type) : 0;
+    return nh && !t->packed && t->n_dims == 2 && t->ne[1] % 8 == 0 && t->ne[0] % llm__types[t->type].blck == 0 &&
+           t->ne[0] / 32 <= LLM__X8_MAX_BLOCKS;
+}
+
+/* Tensor `task`'s packing, if it was given a packed buffer (still unfilled): a task of the
+   load's pool. */
+static void llm__tensor_pack_task(void *arg, int task, int ith) {
+    llm__tensor *t = &((llm_model *)arg)->gguf.tensors[task];
+    size_t ws = llm__type_row_bytes(t->type, t->ne[0]);
+    int64_t g;
+    (void)ith;
+    if (!t->packed) return;
+    for (g = 0; g < t->ne[1] / 8; g++)
+        llm__pack_x8(llm__types[t->type].size, llm__x8_halves(t->type), (int)(t->ne[0] / llm__types[t->type].blck),
+                     t->data + (size_t)g * 8 * ws, ws, t->packed + (size_t)g * 8 * ws);
+    llm__release_pages(t->data, t->nbytes);
+}
+
+/* The CPU's mat-mul weights packed for the AVX2 kernels (see llm_model_params.no_repack), on
+   every core. Packing is only for speed: a tensor whose copy cannot be allocated keeps the
+   file's layout. */
 static void llm__model_pack(llm_model *m, const llm_model_params *p) {
-    int l, n_cpu = m->gpu_first < 0 ? m->n_layer : m->gpu_first;
+    int l, i, n_cpu = m->gpu_first < 0 ? m->n_layer : m->gpu_first;
     size_t bytes = 0;
+    llm__pool pool;
     if (!m->mapped || p->no_repack || !(llm_cpu_features() & LLM_CPU_AVX2)) return;
-    for (l = 0; l < n_cpu; l++) {
-        const llm__layer *L = &m->layers[l];
-        const llm__tensor *w[9];
-        int i;
-        w[0] = L->wq, w[1] = L->wk, w[2] = L->wv, w[3] = L->wqkv, w[4] = L->wo;
-        w[5] = L->w_gate, w[6] = L->w_up, w[7] = L->w_down, w[8] = L->w_router;
-        for (i = 0; i < 9; i++) bytes += llm__tensor_pack(m, w[i]);
+    for (l = 0; l <= n_cpu; l++) {
+        const llm__tensor *w[9] = {0};
+        if (l < n_cpu) {
+            const llm__layer *L = &m->layers[l];
+            w[0] = L->wq, w[1] = L->wk, w[2] = L->wv, w[3] = L->wqkv, w[4] = L->wo;
+            w[5] = L->w_gate, w[6] = L->w_up, w[7] = L->w_down, w[8] = L->w_router;
+        } else if (m->gpu_first < 0) {
+            w[0] = m->output;
+        }
+        for (i = 0; i < 9; i++) {
+            llm__tensor *t = (llm__tensor *)w[i]; /* the model's own tensor table */
+            if (!llm__tensor_packable(t) || !(t->packed = (uint8_t *)llm__malloc(&m->alloc, t->nbytes))) continue;
+            llm__want_huge_pages(t->packed, t->nbytes);
+            bytes += t->nbytes;
+        }
     }
-    if (m->gpu_first < 0) bytes += llm__tensor_pack(m, m->output);
-    if (bytes) llm__logf(m->log, m->log_user, LLM_LOG_INFO, "packed %.1f MiB of Q4_0/Q8_0/Q4_K weights eight rows at a time", (double)bytes / 1048576.0);
+    if (!bytes) return;
+    llm__pool_start(&pool, llm_default_threads(), NULL, NULL);
+    llm__pool_run(&pool, (int)m->gguf.n_tensors, llm__tensor_pack_task, m);
+    llm__pool_stop(&pool);
+    llm__logf(m->log, m->log_user, LLM_LOG_INFO, "packed %.1f MiB of Q4_0/Q8_0/Q4_K weights eight rows at a time",
+              (double)bytes / 1048576.0);
 }
 
 /* Builds a model over size bytes at data (kept by the caller or by m->owned/m->mapped). */
