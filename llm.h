@@ -273,8 +273,8 @@ typedef struct llm_model_params {
                                 0 = none (CPU only), n_layer or more = all               */
     const llm_backend *backend; /* NULL: CPU only; borrowed, see llm_backend           */
     int no_repack;           /* 1: keep every weight in the file's layout. Otherwise, on a
-                                CPU with AVX2 and a memory-mapped file, the Q4_0, Q8_0 and
-                                Q4_K mat-mul weights of the layers the CPU runs are repacked
+                                CPU with AVX2 and a memory-mapped file, the Q4_0, Q8_0,
+                                Q2_K and Q4_K mat-mul weights of the layers the CPU runs are repacked
                                 eight rows at a time for the faster kernels; their file
                                 pages are given back, so they stay resident once */
 } llm_model_params;
@@ -2985,37 +2985,43 @@ typedef struct llm__kernels {
 } llm__kernels;
 
 /* ---- weights packed eight rows at a time ----
-   Q4_0, Q8_0 and Q4_K rows in groups of eight, block by block: the eight rows' fp16 header
-   fields (d; Q4_K: d, then dmin), 16 bytes per field, then the rest of their blocks in 4-byte
-   chunks, chunk k of row r at 4 (8 k + r). One 32-byte load holds chunk k of all eight rows,
-   one row per int32 lane, so a kernel sums eight rows in the lanes of one vector (no
+   Q4_0, Q8_0, Q2_K and Q4_K rows in groups of eight, block by block: the eight rows' fp16
+   fields (d; the K-quants: d, then dmin), 16 bytes per field, then the rest of their blocks in
+   4-byte chunks, chunk k of row r at 4 (8 k + r). One 32-byte load holds chunk k of all eight
+   rows, one row per int32 lane, so a kernel sums eight rows in the lanes of one vector (no
    horizontal sums, no transposes), and a group's bytes are one sequential stream. A group
-   takes the bytes of its eight rows, so row offsets that are multiples of 8 stay valid. */
+   takes the bytes of its eight rows, so row offsets that are multiples of 8 stay valid.
+   (Q6_K was tried: prefill gained a fifth but two-thread decode lost an eighth against its
+   row kernel, already near the bandwidth limit, so it stays unpacked.) */
 #define LLM__X8_MAX_BLOCKS 1024 /* 32-element blocks in the widest packed row (32768 elements) */
 
-/* The fp16 fields heading a block of a packable type, or 0 for a type that is not packed. */
-static int llm__x8_halves(int type) {
-    return type == LLM_TYPE_Q4_0 || type == LLM_TYPE_Q8_0 ? 1 : type == LLM_TYPE_Q4_K ? 2 : 0;
+/* Where a packable type's fp16 fields are: *at, the byte offset in a block (they are
+   adjacent); returns how many, or 0 for a type that is not packed. */
+static int llm__x8_halves(int type, int *at) {
+    *at = type == LLM_TYPE_Q2_K ? 80 : 0;
+    return type == LLM_TYPE_Q4_0 || type == LLM_TYPE_Q8_0 ? 1 : type == LLM_TYPE_Q4_K || type == LLM_TYPE_Q2_K ? 2 : 0;
 }
 
-/* Eight rows ws bytes apart, nb blocks of bb bytes with nh fp16 fields each, into dst (8 ws
-   bytes). */
-static void llm__pack_x8(int bb, int nh, int nb, const uint8_t *src, size_t ws, uint8_t *dst) {
-    int i, r, h, k;
+/* Block b's bytes without its fp16 fields (nh at byte at), as 4-byte chunk k. */
+static const uint8_t *llm__x8_chunk(const uint8_t *b, int nh, int at, int k) { return b + 4 * k + (4 * k < at ? 0 : 2 * nh); }
+
+/* Eight rows ws bytes apart, nb blocks of a packable type, into dst (8 ws bytes). */
+static void llm__pack_x8(int type, int nb, const uint8_t *src, size_t ws, uint8_t *dst) {
+    int at, nh = llm__x8_halves(type, &at), bb = llm__types[type].size, i, r, h, k;
     for (i = 0; i < nb; i++, dst += 8 * bb)
         for (r = 0; r < 8; r++) {
             const uint8_t *b = src + (size_t)r * ws + (size_t)i * bb;
-            for (h = 0; h < nh; h++) memcpy(dst + 16 * h + 2 * r, b + 2 * h, 2);
-            for (k = 0; k < (bb - 2 * nh) / 4; k++) memcpy(dst + 16 * nh + 4 * (8 * k + r), b + 2 * nh + 4 * k, 4);
+            for (h = 0; h < nh; h++) memcpy(dst + 16 * h + 2 * r, b + at + 2 * h, 2);
+            for (k = 0; k < (bb - 2 * nh) / 4; k++) memcpy(dst + 16 * nh + 4 * (8 * k + r), llm__x8_chunk(b, nh, at, k), 4);
         }
 }
 
 /* Row r of a packed group g (nb blocks) back in the file's layout. */
-static void llm__unpack_x8_row(int bb, int nh, int nb, const uint8_t *g, int r, uint8_t *out) {
-    int i, h, k;
+static void llm__unpack_x8_row(int type, int nb, const uint8_t *g, int r, uint8_t *out) {
+    int at, nh = llm__x8_halves(type, &at), bb = llm__types[type].size, i, h, k;
     for (i = 0; i < nb; i++, g += 8 * bb, out += bb) {
-        for (h = 0; h < nh; h++) memcpy(out + 2 * h, g + 16 * h + 2 * r, 2);
-        for (k = 0; k < (bb - 2 * nh) / 4; k++) memcpy(out + 2 * nh + 4 * k, g + 16 * nh + 4 * (8 * k + r), 4);
+        for (h = 0; h < nh; h++) memcpy(out + at + 2 * h, g + 16 * h + 2 * r, 2);
+        for (k = 0; k < (bb - 2 * nh) / 4; k++) memcpy((uint8_t *)llm__x8_chunk(out, nh, at, k), g + 16 * nh + 4 * (8 * k + r), 4);
     }
 }
 
@@ -3870,10 +3876,19 @@ LLM__TILE_INLINE void llm__x8_tile_avx2(int type, int bb, int nb, const uint8_t 
    12 scale bytes of row r are chunks 0..2 of lane r), each sub-block's codes add up in int16
    (at most 8 * 2 * 15 * 127) and meet their scale in one madd; mins meet the activations'
    block sums. The float steps are llm__kq_combine's, so the bits are the row kernels'. */
-#define LLM__X8_PAIR(b) ((int)(0x80008000u | (unsigned)(b) | (unsigned)(b) << 16))
-LLM__TILE_INLINE __m256i llm__x8_byte16_avx2(__m256i v, int j) { /* each lane's byte j as the int16 pair (b_j, b_j) */
-    return _mm256_shuffle_epi8(v, _mm256_setr_epi32(LLM__X8_PAIR(j), LLM__X8_PAIR(4 + j), LLM__X8_PAIR(8 + j), LLM__X8_PAIR(12 + j),
-                                                    LLM__X8_PAIR(j), LLM__X8_PAIR(4 + j), LLM__X8_PAIR(8 + j), LLM__X8_PAIR(12 + j)));
+#define LLM__X8_PAIR(a, b) ((int)(0x80008000u | (unsigned)(a) | (unsigned)(b) << 16))
+/* Each lane's bytes j0 and j1 as an int16 pair (b_j0, b_j1). */
+LLM__TILE_INLINE __m256i llm__x8_bytes16_avx2(__m256i v, int j0, int j1) {
+    return _mm256_shuffle_epi8(v, _mm256_setr_epi32(LLM__X8_PAIR(j0, j1), LLM__X8_PAIR(4 + j0, 4 + j1), LLM__X8_PAIR(8 + j0, 8 + j1),
+                                                    LLM__X8_PAIR(12 + j0, 12 + j1), LLM__X8_PAIR(j0, j1), LLM__X8_PAIR(4 + j0, 4 + j1),
+                                                    LLM__X8_PAIR(8 + j0, 8 + j1), LLM__X8_PAIR(12 + j0, 12 + j1)));
+}
+
+/* llm__kq_combine on eight rows (lanes) and one column. */
+LLM__TILE_INLINE __m256 llm__x8_kq_combine_avx2(__m256 sum, __m256 dw, __m256 dmw, const uint8_t *bx, __m256i isum, __m256i msum) {
+    __m256 dx = _mm256_set1_ps(llm__kq_f32_avx2(bx));
+    sum = _mm256_add_ps(sum, _mm256_mul_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(isum)));
+    return _mm256_sub_ps(sum, _mm256_mul_ps(_mm256_mul_ps(dmw, dx), _mm256_cvtepi32_ps(msum)));
 }
 
 LLM__TILE_INLINE void llm__x8_q4_K_tile_avx2(int nb, const uint8_t *g, const uint8_t *x, size_t xs, float *y, size_t ldy,
@@ -3896,7 +3911,7 @@ LLM__TILE_INLINE void llm__x8_q4_K_tile_avx2(int nb, const uint8_t *g, const uin
         _Pragma("GCC unroll 1") for (h = 0; h < 4; h++) { /* sub-blocks 2h (low nibbles) and 2h + 1 (high) */
             const uint8_t *q = b + 128 + 256 * h;
             __m256i lo[8], hi[8];
-            __m256i s0 = llm__x8_byte16_avx2(sc[h >> 1], (2 * h) & 3), s1 = llm__x8_byte16_avx2(sc[h >> 1], (2 * h + 1) & 3);
+            __m256i s0 = llm__x8_bytes16_avx2(sc[h >> 1], (2 * h) & 3, (2 * h) & 3), s1 = llm__x8_bytes16_avx2(sc[h >> 1], (2 * h + 1) & 3, (2 * h + 1) & 3);
             LLM__UNROLL for (k = 0; k < 8; k++) {
                 __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * k));
                 lo[k] = _mm256_and_si256(v, m4);
@@ -3913,15 +3928,57 @@ LLM__TILE_INLINE void llm__x8_q4_K_tile_avx2(int nb, const uint8_t *g, const uin
             }
         }
         LLM__UNROLL for (j = 0; j < 8; j++) { /* mins against the pairs of 16-element block sums */
-            __m256i mj = llm__x8_byte16_avx2(mn[j >> 2], j & 3);
+            __m256i mj = llm__x8_bytes16_avx2(mn[j >> 2], j & 3, j & 3);
             LLM__UNROLL for (c = 0; c < C; c++)
                 msum[c] = _mm256_add_epi32(msum[c], _mm256_madd_epi16(mj, llm__x8_bcast_avx2(x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES + 260 + 4 * j)));
         }
-        LLM__UNROLL for (c = 0; c < C; c++) {
-            __m256 dx = _mm256_set1_ps(llm__kq_f32_avx2(x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES));
-            sum[c] = _mm256_add_ps(sum[c], _mm256_mul_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(acc[c])));
-            sum[c] = _mm256_sub_ps(sum[c], _mm256_mul_ps(_mm256_mul_ps(dmw, dx), _mm256_cvtepi32_ps(msum[c])));
+        LLM__UNROLL for (c = 0; c < C; c++)
+            sum[c] = llm__x8_kq_combine_avx2(sum[c], dw, dmw, x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES, acc[c], msum[c]);
+    }
+    LLM__UNROLL for (c = 0; c < C; c++) _mm256_storeu_ps(y + (size_t)c * ldy, sum[c]);
+}
+
+/* Q2_K: sixteen sub-blocks of 16 two-bit codes, a 4-bit scale and min each (scale chunks 0..3,
+   codes chunks 4..19: chunk 4 + 8 h + 4 e + t holds, at bit 2 s, codes 4 t .. 4 t + 3 of
+   sub-block 8 h + 2 s + e). A sub-block's four maddubs add up in int16 (at most 4 * 2 * 3 *
+   127) and meet its scale in one madd. */
+LLM__TILE_INLINE void llm__x8_q2_K_tile_avx2(int nb, const uint8_t *g, const uint8_t *x, size_t xs, float *y, size_t ldy,
+                                             const int C) {
+    const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
+    __m256 sum[4];
+    int i, c, h, e, s, t, j;
+    LLM__UNROLL for (c = 0; c < C; c++) sum[c] = _mm256_setzero_ps();
+    for (i = 0; i < nb; i++) {
+        const uint8_t *b = g + (size_t)i * 8 * LLM__Q2_K_BYTES, *xi = x + (size_t)i * LLM__Q8_K_BYTES;
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b)), dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + 16)));
+        __m256i sc[4], mn[4], acc[4], msum[4];
+        LLM__UNROLL for (t = 0; t < 4; t++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(b + 32 + 32 * t)); /* lane r: sub-blocks 4 t .. 4 t + 3 of row r */
+            sc[t] = _mm256_and_si256(v, m4);
+            mn[t] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
         }
+        LLM__UNROLL for (c = 0; c < C; c++) acc[c] = msum[c] = _mm256_setzero_si256();
+        _Pragma("GCC unroll 1") for (h = 0; h < 2; h++) LLM__UNROLL for (e = 0; e < 2; e++) {
+            __m256i q[4];
+            LLM__UNROLL for (t = 0; t < 4; t++) q[t] = _mm256_loadu_si256((const __m256i *)(b + 160 + 32 * (8 * h + 4 * e + t)));
+            LLM__UNROLL for (s = 0; s < 4; s++) {
+                int jj = 2 * s + e; /* sub-block 8 h + jj */
+                __m256i code[4], scale = llm__x8_bytes16_avx2(sc[2 * h + (jj >> 2)], jj & 3, jj & 3);
+                LLM__UNROLL for (t = 0; t < 4; t++) code[t] = _mm256_and_si256(_mm256_srli_epi16(q[t], 2 * s), m2);
+                LLM__UNROLL for (c = 0; c < C; c++) {
+                    const uint8_t *xb = x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES + 4 + 16 * (8 * h + jj);
+                    __m256i p = _mm256_maddubs_epi16(code[0], llm__x8_bcast_avx2(xb));
+                    LLM__UNROLL for (t = 1; t < 4; t++) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(code[t], llm__x8_bcast_avx2(xb + 4 * t)));
+                    acc[c] = _mm256_add_epi32(acc[c], _mm256_madd_epi16(p, scale));
+                }
+            }
+        }
+        LLM__UNROLL for (j = 0; j < 16; j += 2) { /* mins (j, j + 1) against block sums (j, j + 1) */
+            __m256i mj = llm__x8_bytes16_avx2(mn[j >> 2], j & 3, (j & 3) + 1);
+            LLM__UNROLL for (c = 0; c < C; c++)
+                msum[c] = _mm256_add_epi32(msum[c], _mm256_madd_epi16(mj, llm__x8_bcast_avx2(xi + (size_t)c * xs + 260 + 2 * j)));
+        }
+        LLM__UNROLL for (c = 0; c < C; c++) sum[c] = llm__x8_kq_combine_avx2(sum[c], dw, dmw, xi + (size_t)c * xs, acc[c], msum[c]);
     }
     LLM__UNROLL for (c = 0; c < C; c++) _mm256_storeu_ps(y + (size_t)c * ldy, sum[c]);
 }
@@ -3944,6 +4001,9 @@ LLM__TILE_INLINE void llm__gemm_x8_avx2(int type, int bb, int n, const uint8_t *
                 if (type == LLM_TYPE_Q4_K) {
                     if (C == 4) llm__x8_q4_K_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 4);
                     else llm__x8_q4_K_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 1);
+                } else if (type == LLM_TYPE_Q2_K) {
+                    if (C == 4) llm__x8_q2_K_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 4);
+                    else llm__x8_q2_K_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 1);
                 } else if (C == 4) {
                     llm__x8_tile_avx2(type, bb, nb, wg, xc, xs, xsum, yg, ldy, 4);
                 } else {
@@ -3965,6 +4025,10 @@ LLM__TARGET_AVX2 static void llm__gemm_x8_q8_0_avx2(int n, const uint8_t *w, siz
 LLM__TARGET_AVX2 static void llm__gemm_x8_q4_K_avx2(int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs,
                                                    int nc, float *y, size_t ldy) {
     llm__gemm_x8_avx2(LLM_TYPE_Q4_K, LLM__Q4_K_BYTES, n, w, ws, nr, x, xs, nc, y, ldy);
+}
+LLM__TARGET_AVX2 static void llm__gemm_x8_q2_K_avx2(int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs,
+                                                   int nc, float *y, size_t ldy) {
+    llm__gemm_x8_avx2(LLM_TYPE_Q2_K, LLM__Q2_K_BYTES, n, w, ws, nr, x, xs, nc, y, ldy);
 }
 
 /* F16 against F16: one row and four columns, each output with the two accumulators of
@@ -4729,6 +4793,7 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
         k->gemm_x8[LLM_TYPE_Q4_0] = llm__gemm_x8_q4_0_avx2;
         k->gemm_x8[LLM_TYPE_Q8_0] = llm__gemm_x8_q8_0_avx2;
         k->gemm_x8[LLM_TYPE_Q4_K] = llm__gemm_x8_q4_K_avx2;
+        k->gemm_x8[LLM_TYPE_Q2_K] = llm__gemm_x8_q2_K_avx2;
         k->gemm[LLM_TYPE_Q5_0] = llm__gemm_q5_0_avx2;
         k->gemm[LLM_TYPE_IQ4_NL] = llm__gemm_iq4_nl_avx2;
         k->axpy_f32 = llm__axpy_f32_avx2;
@@ -5732,7 +5797,7 @@ static void llm__want_huge_pages(uint8_t *p, size_t n) {
 
 /* Whether a mat-mul weight can be packed (llm__pack_x8): its type, shape and width. */
 static int llm__tensor_packable(const llm__tensor *t) {
-    int nh = t ? llm__x8_halves(t->type) : 0;
+    int at, nh = t ? llm__x8_halves(t->type, &at) : 0;
     return nh && !t->packed && t->n_dims == 2 && t->ne[1] % 8 == 0 && t->ne[0] % llm__types[t->type].blck == 0 &&
            t->ne[0] / 32 <= LLM__X8_MAX_BLOCKS;
 }
@@ -5746,8 +5811,8 @@ static void llm__tensor_pack_task(void *arg, int task, int ith) {
     (void)ith;
     if (!t->packed) return;
     for (g = 0; g < t->ne[1] / 8; g++)
-        llm__pack_x8(llm__types[t->type].size, llm__x8_halves(t->type), (int)(t->ne[0] / llm__types[t->type].blck),
-                     t->data + (size_t)g * 8 * ws, ws, t->packed + (size_t)g * 8 * ws);
+        llm__pack_x8(t->type, (int)(t->ne[0] / llm__types[t->type].blck), t->data + (size_t)g * 8 * ws, ws,
+                     t->packed + (size_t)g * 8 * ws);
     llm__release_pages(t->data, t->nbytes);
 }
 
@@ -5779,7 +5844,7 @@ static void llm__model_pack(llm_model *m, const llm_model_params *p) {
     llm__pool_start(&pool, llm_default_threads(), NULL, NULL);
     llm__pool_run(&pool, (int)m->gguf.n_tensors, llm__tensor_pack_task, m);
     llm__pool_stop(&pool);
-    llm__logf(m->log, m->log_user, LLM_LOG_INFO, "packed %.1f MiB of Q4_0/Q8_0/Q4_K weights eight rows at a time",
+    llm__logf(m->log, m->log_user, LLM_LOG_INFO, "packed %.1f MiB of Q4_0/Q8_0/Q2_K/Q4_K weights eight rows at a time",
               (double)bytes / 1048576.0);
 }
 
@@ -6328,7 +6393,7 @@ static void llm__x8_rows(const llm__matmul_job *j, int r0, int r1) {
     int n = (int)j->w->ne[0], r, col;
     uint8_t row[LLM__X8_MAX_BLOCKS * 34]; /* Q8_0 is the widest per element */
     for (r = r0; r < r1; r++) {
-        llm__unpack_x8_row(tt->size, llm__x8_halves(tt->id), n / tt->blck, j->wdata + (size_t)(r & ~7) * j->row_bytes, r & 7, row);
+        llm__unpack_x8_row(tt->id, n / tt->blck, j->wdata + (size_t)(r & ~7) * j->row_bytes, r & 7, row);
         for (col = 0; col < j->n_cols; col++) j->dot(n, &j->y[(size_t)col * j->ld_y + r], row, j->xq + (size_t)col * j->xq_stride);
     }
 }
