@@ -241,9 +241,10 @@ typedef struct llm_backend {
        err and the model runs on the CPU. */
     int (*model_init)(void *user, const llm_model *m, int first_layer, void **state, char *err, size_t err_size);
     void (*model_free)(void *state);
-    /* A context's device data (KV cache for n_ctx positions, scratch for n_batch tokens and
-       n_outputs logits rows). A failure is logged and the context runs on the CPU. */
-    int (*context_init)(void *model_state, int n_ctx, int n_batch, int n_outputs, void **ctx_state, char *err,
+    /* A context's device data (KV cache for n_ctx positions of kv_type, an llm_kv_type other
+       than LLM_KV_DEFAULT; scratch for n_batch tokens and n_outputs logits rows). A failure (a
+       kv_type it cannot keep, too) is logged and the context runs on the CPU. */
+    int (*context_init)(void *model_state, int n_ctx, int n_batch, int n_outputs, int kv_type, void **ctx_state, char *err,
                         size_t err_size);
     void (*context_free)(void *ctx_state);
     /* n tokens at positions pos0.. through the offloaded layers and the head: x is their
@@ -7227,7 +7228,8 @@ LLMDEF llm_context *llm_context_new(llm_model *m, const llm_context_params *p, c
                   m->backend->name, s.n_seq_max);
     } else if (m->backend_state) { /* the device's cache and scratch; a failure leaves the context on the CPU */
         char berr[256] = "";
-        if (m->backend->context_init(m->backend_state, s.n_ctx, s.n_batch, s.n_outputs, &c->backend_ctx, berr, sizeof berr) == LLM_OK &&
+        if (m->backend->context_init(m->backend_state, s.n_ctx, s.n_batch, s.n_outputs, (int)s.kv_type, &c->backend_ctx, berr,
+                                     sizeof berr) == LLM_OK &&
             c->backend_ctx)
             c->gpu_first = m->gpu_first;
         else

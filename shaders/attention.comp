@@ -1,16 +1,17 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Causal attention over the F32 KV cache, one workgroup per (head, token): scores q.k (soft-
+// Causal attention over the F32 or (f16) F16 KV cache, one workgroup per (head, token): scores q.k (soft-
 // capped, gemma2: tanh(s / cap) * cap), times scale, for positions p0..pos (p0 = pos - swa + 1
 // on sliding-window layers), softmax (max subtracted, sum of exponentials), then sum_p w_p v_p.
 // The scores are computed twice (for max and sum, then in chunks of 256 kept in shared
 // memory for the weighted sum), so no scratch grows with the context. Grouped-query heads
-// share a KV head. Queries [n][n_head * head_dim]; K, V rows [n_ctx][n_kv].
+// share a KV head. Queries [n][n_head * head_dim]; K, V rows [n_ctx][n_kv]. With an F16 cache q
+// and the softmax weights are rounded to F16 as the CPU does (ggml's F16 dot and mat-vec).
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(std430, binding = 0) readonly buffer Qb { float Q[]; };
-layout(std430, binding = 1) readonly buffer Kb { float K[]; };
-layout(std430, binding = 2) readonly buffer Vb { float V[]; };
+layout(std430, binding = 1) readonly buffer Kb { uint K[]; };
+layout(std430, binding = 2) readonly buffer Vb { uint V[]; };
 layout(std430, binding = 3) writeonly buffer Ob { float O[]; };
 layout(push_constant) uniform PC {
     uint n_head;
@@ -21,13 +22,19 @@ layout(push_constant) uniform PC {
     float scale;
     float cap; // 0: off
     uint swa;  // 0: off, else the window in positions
+    uint f16;
 } pc;
 shared float red[64];
 shared float sc[256];
 
+// Element e of the K or V cache, widened.
+#define KV(A, e) (pc.f16 != 0u ? h2f((A[(e) >> 1] >> (((e) & 1u) * 16u)) & 0xffffu) : uintBitsToFloat(A[e]))
+
+float as_kv(float f) { return pc.f16 != 0u ? h2f(f2h(f)) : f; }
+
 float score(uint qo, uint ko, uint p) {
     float s = 0.0;
-    for (uint i = 0u; i < pc.head_dim; i++) s += Q[qo + i] * K[p * pc.n_kv + ko + i];
+    for (uint i = 0u; i < pc.head_dim; i++) s += as_kv(Q[qo + i]) * KV(K, p * pc.n_kv + ko + i);
     if (pc.cap > 0.0) s = tanh(s * (1.0 / pc.cap)) * pc.cap;
     return s * pc.scale;
 }
@@ -58,13 +65,13 @@ void main() {
     float acc[4] = float[4](0.0, 0.0, 0.0, 0.0); // head_dim <= 256: dims tid, tid+64, ...
     for (uint c0 = p0; c0 <= pos; c0 += 256u) {
         barrier();
-        for (uint p = c0 + tid; p <= pos && p < c0 + 256u; p += 64u) sc[p - c0] = exp(score(qo, ko, p) - mx) * inv;
+        for (uint p = c0 + tid; p <= pos && p < c0 + 256u; p += 64u) sc[p - c0] = as_kv(exp(score(qo, ko, p) - mx) * inv);
         barrier();
         uint c1 = min(pos + 1u, c0 + 256u);
         for (uint k = 0u; k < 4u; k++) {
             uint i = tid + 64u * k;
             if (i < pc.head_dim)
-                for (uint p = c0; p < c1; p++) acc[k] += sc[p - c0] * V[p * pc.n_kv + ko + i];
+                for (uint p = c0; p < c1; p++) acc[k] += sc[p - c0] * KV(V, p * pc.n_kv + ko + i);
         }
     }
     for (uint k = 0u; k < 4u; k++) {

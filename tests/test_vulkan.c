@@ -179,8 +179,8 @@ static llm_model *t_vk_model(const char *path, llm_vk *vk, int gpu_layers) {
 }
 
 /* Every row of ids: all but the last four in one batch, then one token at a time (the device
-   cache across calls). Caller frees. */
-static float *t_vk_decode(llm_model *m, const int *ids, int n, int split) {
+   cache across calls), with a kv_type cache. Caller frees. */
+static float *t_vk_decode_kv(llm_model *m, const int *ids, int n, int split, llm_kv_type kv_type) {
     llm_context_params cp = llm_context_default_params();
     llm_context *c;
     char err[256];
@@ -190,12 +190,18 @@ static float *t_vk_decode(llm_model *m, const int *ids, int n, int split) {
     cp.n_batch = n;
     cp.n_outputs = n;
     cp.n_threads = 1;
-    cp.kv_type = LLM_KV_F32;
+    cp.kv_type = kv_type;
     c = llm_context_new(m, &cp, err, sizeof err);
     T_CHECK(c != NULL, "context: %s", err);
     if (!c) {
         free(out);
         return NULL;
+    }
+    if (m->backend_state && kv_type != LLM_KV_Q8_0) { /* the device keeps this cache: F16 in half the bytes */
+        llm__vk_ctx *vc = (llm__vk_ctx *)c->backend_ctx;
+        uint64_t want = (uint64_t)n * (uint64_t)m->n_kv * (kv_type == LLM_KV_F16 ? 2 : 4);
+        T_CHECK(vc && vc->kc[0].size == want && vc->vc[0].size == want, "device KV buffers: %llu bytes, want %llu",
+                vc ? (unsigned long long)vc->kc[0].size : 0ull, (unsigned long long)want);
     }
     r = llm_decode(c, (const llm_token *)ids, k, LLM_DECODE_ALL_LOGITS);
     T_CHECK(r == LLM_OK, "decode: %s", llm_context_error(c));
@@ -212,6 +218,8 @@ static float *t_vk_decode(llm_model *m, const int *ids, int n, int split) {
     }
     return out;
 }
+
+static float *t_vk_decode(llm_model *m, const int *ids, int n, int split) { return t_vk_decode_kv(m, ids, n, split, LLM_KV_F32); }
 
 /* One case: CPU logits, then no, half and all layers offloaded (only all when !modes), each
    within b of the CPU, over the first `rows` positions. */
@@ -282,6 +290,106 @@ static void test_vulkan_logits(void) {
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
         t_vk_case(cases[i].dir, cases[i].name, cases[i].b, cases[i].modes, cases[i].modes ? 20 : 16);
+}
+
+/* The device's F16 KV cache against the CPU's, all layers offloaded, over the first `rows`
+   positions: rope and copy pack the halves, attention reads them (GQA, neox, QK-norm, soft-caps,
+   sliding windows). F16's bounds: a softmax weight within float rounding of a half's midpoint
+   may round the other way (the device's exp and sums are not the CPU's to the last bit). */
+static void t_vk_kv_f16_case(const char *dir, const char *name, const t_bounds *b, int rows) {
+    llm_vk *vk = t_vk_get();
+    t_ref r;
+    const char *path;
+    char rel[300];
+    llm_model *cpu, *gpu;
+    float *want, *got;
+    if (!vk || !t_ref_load(dir, name, &r)) return;
+    if (r.n_seq > rows) r.n_seq = r.rows = rows;
+    snprintf(rel, sizeof rel, "%s", r.model);
+    free(r.logits);
+    if (!(path = t_shared(rel))) return;
+    cpu = t_vk_model(path, NULL, 0);
+    gpu = t_vk_model(path, vk, 99);
+    want = cpu ? t_vk_decode_kv(cpu, r.seq, r.n_seq, 0, LLM_KV_F16) : NULL;
+    got = gpu ? t_vk_decode_kv(gpu, r.seq, r.n_seq, 1, LLM_KV_F16) : NULL;
+    T_CHECK(!gpu || gpu->backend_state != NULL, "%s: the backend declined", name);
+    if (want && got) {
+        r.logits = want;
+        snprintf(r.name, sizeof r.name, "%s kv F16", name);
+        t_check_logits(&r, got, b);
+    }
+    free(want);
+    free(got);
+    llm_model_free(cpu);
+    llm_model_free(gpu);
+    T_CHECK(llm_vk_validation_errors(vk) == 0, "%d validation errors", llm_vk_validation_errors(vk));
+}
+
+/* rope (an identity rotation) and copy writing F16 cache rows: the halves bit for bit the CPU's
+   rounding (nearest even: ties, subnormals, overflow to infinity). */
+static void t_vk_kv_pack(void) {
+    enum { N = 256 };
+    llm_vk *vk = t_vk_get();
+    llm__vk_st st;
+    char err[256];
+    float x[N], cs[N];
+    uint16_t got[2][N];
+    int i, j, r;
+    if (!vk) return;
+    static const float special[] = {1.00048828125f, 1.00146484375f, -2.0009765625f, 65520.0f, /* ties, overflow */
+                                    65519.0f,       2.98023224e-8f, 8.94069672e-8f,  6.0975552e-5f}; /* subnormals */
+    for (i = 0; i < N; i++) {
+        x[i] = i < 8 ? special[i] : (float)((i * 7919) % 2001 - 1000) * 0.0137f * (i % 3 ? 1.0f : 1e-5f);
+        cs[i] = i % 2 ? 0.0f : 1.0f; /* cos 1, sin 0 */
+    }
+    memset(&st, 0, sizeof st);
+    st.vk = vk;
+    st.err = err;
+    st.err_size = sizeof err;
+    r = llm__vk_st_up(&st, 0, x, sizeof x);
+    if (r == LLM_OK) r = llm__vk_st_up(&st, 1, cs, sizeof cs);
+    if (r == LLM_OK) r = llm__vk_buf_new(vk, N * 2, 0, &st.b[2], err, sizeof err);
+    if (r == LLM_OK) r = llm__vk_buf_new(vk, N * 2, 0, &st.b[3], err, sizeof err);
+    if (r == LLM_OK) r = llm__vk_st_begin(&st);
+    if (r == LLM_OK) r = llm__vk_rec_rope(vk, vk->cmd, vk->pool, &st.b[0], 0, N, &st.b[1], &st.b[2], 0, N, 4, N / 4, N / 4, 0, 1.0f, 0, 1, 1, err, sizeof err);
+    if (r == LLM_OK) r = llm__vk_rec_copy(vk, vk->cmd, vk->pool, &st.b[0], 0, N, &st.b[3], 0, N, N, 1, 1, err, sizeof err);
+    if (r == LLM_OK) r = llm__vk_submit(vk, vk->cmd, vk->fence, err, sizeof err);
+    if (r == LLM_OK) r = llm__vk_transfer(vk, &st.b[2], 0, got[0], N * 2, 0, err, sizeof err);
+    if (r == LLM_OK) r = llm__vk_transfer(vk, &st.b[3], 0, got[1], N * 2, 0, err, sizeof err);
+    T_CHECK(r == LLM_OK, "F16 packing: %s", err);
+    for (j = 0; r == LLM_OK && j < 2; j++)
+        for (i = 0; i < N; i++)
+            if (got[j][i] != llm__fp32_to_fp16(x[i])) {
+                T_CHECK(0, "%s: half %d of %.9g is %04x, the CPU's %04x", j ? "copy" : "rope", i, x[i], got[j][i], llm__fp32_to_fp16(x[i]));
+                break;
+            }
+    llm__vk_st_clear(&st);
+}
+
+/* A Q8_0 KV cache: the context runs on the CPU (logged), with the CPU's logits. */
+static void t_vk_kv_q8_0(void) {
+    llm_vk *vk = t_vk_get();
+    const char *path = vk ? t_shared("models/stories260K.gguf") : NULL;
+    llm_context_params cp = llm_context_default_params();
+    llm_model *gpu;
+    llm_context *c;
+    if (!path || !(gpu = t_vk_model(path, vk, 99))) return;
+    cp.n_ctx = 16;
+    cp.kv_type = LLM_KV_Q8_0;
+    c = llm_context_new(gpu, &cp, NULL, 0);
+    if (c) T_CHECK(c->backend_ctx == NULL && c->gpu_first < 0, "a Q8_0 KV cache went to the device");
+    llm_context_free(c);
+    llm_model_free(gpu);
+}
+
+static void test_vulkan_kv_f16(void) {
+    t_vk_kv_pack();
+    t_vk_kv_f16_case("real", "stories260K.0", &t_bounds_f16, 20);
+    t_vk_kv_f16_case("arch", "qwen3-F32.0", &t_bounds_f16, 12);
+    t_vk_kv_f16_case("arch", "phi3-F32.0", &t_bounds_f16, 12);
+    t_vk_kv_f16_case("arch", "gemma2-F32.0", &t_bounds_f16, 12);
+    t_vk_kv_f16_case("arch", "gemma3-F32.0", &t_bounds_f16, 12);
+    t_vk_kv_q8_0();
 }
 
 /* y = W x on the device (quantizer and mat-vec pipelines) for ncols columns of x. */
@@ -455,7 +563,7 @@ static void test_vulkan_corrupt(void) {
 
 /* Saved states and context shifts move the offloaded layers' rows through the device; a lost
    device gives LLM_ERR_DEVICE, then the CPU. */
-static void test_vulkan_state(void) {
+static void t_vk_state(llm_kv_type kv_type) {
     llm_vk *vk = t_vk_get();
     const char *path = vk ? t_shared("models/stories260K.gguf") : NULL;
     int ids[24], i, r;
@@ -473,7 +581,7 @@ static void test_vulkan_state(void) {
     cp.n_ctx = 32;
     cp.n_batch = 16;
     cp.n_threads = 1;
-    cp.kv_type = LLM_KV_F32;
+    cp.kv_type = kv_type;
     cc = llm_context_new(cpu, &cp, NULL, 0);
     gc = llm_context_new(gpu, &cp, NULL, 0);
     g2 = llm_context_new(gpu, &cp, NULL, 0);
@@ -515,6 +623,11 @@ out_models:
     llm_model_free(cpu);
     llm_model_free(gpu);
     T_CHECK(llm_vk_validation_errors(vk) == 0, "%d validation errors", llm_vk_validation_errors(vk));
+}
+
+static void test_vulkan_state(void) {
+    t_vk_state(LLM_KV_F32);
+    t_vk_state(LLM_KV_F16);
 }
 
 /* An architecture the shaders cannot run yet is declined with its reason; the CPU runs it. */
@@ -638,6 +751,7 @@ static void tests_vulkan(void) {
     T_RUN(test_vulkan_matvec);
     T_RUN(test_vulkan_logits);
     T_RUN(test_vulkan_state);
+    T_RUN(test_vulkan_kv_f16);
     T_RUN(test_vulkan_threads);
     T_RUN(test_vulkan_split);
     T_RUN(test_vulkan_decline);
