@@ -4015,22 +4015,16 @@ LLM__TILE_INLINE void llm__gemm_x8_avx2(int type, int bb, int n, const uint8_t *
     }
 }
 
-LLM__TARGET_AVX2 static void llm__gemm_x8_q4_0_avx2(int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs,
-                                                   int nc, float *y, size_t ldy) {
-    llm__gemm_x8_avx2(LLM_TYPE_Q4_0, LLM__Q4_0_BYTES, n, w, ws, nr, x, xs, nc, y, ldy);
-}
-LLM__TARGET_AVX2 static void llm__gemm_x8_q8_0_avx2(int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs,
-                                                   int nc, float *y, size_t ldy) {
-    llm__gemm_x8_avx2(LLM_TYPE_Q8_0, LLM__Q8_0_BYTES, n, w, ws, nr, x, xs, nc, y, ldy);
-}
-LLM__TARGET_AVX2 static void llm__gemm_x8_q4_K_avx2(int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs,
-                                                   int nc, float *y, size_t ldy) {
-    llm__gemm_x8_avx2(LLM_TYPE_Q4_K, LLM__Q4_K_BYTES, n, w, ws, nr, x, xs, nc, y, ldy);
-}
-LLM__TARGET_AVX2 static void llm__gemm_x8_q2_K_avx2(int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs,
-                                                   int nc, float *y, size_t ldy) {
-    llm__gemm_x8_avx2(LLM_TYPE_Q2_K, LLM__Q2_K_BYTES, n, w, ws, nr, x, xs, nc, y, ldy);
-}
+/* A packed type's llm__gemm_fn. */
+#define LLM__X8_GEMM(name, type, bytes)                                                                                   \
+    LLM__TARGET_AVX2 static void name(int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs, int nc,  \
+                                      float *y, size_t ldy) {                                                             \
+        llm__gemm_x8_avx2(type, bytes, n, w, ws, nr, x, xs, nc, y, ldy);                                                  \
+    }
+LLM__X8_GEMM(llm__gemm_x8_q4_0_avx2, LLM_TYPE_Q4_0, LLM__Q4_0_BYTES)
+LLM__X8_GEMM(llm__gemm_x8_q8_0_avx2, LLM_TYPE_Q8_0, LLM__Q8_0_BYTES)
+LLM__X8_GEMM(llm__gemm_x8_q4_K_avx2, LLM_TYPE_Q4_K, LLM__Q4_K_BYTES)
+LLM__X8_GEMM(llm__gemm_x8_q2_K_avx2, LLM_TYPE_Q2_K, LLM__Q2_K_BYTES)
 
 /* F16 against F16: one row and four columns, each output with the two accumulators of
    llm__vec_dot_f16_f16_avx2 (alternate groups of eight) and its float tail, so the bits match.
@@ -5772,28 +5766,22 @@ static size_t llm__inner_pages(const uint8_t *p, size_t n, uintptr_t *start) {
 #endif
 }
 
-/* Gives a mapped range's whole pages back to the OS: they are read again from the file if
-   touched (llm_model_tensor_data still sees the file's bytes). */
-static void llm__release_pages(const uint8_t *p, size_t n) {
+/* Advice on the whole pages inside [p, p + n), where there is madvise. LLM__PAGES_RELEASE
+   gives a mapped range's pages back (read again from the file if touched, so
+   llm_model_tensor_data still sees the file's bytes); LLM__PAGES_HUGE asks for transparent
+   huge pages under a fresh buffer about to be filled (a packed copy otherwise takes one page
+   fault per 4 KiB, most of the load time; a hint only). */
+enum { LLM__PAGES_RELEASE, LLM__PAGES_HUGE };
+static void llm__advise_pages(const uint8_t *p, size_t n, int what) {
     uintptr_t a;
     size_t len = llm__inner_pages(p, n, &a);
 #if defined(MADV_DONTNEED) && !defined(LLM_NO_STDIO)
-    if (len) madvise((void *)a, len, MADV_DONTNEED);
-#else
-    (void)len;
+    if (len && what == LLM__PAGES_RELEASE) madvise((void *)a, len, MADV_DONTNEED);
 #endif
-}
-
-/* Asks for transparent huge pages under a fresh buffer about to be filled: a packed copy
-   otherwise takes one page fault per 4 KiB, most of the load time. A hint only. */
-static void llm__want_huge_pages(uint8_t *p, size_t n) {
-    uintptr_t a;
-    size_t len = llm__inner_pages(p, n, &a);
 #if defined(MADV_HUGEPAGE) && !defined(LLM_NO_STDIO)
-    if (len) madvise((void *)a, len, MADV_HUGEPAGE);
-#else
-    (void)len;
+    if (len && what == LLM__PAGES_HUGE) madvise((void *)a, len, MADV_HUGEPAGE);
 #endif
+    (void)len, (void)what;
 }
 
 /* Whether a mat-mul weight can be packed (llm__pack_x8): its type, shape and width. */
@@ -5814,7 +5802,7 @@ static void llm__tensor_pack_task(void *arg, int task, int ith) {
     for (g = 0; g < t->ne[1] / 8; g++)
         llm__pack_x8(t->type, (int)(t->ne[0] / llm__types[t->type].blck), t->data + (size_t)g * 8 * ws, ws,
                      t->packed + (size_t)g * 8 * ws);
-    llm__release_pages(t->data, t->nbytes);
+    llm__advise_pages(t->data, t->nbytes, LLM__PAGES_RELEASE);
 }
 
 /* The CPU's mat-mul weights packed for the AVX2 kernels (see llm_model_params.no_repack), on
@@ -5837,7 +5825,7 @@ static void llm__model_pack(llm_model *m, const llm_model_params *p) {
         for (i = 0; i < 9; i++) {
             llm__tensor *t = (llm__tensor *)w[i]; /* the model's own tensor table */
             if (!llm__tensor_packable(t) || !(t->packed = (uint8_t *)llm__malloc(&m->alloc, t->nbytes))) continue;
-            llm__want_huge_pages(t->packed, t->nbytes);
+            llm__advise_pages(t->packed, t->nbytes, LLM__PAGES_HUGE);
             bytes += t->nbytes;
         }
     }
