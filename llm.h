@@ -3899,7 +3899,7 @@ LLM__TILE_INLINE void llm__x8_q4_K_tile_avx2(int nb, const uint8_t *g, const uin
     int i, c, h, k, j;
     LLM__UNROLL for (c = 0; c < C; c++) sum[c] = _mm256_setzero_ps();
     for (i = 0; i < nb; i++) {
-        const uint8_t *b = g + (size_t)i * 8 * LLM__Q4_K_BYTES;
+        const uint8_t *b = g + (size_t)i * 8 * LLM__Q4_K_BYTES, *xi = x + (size_t)i * LLM__Q8_K_BYTES;
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b)), dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + 16)));
         __m256i u0 = _mm256_loadu_si256((const __m256i *)(b + 32)), u1 = _mm256_loadu_si256((const __m256i *)(b + 64));
         __m256i u2 = _mm256_loadu_si256((const __m256i *)(b + 96));
@@ -3919,7 +3919,7 @@ LLM__TILE_INLINE void llm__x8_q4_K_tile_avx2(int nb, const uint8_t *g, const uin
                 hi[k] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
             }
             LLM__UNROLL for (c = 0; c < C; c++) {
-                const uint8_t *xb = x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES + 4 + 64 * h;
+                const uint8_t *xb = xi + (size_t)c * xs + 4 + 64 * h;
                 __m256i p0 = _mm256_maddubs_epi16(lo[0], llm__x8_bcast_avx2(xb)), p1 = _mm256_maddubs_epi16(hi[0], llm__x8_bcast_avx2(xb + 32));
                 LLM__UNROLL for (k = 1; k < 8; k++) {
                     p0 = _mm256_add_epi16(p0, _mm256_maddubs_epi16(lo[k], llm__x8_bcast_avx2(xb + 4 * k)));
@@ -3931,10 +3931,10 @@ LLM__TILE_INLINE void llm__x8_q4_K_tile_avx2(int nb, const uint8_t *g, const uin
         LLM__UNROLL for (j = 0; j < 8; j++) { /* mins against the pairs of 16-element block sums */
             __m256i mj = llm__x8_bytes16_avx2(mn[j >> 2], j & 3, j & 3);
             LLM__UNROLL for (c = 0; c < C; c++)
-                msum[c] = _mm256_add_epi32(msum[c], _mm256_madd_epi16(mj, llm__x8_bcast_avx2(x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES + 260 + 4 * j)));
+                msum[c] = _mm256_add_epi32(msum[c], _mm256_madd_epi16(mj, llm__x8_bcast_avx2(xi + (size_t)c * xs + 260 + 4 * j)));
         }
         LLM__UNROLL for (c = 0; c < C; c++)
-            sum[c] = llm__x8_kq_combine_avx2(sum[c], dw, dmw, x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES, acc[c], msum[c]);
+            sum[c] = llm__x8_kq_combine_avx2(sum[c], dw, dmw, xi + (size_t)c * xs, acc[c], msum[c]);
     }
     LLM__UNROLL for (c = 0; c < C; c++) _mm256_storeu_ps(y + (size_t)c * ldy, sum[c]);
 }
@@ -3986,10 +3986,10 @@ LLM__TILE_INLINE void llm__x8_q2_K_tile_avx2(int nb, const uint8_t *g, const uin
 
 /* nr (a multiple of 8) packed rows against nc columns. With more than four columns the groups
    pass in bands of about 64 KiB that stay in L2 while the columns go through them in fours. */
-LLM__TILE_INLINE void llm__gemm_x8_avx2(int type, int bb, int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x,
-                                        size_t xs, int nc, float *y, size_t ldy) {
+LLM__TILE_INLINE void llm__gemm_x8_avx2(int type, int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs,
+                                        int nc, float *y, size_t ldy) {
     int32_t xsum[4 * LLM__X8_MAX_BLOCKS];
-    int nb = n / 32, ng = nr / 8, band = nc <= 4 ? ng : (int)(65536 / (8 * ws)) + 1, g0, g1, g, c, C, k;
+    int bb = llm__types[type].size, nb = n / 32, ng = nr / 8, band = nc <= 4 ? ng : (int)(65536 / (8 * ws)) + 1, g0, g1, g, c, C, k;
     for (g0 = 0; g0 < ng; g0 = g1) {
         g1 = g0 + band < ng ? g0 + band : ng;
         for (c = 0; c < nc; c += C) {
@@ -4016,15 +4016,15 @@ LLM__TILE_INLINE void llm__gemm_x8_avx2(int type, int bb, int n, const uint8_t *
 }
 
 /* A packed type's llm__gemm_fn. */
-#define LLM__X8_GEMM(name, type, bytes)                                                                                   \
+#define LLM__X8_GEMM(name, type)                                                                                          \
     LLM__TARGET_AVX2 static void name(int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs, int nc,  \
                                       float *y, size_t ldy) {                                                             \
-        llm__gemm_x8_avx2(type, bytes, n, w, ws, nr, x, xs, nc, y, ldy);                                                  \
+        llm__gemm_x8_avx2(type, n, w, ws, nr, x, xs, nc, y, ldy);                                                         \
     }
-LLM__X8_GEMM(llm__gemm_x8_q4_0_avx2, LLM_TYPE_Q4_0, LLM__Q4_0_BYTES)
-LLM__X8_GEMM(llm__gemm_x8_q8_0_avx2, LLM_TYPE_Q8_0, LLM__Q8_0_BYTES)
-LLM__X8_GEMM(llm__gemm_x8_q4_K_avx2, LLM_TYPE_Q4_K, LLM__Q4_K_BYTES)
-LLM__X8_GEMM(llm__gemm_x8_q2_K_avx2, LLM_TYPE_Q2_K, LLM__Q2_K_BYTES)
+LLM__X8_GEMM(llm__gemm_x8_q4_0_avx2, LLM_TYPE_Q4_0)
+LLM__X8_GEMM(llm__gemm_x8_q8_0_avx2, LLM_TYPE_Q8_0)
+LLM__X8_GEMM(llm__gemm_x8_q4_K_avx2, LLM_TYPE_Q4_K)
+LLM__X8_GEMM(llm__gemm_x8_q2_K_avx2, LLM_TYPE_Q2_K)
 
 /* F16 against F16: one row and four columns, each output with the two accumulators of
    llm__vec_dot_f16_f16_avx2 (alternate groups of eight) and its float tail, so the bits match.
