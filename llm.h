@@ -2982,6 +2982,7 @@ typedef struct llm__kernels {
     llm__vec_dot_fn vec_dot[LLM_TYPE_COUNT];
     llm__gemm_fn gemm[LLM_TYPE_COUNT]; /* NULL: one vec_dot per output */
     llm__gemm_fn gemm_x8[LLM_TYPE_COUNT]; /* weights packed by llm__pack_x8; NULL: llm__x8_rows */
+    llm__from_float_fn from_float[LLM_TYPE_COUNT]; /* activations into a vec_dot type */
     llm__axpy_fn axpy_f32, axpy_f16;
 } llm__kernels;
 
@@ -3318,6 +3319,98 @@ LLM__TARGET_AVX2 static void llm__vec_dot_q5_1_q8_1_avx2(int n, float *s, const 
     }
     *s = llm__hsum256(acc) + mins;
 }
+
+/* ---- activations into the Q8 forms: the scalar functions' operations, so their bytes ----
+   amax is a max (order does not matter; a NaN never wins, as with the scalar compare), each
+   product rounded to nearest even and held to +-127, a NaN to 0 (llm__to_i8), fp16 scales by
+   F16C, which rounds as llm__fp32_to_fp16. */
+LLM__TARGET_AVX2 static float llm__amax_avx2(const float *x, int n) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    __m128 h;
+    int j;
+    for (j = 0; j < n; j += 8) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), m); /* NaN: m stays */
+    h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    return _mm_cvtss_f32(_mm_max_ss(h, _mm_movehdup_ps(h)));
+}
+
+/* x[0..31] * s as int8 into out, in order; q gets them as int32, eight per vector. */
+LLM__TARGET_AVX2 static void llm__q8x32_avx2(const float *x, __m256 s, uint8_t *out, __m256i *q) {
+    int k;
+    for (k = 0; k < 4; k++) {
+        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), s);
+        v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
+        v = _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        q[k] = _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f)));
+    }
+    /* the packs work per 128-bit half: 4-byte groups come out as q0 q1 q2 q3 of the low
+       halves, then of the high ones */
+    _mm256_storeu_si256((__m256i *)out,
+                        _mm256_permutevar8x32_epi32(_mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3])),
+                                                    _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+
+LLM__TARGET_AVX2 static void llm__put_half_avx2(uint8_t *p, float f) {
+    uint16_t h = (uint16_t)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT);
+    memcpy(p, &h, 2);
+}
+
+LLM__TARGET_AVX2 static void llm__q8_0_from_float_avx2(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst;
+    __m256i q[4];
+    int64_t i;
+    for (i = 0; i < n / 32; i++, b += LLM__Q8_0_BYTES) {
+        float amax = llm__amax_avx2(src + i * 32, 32);
+        llm__q8x32_avx2(src + i * 32, _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f), b + 2, q);
+        llm__put_half_avx2(b, amax / 127.0f);
+    }
+}
+
+LLM__TARGET_AVX2 static void llm__q8_1_from_float_avx2(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst;
+    __m256i q[4];
+    int64_t i;
+    for (i = 0; i < n / 32; i++, b += LLM__Q8_1_BYTES) {
+        float amax = llm__amax_avx2(src + i * 32, 32), d = amax / 127.0f;
+        int sum;
+        llm__q8x32_avx2(src + i * 32, _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f), b + 4, q);
+        sum = llm__hsum_i32_avx2(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+        llm__put_half_avx2(b, d);
+        llm__put_half_avx2(b + 2, d * (float)sum);
+    }
+}
+
+/* Q8_K: the scale from the first element of largest magnitude, with its sign. */
+LLM__TARGET_AVX2 static void llm__q8_K_from_float_avx2(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst;
+    __m256i q[4];
+    int64_t i;
+    int j, g;
+    for (i = 0; i < n / 256; i++, b += LLM__Q8_K_BYTES) {
+        const float *x = src + i * 256;
+        float amax = llm__amax_avx2(x, 256), max = 0.0f, iscale, d;
+        for (j = 0; j < 256; j += 8) {
+            __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_loadu_ps(x + j));
+            int m = _mm256_movemask_ps(_mm256_cmp_ps(a, _mm256_set1_ps(amax), _CMP_EQ_OQ));
+            if (m) {
+                max = x[j + __builtin_ctz((unsigned)m)];
+                break;
+            }
+        }
+        iscale = amax != 0.0f ? -127.0f / max : 0.0f;
+        for (g = 0; g < 8; g++) { /* 32 values, two bsums */
+            int16_t bsum[2];
+            llm__q8x32_avx2(x + 32 * g, _mm256_set1_ps(iscale), b + 4 + 32 * g, q);
+            bsum[0] = (int16_t)llm__hsum_i32_avx2(_mm256_add_epi32(q[0], q[1]));
+            bsum[1] = (int16_t)llm__hsum_i32_avx2(_mm256_add_epi32(q[2], q[3]));
+            memcpy(b + 260 + 4 * g, bsum, 4); /* little-endian, as the file's */
+        }
+        d = amax != 0.0f ? 1.0f / iscale : 0.0f;
+        memcpy(b, &d, 4);
+    }
+}
+
 /* ---- Q6_K, IQ4_XS, TQ1_0, TQ2_0 against Q8_K: the scalar kernels' integers, exactly ---- */
 
 
@@ -3381,6 +3474,9 @@ LLM__TARGET_AVX2 static void llm__vec_dot_q6_K_q8_K_avx2(int n, float *s, const 
    multiplies and adds in the same order, never fused), so a result does not depend on the
    tile, the batch or the thread that computed it. */
 #define LLM__TILE_INLINE LLM__TARGET_AVX2 static inline __attribute__((always_inline))
+/* v stays in a register here: without it GCC turns a tile's running sums into trees of
+   products spilled to the stack (a tenth slower). */
+#define LLM__KEEP(v) __asm__("" : "+x"(v))
 #define LLM__UNROLL _Pragma("GCC unroll 8")
 
 /* Decode reads each weight once, row after row: asking for the lines a few rows ahead keeps
@@ -3662,11 +3758,11 @@ LLM__TILE_INLINE void llm__q6_K_tile_avx2(int nb, const uint8_t *w, size_t ws, c
     }
 
 /* 32-element blocks against Q8_0 (Q8_0, Q4_0, Q5_0, IQ4_NL). Per block the exact integer dot
-   and u = isum * (dw * dx); block i is added to partial sum i % 8 (in block order), and the
-   eight partial sums are added as llm__hsum256 adds lanes. One row streams eight blocks at a
-   time with the partial sums in the lanes of one vector; prefill takes eight rows at once,
-   their blocks' 4-byte chunks transposed in registers so that row r's integer sum builds up
-   in lane r, and walks the blocks one partial sum after the other. Both give the same bits. */
+   and u = isum * (dw * dx), added to the sum in block order: the scalar kernel's operations,
+   so all give its bits. One row takes eight blocks' integer dots at a time (their u in the
+   lanes of one vector, then added lane by lane); prefill takes eight rows at once, their
+   blocks' 4-byte chunks transposed in registers so that row r's integer sum builds up in
+   lane r and row r's sum in lane r of one float vector per column. */
 LLM__TILE_INLINE __m256i llm__q32_codes_avx2(int type, const uint8_t *b) {
     if (type == LLM_TYPE_Q4_0) return _mm256_sub_epi8(llm__nibbles_avx2(b + 2), _mm256_set1_epi8(8));
     if (type == LLM_TYPE_Q5_0)
@@ -3709,76 +3805,61 @@ LLM__TILE_INLINE __m256 llm__halves8_avx2(const uint8_t *p, size_t stride) {
 LLM__TILE_INLINE void llm__q32x8_tile_avx2(int type, int bb, int nb, const uint8_t *w, size_t ws, const uint8_t *x,
                                            size_t xs, float *y, size_t ldy, const int C) {
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256 part[8][4];
-    int i, j, r, c, k;
-    for (j = 0; j < 8; j++) {
-        __m256 acc[4];
-        LLM__UNROLL for (c = 0; c < C; c++) acc[c] = _mm256_setzero_ps();
-        for (i = j; i < nb; i += 8) {
-            const uint8_t *b0 = w + (size_t)i * bb;
-            __m256i t[8], isum[4];
-            __m256 dw = llm__halves8_avx2(b0, ws);
-            LLM__UNROLL for (r = 0; r < 8; r++) t[r] = llm__q32_codes_avx2(type, b0 + (size_t)r * ws);
-            llm__transpose8_epi32_avx2(t); /* t[k] lane r: row r's codes 4k .. 4k + 3 */
-            LLM__UNROLL for (c = 0; c < C; c++) isum[c] = _mm256_setzero_si256();
-            LLM__UNROLL for (k = 0; k < 8; k++) {
-                __m256i a = _mm256_sign_epi8(t[k], t[k]);
-                LLM__UNROLL for (c = 0; c < C; c++) {
-                    int32_t q4;
-                    memcpy(&q4, x + (size_t)c * xs + (size_t)i * LLM__Q8_0_BYTES + 2 + 4 * k, 4);
-                    isum[c] = _mm256_add_epi32(
-                        isum[c], _mm256_madd_epi16(_mm256_maddubs_epi16(a, _mm256_sign_epi8(_mm256_set1_epi32(q4), t[k])), ones));
-                }
-            }
+    __m256 sum[4];
+    int i, r, c, k;
+    LLM__UNROLL for (c = 0; c < C; c++) sum[c] = _mm256_setzero_ps();
+    for (i = 0; i < nb; i++) {
+        const uint8_t *b0 = w + (size_t)i * bb;
+        __m256i t[8], isum[4];
+        __m256 dw = llm__halves8_avx2(b0, ws);
+        LLM__UNROLL for (r = 0; r < 8; r++) t[r] = llm__q32_codes_avx2(type, b0 + (size_t)r * ws);
+        llm__transpose8_epi32_avx2(t); /* t[k] lane r: row r's codes 4k .. 4k + 3 */
+        LLM__UNROLL for (c = 0; c < C; c++) isum[c] = _mm256_setzero_si256();
+        LLM__UNROLL for (k = 0; k < 8; k++) {
+            __m256i a = _mm256_sign_epi8(t[k], t[k]);
             LLM__UNROLL for (c = 0; c < C; c++) {
-                __m256 dx = _mm256_set1_ps(llm__kq_half_avx2(x + (size_t)c * xs + (size_t)i * LLM__Q8_0_BYTES));
-                acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_mul_ps(dw, dx)));
+                int32_t q4;
+                memcpy(&q4, x + (size_t)c * xs + (size_t)i * LLM__Q8_0_BYTES + 2 + 4 * k, 4);
+                isum[c] = _mm256_add_epi32(
+                    isum[c], _mm256_madd_epi16(_mm256_maddubs_epi16(a, _mm256_sign_epi8(_mm256_set1_epi32(q4), t[k])), ones));
             }
         }
-        LLM__UNROLL for (c = 0; c < C; c++) part[j][c] = acc[c];
+        LLM__UNROLL for (c = 0; c < C; c++) {
+            __m256 dx = _mm256_set1_ps(llm__kq_half_avx2(x + (size_t)c * xs + (size_t)i * LLM__Q8_0_BYTES));
+            sum[c] = _mm256_add_ps(sum[c], _mm256_mul_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_mul_ps(dw, dx)));
+        }
     }
-    LLM__UNROLL for (c = 0; c < C; c++) { /* llm__hsum256's order */
-        __m256 e = _mm256_add_ps(_mm256_add_ps(part[0][c], part[4][c]), _mm256_add_ps(part[2][c], part[6][c]));
-        __m256 f = _mm256_add_ps(_mm256_add_ps(part[1][c], part[5][c]), _mm256_add_ps(part[3][c], part[7][c]));
-        _mm256_storeu_ps(y + (size_t)c * ldy, _mm256_add_ps(e, f));
-    }
+    LLM__UNROLL for (c = 0; c < C; c++) _mm256_storeu_ps(y + (size_t)c * ldy, sum[c]);
 }
 
-/* One row and one column: lane j of the partial sums takes blocks j, j + 8, ... */
+/* One row and one column. */
 LLM__TILE_INLINE float llm__q32_row_avx2(int type, int bb, int nb, const uint8_t *w, const uint8_t *x) {
-    __m256 part = _mm256_setzero_ps();
+    float sum = 0.0f, u[8];
     __m256i p[8];
-    int i = 0, k, m;
+    int i = 0, k;
     for (; i + 8 <= nb; i += 8) {
         const uint8_t *bw = w + (size_t)i * bb, *bx = x + (size_t)i * LLM__Q8_0_BYTES;
         LLM__UNROLL for (k = 0; k < 8; k++)
             p[k] = llm__dot_i8x32_avx2(llm__q32_codes_avx2(type, bw + k * bb),
                                        _mm256_loadu_si256((const __m256i *)(bx + k * LLM__Q8_0_BYTES + 2)));
-        part = _mm256_add_ps(part, _mm256_mul_ps(_mm256_cvtepi32_ps(llm__hsum8_i32_avx2(p, 8)),
-                                                 _mm256_mul_ps(llm__halves8_avx2(bw, (size_t)bb), llm__halves8_avx2(bx, LLM__Q8_0_BYTES))));
+        _mm256_storeu_ps(u, _mm256_mul_ps(_mm256_cvtepi32_ps(llm__hsum8_i32_avx2(p, 8)),
+                                          _mm256_mul_ps(llm__halves8_avx2(bw, (size_t)bb), llm__halves8_avx2(bx, LLM__Q8_0_BYTES))));
+        LLM__UNROLL for (k = 0; k < 8; k++) sum += u[k];
     }
-    m = nb - i;
-    if (m > 0) { /* the last blocks go to partial sums 0 .. m - 1 only */
-        float u[8], d[8];
-        int mask[8];
-        for (k = 0; k < 8; k++) {
-            const uint8_t *bw = w + (size_t)(i + k) * bb, *bx = x + (size_t)(i + k) * LLM__Q8_0_BYTES;
-            p[k] = k < m ? llm__dot_i8x32_avx2(llm__q32_codes_avx2(type, bw), _mm256_loadu_si256((const __m256i *)(bx + 2)))
-                         : _mm256_setzero_si256();
-            d[k] = k < m ? llm__kq_half_avx2(bw) * llm__kq_half_avx2(bx) : 0.0f;
-            mask[k] = k < m ? -1 : 0;
-        }
-        _mm256_storeu_ps(u, _mm256_mul_ps(_mm256_cvtepi32_ps(llm__hsum8_i32_avx2(p, 8)), _mm256_loadu_ps(d)));
-        part = _mm256_blendv_ps(part, _mm256_add_ps(part, _mm256_loadu_ps(u)),
-                                _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)mask)));
+    for (; i < nb; i++) { /* the last blocks one at a time, with the same operations */
+        const uint8_t *bw = w + (size_t)i * bb, *bx = x + (size_t)i * LLM__Q8_0_BYTES;
+        p[0] = llm__dot_i8x32_avx2(llm__q32_codes_avx2(type, bw), _mm256_loadu_si256((const __m256i *)(bx + 2)));
+        _mm_store_ss(u, _mm_mul_ss(_mm_cvtepi32_ps(_mm256_castsi256_si128(llm__hsum8_i32_avx2(p, 1))),
+                                   _mm_set_ss(llm__kq_half_avx2(bw) * llm__kq_half_avx2(bx))));
+        sum += u[0];
     }
-    return llm__hsum256(part);
+    return sum;
 }
 
 LLM__TILE_INLINE void llm__gemm_q32_avx2(int type, int bb, int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x,
                                          size_t xs, int nc, float *y, size_t ldy) {
     int nb = n / 32, r = 0, r0, c;
-    for (; r + 8 <= nr && nc >= 4; r += 8) {
+    for (; r + 8 <= nr; r += 8) {
         const uint8_t *wr = w + (size_t)r * ws;
         for (c = 0; c + 4 <= nc; c += 4) llm__q32x8_tile_avx2(type, bb, nb, wr, ws, x + (size_t)c * xs, xs, y + (size_t)c * ldy + r, ldy, 4);
         for (; c < nc; c++) llm__q32x8_tile_avx2(type, bb, nb, wr, ws, x + (size_t)c * xs, xs, y + (size_t)c * ldy + r, ldy, 1);
@@ -3802,9 +3883,8 @@ LLM__Q32_KERNELS(llm__gemm_q5_0_avx2, llm__dot_q5_0_avx2, LLM_TYPE_Q5_0, LLM__Q5
 LLM__Q32_KERNELS(llm__gemm_iq4_nl_avx2, llm__dot_iq4_nl_avx2, LLM_TYPE_IQ4_NL, LLM__IQ4_NL_BYTES)
 
 /* Packed groups (llm__pack_x8) against Q8_0 columns. Per block the eight rows' exact integer
-   sums sit in the lanes of one vector; the float steps are llm__q32_row_avx2's (u = isum *
-   (dw * dx), block i into partial sum i % 8, the partial sums added as llm__hsum256 does), so
-   packed and unpacked weights give the same bits. Q4_0's levels are used unsigned (0..15):
+   sums sit in the lanes of one vector, and the float steps are the scalar kernel's (u = isum *
+   (dw * dx) added in block order), so packed and unpacked weights give the same bits. Q4_0's levels are used unsigned (0..15):
    eight maddubs pairs add up in int16 (at most 8 * 2 * 15 * 128), and 8 * (sum of the block's
    activations) comes off afterwards. */
 LLM__TILE_INLINE void llm__x8_xsums_avx2(int nb, const uint8_t *x, int32_t *out) {
@@ -3829,48 +3909,42 @@ LLM__TILE_INLINE __m256i llm__x8_bcast_avx2(const uint8_t *p) {
 LLM__TILE_INLINE void llm__x8_tile_avx2(int type, int bb, int nb, const uint8_t *g, const uint8_t *x, size_t xs,
                                         const int32_t *xsum, float *y, size_t ldy, const int C) {
     const __m256i m4 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
-    __m256 part[8][4];
-    int i0, j, k, c;
-    LLM__UNROLL for (j = 0; j < 8; j++) LLM__UNROLL for (c = 0; c < C; c++) part[j][c] = _mm256_setzero_ps();
-    for (i0 = 0; i0 < nb; i0 += 8)
-        LLM__UNROLL for (j = 0; j < 8; j++) {
-            int i = i0 + j;
-            const uint8_t *b = g + (size_t)i * 8 * bb;
-            __m256i w[8];
-            __m256 dw;
-            if (i >= nb) break;
-            dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b));
-            if (type == LLM_TYPE_Q4_0) {
-                LLM__UNROLL for (k = 0; k < 4; k++) {
-                    __m256i v = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * k));
-                    w[k] = _mm256_and_si256(v, m4);
-                    w[k + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+    __m256 sum[4];
+    int i, k, c;
+    LLM__UNROLL for (c = 0; c < C; c++) sum[c] = _mm256_setzero_ps();
+    for (i = 0; i < nb; i++) {
+        const uint8_t *b = g + (size_t)i * 8 * bb, *xi = x + (size_t)i * LLM__Q8_0_BYTES;
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b));
+        __m256i acc[4];
+        if (type == LLM_TYPE_Q4_0) { /* chunk k: codes 4k .. 4k + 3 (low nibbles) and 16 + 4k .. (high) */
+            LLM__UNROLL for (k = 0; k < 4; k++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * k));
+                __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                LLM__UNROLL for (c = 0; c < C; c++) {
+                    const uint8_t *bx = xi + (size_t)c * xs + 2 + 4 * k;
+                    __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, llm__x8_bcast_avx2(bx)),
+                                                 _mm256_maddubs_epi16(hi, llm__x8_bcast_avx2(bx + 16)));
+                    acc[c] = k == 0 ? p : _mm256_add_epi16(acc[c], p);
+                    LLM__KEEP(acc[c]);
                 }
-            } else {
-                LLM__UNROLL for (k = 0; k < 8; k++) w[k] = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * k));
             }
-            LLM__UNROLL for (c = 0; c < C; c++) {
-                const uint8_t *bx = x + (size_t)c * xs + (size_t)i * LLM__Q8_0_BYTES;
-                __m256i isum;
-                if (type == LLM_TYPE_Q4_0) {
-                    __m256i p = _mm256_maddubs_epi16(w[0], llm__x8_bcast_avx2(bx + 2));
-                    LLM__UNROLL for (k = 1; k < 8; k++)
-                        p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w[k], llm__x8_bcast_avx2(bx + 2 + 4 * k)));
-                    isum = _mm256_sub_epi32(_mm256_madd_epi16(p, ones), _mm256_set1_epi32(xsum[c * nb + i]));
-                } else {
-                    isum = llm__dot_i8x32_avx2(w[0], llm__x8_bcast_avx2(bx + 2));
-                    LLM__UNROLL for (k = 1; k < 8; k++)
-                        isum = _mm256_add_epi32(isum, llm__dot_i8x32_avx2(w[k], llm__x8_bcast_avx2(bx + 2 + 4 * k)));
+            LLM__UNROLL for (c = 0; c < C; c++)
+                acc[c] = _mm256_sub_epi32(_mm256_madd_epi16(acc[c], ones), _mm256_set1_epi32(xsum[c * nb + i]));
+        } else {
+            LLM__UNROLL for (k = 0; k < 8; k++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * k)), a = _mm256_sign_epi8(v, v);
+                LLM__UNROLL for (c = 0; c < C; c++) {
+                    __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(a, _mm256_sign_epi8(llm__x8_bcast_avx2(xi + (size_t)c * xs + 2 + 4 * k), v)), ones);
+                    acc[c] = k == 0 ? p : _mm256_add_epi32(acc[c], p);
+                    LLM__KEEP(acc[c]);
                 }
-                part[j][c] = _mm256_add_ps(part[j][c], _mm256_mul_ps(_mm256_cvtepi32_ps(isum),
-                                                                     _mm256_mul_ps(dw, _mm256_set1_ps(llm__kq_half_avx2(bx)))));
             }
         }
-    LLM__UNROLL for (c = 0; c < C; c++) {
-        __m256 e = _mm256_add_ps(_mm256_add_ps(part[0][c], part[4][c]), _mm256_add_ps(part[2][c], part[6][c]));
-        __m256 f = _mm256_add_ps(_mm256_add_ps(part[1][c], part[5][c]), _mm256_add_ps(part[3][c], part[7][c]));
-        _mm256_storeu_ps(y + (size_t)c * ldy, _mm256_add_ps(e, f));
+        LLM__UNROLL for (c = 0; c < C; c++)
+            sum[c] = _mm256_add_ps(sum[c], _mm256_mul_ps(_mm256_cvtepi32_ps(acc[c]),
+                                                         _mm256_mul_ps(dw, _mm256_set1_ps(llm__kq_half_avx2(xi + (size_t)c * xs)))));
     }
+    LLM__UNROLL for (c = 0; c < C; c++) _mm256_storeu_ps(y + (size_t)c * ldy, sum[c]);
 }
 
 /* Q4_K: per super-block the eight rows' 6-bit scales and mins come apart in the lanes (the
@@ -3924,6 +3998,8 @@ LLM__TILE_INLINE void llm__x8_q4_K_tile_avx2(int nb, const uint8_t *g, const uin
                 LLM__UNROLL for (k = 1; k < 8; k++) {
                     p0 = _mm256_add_epi16(p0, _mm256_maddubs_epi16(lo[k], llm__x8_bcast_avx2(xb + 4 * k)));
                     p1 = _mm256_add_epi16(p1, _mm256_maddubs_epi16(hi[k], llm__x8_bcast_avx2(xb + 32 + 4 * k)));
+                    LLM__KEEP(p0);
+                    LLM__KEEP(p1);
                 }
                 acc[c] = _mm256_add_epi32(acc[c], _mm256_add_epi32(_mm256_madd_epi16(p0, s0), _mm256_madd_epi16(p1, s1)));
             }
@@ -3969,8 +4045,12 @@ LLM__TILE_INLINE void llm__x8_q2_K_tile_avx2(int nb, const uint8_t *g, const uin
                 LLM__UNROLL for (c = 0; c < C; c++) {
                     const uint8_t *xb = x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES + 4 + 16 * (8 * h + jj);
                     __m256i p = _mm256_maddubs_epi16(code[0], llm__x8_bcast_avx2(xb));
-                    LLM__UNROLL for (t = 1; t < 4; t++) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(code[t], llm__x8_bcast_avx2(xb + 4 * t)));
+                    LLM__UNROLL for (t = 1; t < 4; t++) {
+                        p = _mm256_add_epi16(p, _mm256_maddubs_epi16(code[t], llm__x8_bcast_avx2(xb + 4 * t)));
+                        LLM__KEEP(p);
+                    }
                     acc[c] = _mm256_add_epi32(acc[c], _mm256_madd_epi16(p, scale));
+                    LLM__KEEP(acc[c]);
                 }
             }
         }
@@ -4759,6 +4839,7 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
         k->vec_dot[i] = llm__types[i].vec_dot;
         k->gemm[i] = NULL;
         k->gemm_x8[i] = NULL;
+        k->from_float[i] = llm__types[i].from_float;
     }
     k->axpy_f32 = llm__axpy_f32;
     k->axpy_f16 = llm__axpy_f16;
@@ -4797,6 +4878,9 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
         k->vec_dot[LLM_TYPE_IQ4_XS] = llm__vec_dot_iq4_xs_q8_K_avx2;
         k->vec_dot[LLM_TYPE_TQ1_0] = llm__vec_dot_tq1_0_q8_K_avx2;
         k->vec_dot[LLM_TYPE_TQ2_0] = llm__vec_dot_tq2_0_q8_K_avx2;
+        k->from_float[LLM_TYPE_Q8_0] = llm__q8_0_from_float_avx2;
+        k->from_float[LLM_TYPE_Q8_1] = llm__q8_1_from_float_avx2;
+        k->from_float[LLM_TYPE_Q8_K] = llm__q8_K_from_float_avx2;
     }
 #endif
 #if defined(LLM__NEON)
@@ -6447,7 +6531,7 @@ static void llm__matmul(llm_context *c, const llm__tensor *w, const float *x, in
         cj.n = n;
         cj.xq = c->xq;
         cj.stride = c->xq_stride;
-        cj.from_float = llm__types[vdt].from_float;
+        cj.from_float = c->kern.from_float[vdt];
         llm__pool_run_sized(&c->pool, n_cols, (double)n * n_cols, llm__convert_task, &cj);
         j.xq = c->xq;
         j.xq_stride = c->xq_stride;

@@ -335,6 +335,56 @@ static float t_randn(void) { /* sum of uniforms: roughly normal, deterministic *
     return s;
 }
 
+/* The activation quantizers of each ISA (the Q8 forms the dot products take) write the scalar
+   functions' bytes: random rows at several scales, and blocks made to hit the edges (ties at
+   .5, zeros, -0, equal magnitudes of both signs, NaN and infinities, subnormal and huge
+   maxima whose fp16 scale under- or overflows). */
+static void t_act_row(float *x, int n, int kind) {
+    int i;
+    for (i = 0; i < n; i++) x[i] = t_randn() * (kind == 1 ? 1e-3f : kind == 2 ? 1e4f : 1.0f);
+    if (kind == 3) /* exact ties: amax 127, so q = x * 1 */
+        for (i = 0; i < n; i++) x[i] = (i % 32 == 0) ? 127.0f : (float)((i * 7) % 254 - 127) + 0.5f * (i & 1);
+    if (kind == 4)
+        for (i = 0; i < n; i++) x[i] = i % 3 == 0 ? -0.0f : 0.0f;
+    if (kind == 5) /* the same magnitude with both signs, the negative first */
+        for (i = 0; i < n; i++) x[i] = i % 11 == 3 ? -5.0f : i % 11 == 7 ? 5.0f : (float)(i % 5) * 0.25f;
+    if (kind == 6) x[n / 2] = NAN, x[1] = INFINITY, x[n - 1] = -INFINITY, x[40] = NAN;
+    if (kind == 7)
+        for (i = 0; i < n; i++) x[i] = t_randn() * 1e-41f; /* subnormal: 127 / amax overflows */
+    if (kind == 8)
+        for (i = 0; i < n; i++) x[i] = t_randn() * 1e8f; /* amax / 127 past fp16's range */
+}
+
+static void test_act_quant_simd(void) {
+    static const int forms[] = {LLM_TYPE_Q8_0, LLM_TYPE_Q8_1, LLM_TYPE_Q8_K};
+    unsigned masks[4];
+    const char *names[4];
+    int n_isa = t_isas(masks, names), isa, fi, kind, n = 1024, n_checked = 0;
+    float *x = (float *)malloc(sizeof(float) * n);
+    for (isa = 1; isa < n_isa; isa++) {
+        llm__kernels k;
+        llm__kernels_init(&k, masks[isa]);
+        for (fi = 0; fi < 3; fi++)
+            for (kind = 0; kind < 9; kind++) {
+                int t = forms[fi];
+                size_t bytes = llm__type_row_bytes(t, n);
+                uint8_t *a = (uint8_t *)malloc(bytes), *b = (uint8_t *)malloc(bytes);
+                t_act_row(x, n, kind);
+                memset(a, 0x5a, bytes);
+                memset(b, 0xa5, bytes);
+                llm__types[t].from_float(x, a, n);
+                k.from_float[t](x, b, n);
+                T_CHECK(memcmp(a, b, bytes) == 0, "%s %s kind %d: bytes differ from scalar", names[isa], llm_type_name(t), kind);
+                n_checked++;
+                free(a);
+                free(b);
+            }
+    }
+    free(x);
+    printf("       %d rows of activations compared byte for byte with scalar\n", n_checked);
+    if (n_isa == 1) printf("       only the scalar path exists on this machine\n");
+}
+
 static void test_simd_vs_scalar(void) {
     static const int types[] = {LLM_TYPE_F32, LLM_TYPE_F16, LLM_TYPE_BF16, LLM_TYPE_Q8_0};
     static const int lens[] = {32, 64, 96, 160, 256, 1024, 4096};
@@ -363,7 +413,10 @@ static void test_simd_vs_scalar(void) {
                     llm__types[vdt].from_float(x, xq, n);
                     ref.vec_dot[t](n, &a, wq, xq);
                     k.vec_dot[t](n, &b, wq, xq);
-                    T_CHECK(fabs((double)a - b) <= 1e-6 * mag, "%s %s n=%d: %.9g vs scalar %.9g", names[isa], llm_type_name(t), n, b, a);
+                    if (t == LLM_TYPE_Q8_0) /* the same integers and float steps in the same order */
+                        T_CHECK(memcmp(&a, &b, sizeof a) == 0, "%s q8_0 n=%d: %.9g, scalar %.9g", names[isa], n, b, a);
+                    else
+                        T_CHECK(fabs((double)a - b) <= 1e-6 * mag, "%s %s n=%d: %.9g vs scalar %.9g", names[isa], llm_type_name(t), n, b, a);
                     free(w);
                     free(x);
                     free(wq);
@@ -555,6 +608,7 @@ static void tests_kernels(void) {
     T_RUN(test_dequant_bit_exact);
     T_RUN(test_matvec_refs);
     T_RUN(test_simd_vs_scalar);
+    T_RUN(test_act_quant_simd);
     T_RUN(test_gemm_tiles);
     T_RUN(test_packed_x8);
 #if !defined(__aarch64__)
