@@ -3064,20 +3064,23 @@ LLM__TARGET_AVX2 static void llm__vec_dot_f32_f32_avx2(int n, float *s, const vo
     *s = sum;
 }
 
+/* F16 against F16: eight lanes of partial sums over the groups of eight in order, added as
+   llm__hsum256 adds lanes, then the tail one product at a time. One accumulator per output,
+   so prefill tiles keep a block of rows x columns in registers (llm__f16_tile_avx2) with the
+   same bits. */
+LLM__TARGET_AVX2 static __m256 llm__f16x8_avx2(const uint8_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+
+LLM__TARGET_AVX2 static float llm__f16_tail_avx2(float sum, int i, int n, const uint8_t *pw, const uint8_t *px) {
+    for (; i < n; i++) sum += _cvtsh_ss(llm__le16(pw + 2 * i)) * _cvtsh_ss(llm__le16(px + 2 * i));
+    return sum;
+}
+
 LLM__TARGET_AVX2 static void llm__vec_dot_f16_f16_avx2(int n, float *s, const void *w, const void *x) {
     const uint8_t *pw = (const uint8_t *)w, *px = (const uint8_t *)x;
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-    float sum;
+    __m256 a = _mm256_setzero_ps();
     int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pw + 2 * i))),
-                             _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(px + 2 * i))), a0);
-        a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pw + 2 * i + 16))),
-                             _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(px + 2 * i + 16))), a1);
-    }
-    sum = llm__hsum256(_mm256_add_ps(a0, a1));
-    for (; i < n; i++) sum += llm__fp16_to_fp32(llm__le16(pw + 2 * i)) * llm__fp16_to_fp32(llm__le16(px + 2 * i));
-    *s = sum;
+    for (; i + 8 <= n; i += 8) a = _mm256_fmadd_ps(llm__f16x8_avx2(pw + 2 * i), llm__f16x8_avx2(px + 2 * i), a);
+    *s = llm__f16_tail_avx2(llm__hsum256(a), i, n, pw, px);
 }
 
 LLM__TARGET_AVX2 static __m256 llm__bf16x8_avx2(const uint8_t *p) {
@@ -3887,16 +3890,32 @@ LLM__Q32_KERNELS(llm__gemm_iq4_nl_avx2, llm__dot_iq4_nl_avx2, LLM_TYPE_IQ4_NL, L
    (dw * dx) added in block order), so packed and unpacked weights give the same bits. Q4_0's levels are used unsigned (0..15):
    eight maddubs pairs add up in int16 (at most 8 * 2 * 15 * 128), and 8 * (sum of the block's
    activations) comes off afterwards. */
-LLM__TILE_INLINE void llm__x8_xsums_avx2(int nb, const uint8_t *x, int32_t *out) {
+/* A column's per-block values for the packed tiles: the scales d widened once (not once per
+   group of rows), and for Q4_0 8 * (the sum of the block's q). */
+LLM__TILE_INLINE void llm__x8_column_avx2(int type, int nb, const uint8_t *x, float *d, int32_t *xsum) {
     int i;
     for (i = 0; i < nb; i++) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(x + (size_t)i * LLM__Q8_0_BYTES + 2));
-        __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), v), _mm256_set1_epi16(1));
-        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-        out[i] = 8 * _mm_cvtsi128_si32(h);
+        const uint8_t *b = x + (size_t)i * LLM__Q8_0_BYTES;
+        d[i] = llm__kq_half_avx2(b);
+        if (type == LLM_TYPE_Q4_0) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(b + 2));
+            __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), v), _mm256_set1_epi16(1));
+            __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+            h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+            h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+            xsum[i] = 8 * _mm_cvtsi128_si32(h);
+        }
     }
+}
+
+/* Decode streams a group's blocks once: asking for each block's lines this far ahead keeps
+   more of them in flight than the hardware prefetcher does alone. */
+#ifndef LLM__X8_PREFETCH
+#define LLM__X8_PREFETCH 2048
+#endif
+LLM__TILE_INLINE void llm__x8_prefetch_avx2(const uint8_t *b, int bytes) {
+    int o;
+    for (o = 0; o < bytes; o += 64) _mm_prefetch((const char *)b + LLM__X8_PREFETCH + o, _MM_HINT_T0);
 }
 
 LLM__TILE_INLINE __m256i llm__x8_bcast_avx2(const uint8_t *p) {
@@ -3907,7 +3926,7 @@ LLM__TILE_INLINE __m256i llm__x8_bcast_avx2(const uint8_t *p) {
 
 /* One group (g: its first packed block) against C columns (C <= 4): y[c * ldy + 0..7]. */
 LLM__TILE_INLINE void llm__x8_tile_avx2(int type, int bb, int nb, const uint8_t *g, const uint8_t *x, size_t xs,
-                                        const int32_t *xsum, float *y, size_t ldy, const int C) {
+                                        const float *xd, const int32_t *xsum, float *y, size_t ldy, const int C) {
     const __m256i m4 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
     __m256 sum[4];
     int i, k, c;
@@ -3916,6 +3935,7 @@ LLM__TILE_INLINE void llm__x8_tile_avx2(int type, int bb, int nb, const uint8_t 
         const uint8_t *b = g + (size_t)i * 8 * bb, *xi = x + (size_t)i * LLM__Q8_0_BYTES;
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b));
         __m256i acc[4];
+        if (C == 1) llm__x8_prefetch_avx2(b, 8 * bb);
         if (type == LLM_TYPE_Q4_0) { /* chunk k: codes 4k .. 4k + 3 (low nibbles) and 16 + 4k .. (high) */
             LLM__UNROLL for (k = 0; k < 4; k++) {
                 __m256i v = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * k));
@@ -3941,8 +3961,7 @@ LLM__TILE_INLINE void llm__x8_tile_avx2(int type, int bb, int nb, const uint8_t 
             }
         }
         LLM__UNROLL for (c = 0; c < C; c++)
-            sum[c] = _mm256_add_ps(sum[c], _mm256_mul_ps(_mm256_cvtepi32_ps(acc[c]),
-                                                         _mm256_mul_ps(dw, _mm256_set1_ps(llm__kq_half_avx2(xi + (size_t)c * xs)))));
+            sum[c] = _mm256_add_ps(sum[c], _mm256_mul_ps(_mm256_cvtepi32_ps(acc[c]), _mm256_mul_ps(dw, _mm256_broadcast_ss(xd + c * nb + i))));
     }
     LLM__UNROLL for (c = 0; c < C; c++) _mm256_storeu_ps(y + (size_t)c * ldy, sum[c]);
 }
@@ -3974,6 +3993,7 @@ LLM__TILE_INLINE void llm__x8_q4_K_tile_avx2(int nb, const uint8_t *g, const uin
     LLM__UNROLL for (c = 0; c < C; c++) sum[c] = _mm256_setzero_ps();
     for (i = 0; i < nb; i++) {
         const uint8_t *b = g + (size_t)i * 8 * LLM__Q4_K_BYTES, *xi = x + (size_t)i * LLM__Q8_K_BYTES;
+        if (C == 1) llm__x8_prefetch_avx2(b, 8 * LLM__Q4_K_BYTES);
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b)), dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + 16)));
         __m256i u0 = _mm256_loadu_si256((const __m256i *)(b + 32)), u1 = _mm256_loadu_si256((const __m256i *)(b + 64));
         __m256i u2 = _mm256_loadu_si256((const __m256i *)(b + 96));
@@ -4027,6 +4047,7 @@ LLM__TILE_INLINE void llm__x8_q2_K_tile_avx2(int nb, const uint8_t *g, const uin
     LLM__UNROLL for (c = 0; c < C; c++) sum[c] = _mm256_setzero_ps();
     for (i = 0; i < nb; i++) {
         const uint8_t *b = g + (size_t)i * 8 * LLM__Q2_K_BYTES, *xi = x + (size_t)i * LLM__Q8_K_BYTES;
+        if (C == 1) llm__x8_prefetch_avx2(b, 8 * LLM__Q2_K_BYTES);
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b)), dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + 16)));
         __m256i sc[4], mn[4], acc[4], msum[4];
         LLM__UNROLL for (t = 0; t < 4; t++) {
@@ -4069,13 +4090,14 @@ LLM__TILE_INLINE void llm__x8_q2_K_tile_avx2(int nb, const uint8_t *g, const uin
 LLM__TILE_INLINE void llm__gemm_x8_avx2(int type, int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs,
                                         int nc, float *y, size_t ldy) {
     int32_t xsum[4 * LLM__X8_MAX_BLOCKS];
+    float xd[4 * LLM__X8_MAX_BLOCKS];
     int bb = llm__types[type].size, nb = n / 32, ng = nr / 8, band = nc <= 4 ? ng : (int)(65536 / (8 * ws)) + 1, g0, g1, g, c, C, k;
     for (g0 = 0; g0 < ng; g0 = g1) {
         g1 = g0 + band < ng ? g0 + band : ng;
         for (c = 0; c < nc; c += C) {
             C = nc - c >= 4 ? 4 : 1;
-            if (type == LLM_TYPE_Q4_0)
-                for (k = 0; k < C; k++) llm__x8_xsums_avx2(nb, x + (size_t)(c + k) * xs, xsum + k * nb);
+            if (type == LLM_TYPE_Q4_0 || type == LLM_TYPE_Q8_0)
+                for (k = 0; k < C; k++) llm__x8_column_avx2(type, nb, x + (size_t)(c + k) * xs, xd + k * nb, xsum + k * nb);
             for (g = g0; g < g1; g++) {
                 const uint8_t *wg = w + (size_t)g * 8 * ws, *xc = x + (size_t)c * xs;
                 float *yg = y + (size_t)c * ldy + 8 * g;
@@ -4086,9 +4108,9 @@ LLM__TILE_INLINE void llm__gemm_x8_avx2(int type, int n, const uint8_t *w, size_
                     if (C == 4) llm__x8_q2_K_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 4);
                     else llm__x8_q2_K_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 1);
                 } else if (C == 4) {
-                    llm__x8_tile_avx2(type, bb, nb, wg, xc, xs, xsum, yg, ldy, 4);
+                    llm__x8_tile_avx2(type, bb, nb, wg, xc, xs, xd, xsum, yg, ldy, 4);
                 } else {
-                    llm__x8_tile_avx2(type, bb, nb, wg, xc, xs, xsum, yg, ldy, 1);
+                    llm__x8_tile_avx2(type, bb, nb, wg, xc, xs, xd, xsum, yg, ldy, 1);
                 }
             }
         }
@@ -4106,42 +4128,48 @@ LLM__X8_GEMM(llm__gemm_x8_q8_0_avx2, LLM_TYPE_Q8_0)
 LLM__X8_GEMM(llm__gemm_x8_q4_K_avx2, LLM_TYPE_Q4_K)
 LLM__X8_GEMM(llm__gemm_x8_q2_K_avx2, LLM_TYPE_Q2_K)
 
-/* F16 against F16: one row and four columns, each output with the two accumulators of
-   llm__vec_dot_f16_f16_avx2 (alternate groups of eight) and its float tail, so the bits match.
-   A row's halves are widened once for the four columns. */
-LLM__TILE_INLINE void llm__f16_tile_avx2(int n, const uint8_t *w, const uint8_t *x, size_t xs, float *y, size_t ldy) {
-    __m256 a0[4], a1[4];
-    int i = 0, c;
-    LLM__UNROLL for (c = 0; c < 4; c++) a0[c] = a1[c] = _mm256_setzero_ps();
-    for (; i + 16 <= n; i += 16) {
-        __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 2 * i)));
-        __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 2 * i + 16)));
-        LLM__UNROLL for (c = 0; c < 4; c++) {
-            const uint8_t *xc = x + (size_t)c * xs + 2 * i;
-            a0[c] = _mm256_fmadd_ps(w0, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)xc)), a0[c]);
-            a1[c] = _mm256_fmadd_ps(w1, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(xc + 16))), a1[c]);
+/* F16 prefill: R rows x C columns (R <= 4, C <= 3), each output llm__vec_dot_f16_f16_avx2's
+   operations. Per group of eight the columns' halves are widened once for the R rows and each
+   row's once for the C columns: 7 conversions to 12 FMAs at 4 x 3. */
+LLM__TILE_INLINE void llm__f16_tile_avx2(int n, const uint8_t *w, size_t ws, const uint8_t *x, size_t xs, float *y, size_t ldy,
+                                         const int R, const int C) {
+    __m256 a[4][3];
+    int i = 0, r, c;
+    LLM__UNROLL for (r = 0; r < R; r++) LLM__UNROLL for (c = 0; c < C; c++) a[r][c] = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) {
+        __m256 xv[3];
+        LLM__UNROLL for (c = 0; c < C; c++) xv[c] = llm__f16x8_avx2(x + (size_t)c * xs + 2 * i);
+        LLM__UNROLL for (r = 0; r < R; r++) {
+            __m256 wv = llm__f16x8_avx2(w + (size_t)r * ws + 2 * i);
+            LLM__UNROLL for (c = 0; c < C; c++) a[r][c] = _mm256_fmadd_ps(wv, xv[c], a[r][c]);
         }
     }
-    LLM__UNROLL for (c = 0; c < 4; c++) {
-        const uint8_t *xc = x + (size_t)c * xs;
-        float sum = llm__hsum256(_mm256_add_ps(a0[c], a1[c]));
-        int k;
-        for (k = i; k < n; k++) sum += llm__kq_half_avx2(w + 2 * k) * llm__kq_half_avx2(xc + 2 * k);
-        y[(size_t)c * ldy] = sum;
-    }
+    LLM__UNROLL for (r = 0; r < R; r++) LLM__UNROLL for (c = 0; c < C; c++)
+        y[(size_t)c * ldy + r] = llm__f16_tail_avx2(llm__hsum256(a[r][c]), i, n, w + (size_t)r * ws, x + (size_t)c * xs);
 }
 
+/* Rows r0 .. r1 - 1 against C columns, four rows at a time. */
+LLM__TILE_INLINE void llm__f16_rows_avx2(int n, const uint8_t *w, size_t ws, int r0, int r1, const uint8_t *x, size_t xs, float *y,
+                                         size_t ldy, const int C) {
+    int r = r0;
+    for (; r + 4 <= r1; r += 4) llm__f16_tile_avx2(n, w + (size_t)r * ws, ws, x, xs, y + r, ldy, 4, C);
+    for (; r < r1; r++) llm__f16_tile_avx2(n, w + (size_t)r * ws, ws, x, xs, y + r, ldy, 1, C);
+}
+
+/* Rows in bands of about 64 KiB, which stay in L2 while the columns pass in threes. */
 LLM__TARGET_AVX2 static void llm__gemm_f16_avx2(int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs,
                                                 int nc, float *y, size_t ldy) {
-    int rb = (int)(65536 / ws), r0, r1, r, c = 0;
-    if (rb < 1) rb = 1;
-    for (r0 = 0; r0 < nr && nc >= 4; r0 += rb) {
+    int rb = nc <= 3 ? nr : (int)(65536 / ws) + 1, r0, r1, c;
+    for (r0 = 0; r0 < nr; r0 += rb) {
         r1 = r0 + rb < nr ? r0 + rb : nr;
-        for (c = 0; c + 4 <= nc; c += 4)
-            for (r = r0; r < r1; r++) llm__f16_tile_avx2(n, w + (size_t)r * ws, x + (size_t)c * xs, xs, y + (size_t)c * ldy + r, ldy);
+        for (c = 0; c < nc; c += 3) {
+            const uint8_t *xc = x + (size_t)c * xs;
+            float *yc = y + (size_t)c * ldy;
+            if (nc - c >= 3) llm__f16_rows_avx2(n, w, ws, r0, r1, xc, xs, yc, ldy, 3);
+            else if (nc - c == 2) llm__f16_rows_avx2(n, w, ws, r0, r1, xc, xs, yc, ldy, 2);
+            else llm__f16_rows_avx2(n, w, ws, r0, r1, xc, xs, yc, ldy, 1);
+        }
     }
-    for (; c < nc; c++)
-        for (r = 0; r < nr; r++) llm__vec_dot_f16_f16_avx2(n, y + (size_t)c * ldy + r, w + (size_t)r * ws, x + (size_t)c * xs);
 }
 
 #define LLM__K_TILE(name, base, type)                                                                                      \
