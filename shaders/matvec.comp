@@ -71,6 +71,8 @@ int sdot4(uint a, uint b, spirv_literal int fmt);
 #define DOT4(a, b) sdot4(a, b, 0)
 // the 4 bytes at even byte o of W as one word
 uint w32(uint o) { return W16(o) | (W16(o + 2u) << 16); }
+// bits 0..3 of h to bit 4 of bytes 0..3
+uint spread4(uint h) { return ((h & 1u) << 4) | ((h & 2u) << 11) | ((h & 4u) << 18) | ((h & 8u) << 25); }
 #endif
 // IQ4_NL and IQ4_XS levels of a 4-bit code
 const int levels[16] = int[16](-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
@@ -156,11 +158,23 @@ float block_dot(uint o, uint b) {
 #ifdef QH_AT
     qh = W16(w + QH_AT) | (W16(w + QH_AT + 2u) << 16);
 #endif
+#if defined(DOT)
+    // 4 codes a word (low nibbles: elements 4k.., high: 16 + 4k..), each with its fifth bit
+    // from qh put in bit 4 of its byte; less OFFSET times the sum of x
+    for (uint k = 0u; k < 4u; k++) {
+        uint q = w32(w + QS_AT + 4u * k), lo = q & 0x0f0f0f0fu, hi = (q >> 4) & 0x0f0f0f0fu;
+        lo |= spread4((qh >> (4u * k)) & 15u);
+        hi |= spread4((qh >> (16u + 4u * k)) & 15u);
+        isum += DOT4(lo, xw(xq + k)) + DOT4(hi, xw(xq + 4u + k));
+    }
+    for (uint k = 0u; OFFSET != 0 && k < 8u; k++) isum -= OFFSET * DOT4(0x01010101u, xw(xq + k));
+#else
     for (uint j = 0u; j < 16u; j++) {
         uint q = W8(w + QS_AT + j);
         int lo = int((q & 15u) | (((qh >> j) & 1u) << 4)) - OFFSET, hi = int((q >> 4) | (((qh >> (j + 16u)) & 1u) << 4)) - OFFSET;
         isum += lo * xq8(xq, j) + hi * xq8(xq, j + 16u);
     }
+#endif
     float dx = uintBitsToFloat(xw(xb));
 #ifdef HAS_MIN
     precise float r = float(isum) * (h2f(W16(w)) * dx) + h2f(W16(w + 2u)) * uintBitsToFloat(xw(xb + 1u));

@@ -19,7 +19,7 @@ MATVEC_TYPES = ["f32", "f16", "q8_0", "q4_0", "q4_k", "q6_k", "bf16", "q4_1", "q
 TIERS = [
     ("subgroup", ["SUBGROUP"], MATVEC_TYPES),
     ("storage", ["SUBGROUP", "STORAGE"], MATVEC_TYPES),
-    ("dot", ["SUBGROUP", "STORAGE", "DOT"], ["q8_0", "q4_0"]),
+    ("dot", ["SUBGROUP", "STORAGE", "DOT"], ["q8_0", "q4_0", "q4_1", "q5_0", "q5_1"]),
 ]
 
 # pipeline name, source, defines: the order is the enum's
