@@ -1,5 +1,5 @@
-// Shared by every shader of llm_vulkan.h (baseline tier: 32-bit words only, no 8/16-bit
-// storage, no subgroups). Bindings 0..4 are storage buffers of the one descriptor set layout;
+// Shared by every shader of llm_vulkan.h (all but matvec.comp's faster tiers read 32-bit
+// words only: no 8/16-bit storage, no subgroups). Bindings 0..4 are storage buffers of the one descriptor set layout;
 // push constants are at most 64 bytes. CORRUPT is a test-only specialization constant: when
 // set, the shader spoils its output so the self-test must refuse the device.
 layout(constant_id = 0) const uint CORRUPT = 0;

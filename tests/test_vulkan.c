@@ -77,6 +77,36 @@ static llm_vk *t_vk_get(void) {
     return t_vk;
 }
 
+/* lavapipe with the mat-vec tier `tier` forced (*owned: a device of its own, to free), the
+   shared device when that is its tier, or NULL after printing why lavapipe lacks the tier. */
+static llm_vk *t_vk_tier(int tier, int *owned) {
+    llm_vk *vk = t_vk_get();
+    llm_vk_device_info info;
+    llm_vk_params p;
+    const char *lacks;
+    char err[512];
+    *owned = 0;
+    if (!vk || vk->tier == tier) return vk;
+    llm_vk_info(vk, &info);
+    if (llm__vk_best_tier(&info, tier, &lacks) < tier) {
+        printf("       tier %s skipped: %s lacks %s\n", llm_vk_tier_name(tier), info.name, lacks);
+        return NULL;
+    }
+    memset(&p, 0, sizeof p);
+    p.device_name = "llvmpipe";
+    p.validation = 1;
+    p.log = t_vk_log;
+    p.tier = tier;
+    vk = llm_vk_new(&p, err, sizeof err);
+    T_CHECK(vk && vk->tier == tier, "tier %s: %s", llm_vk_tier_name(tier), vk ? llm_vk_tier_name(vk->tier) : err);
+    if (vk && vk->tier != tier) {
+        llm_vk_free(vk);
+        vk = NULL;
+    }
+    *owned = vk != NULL;
+    return vk;
+}
+
 /* Our own declarations against the Vulkan header's, where it is installed. */
 static void test_vulkan_decls(void) {
 #ifdef T_VK_HAVE_HEADER
@@ -223,8 +253,7 @@ static float *t_vk_decode(llm_model *m, const int *ids, int n, int split) { retu
 
 /* One case: CPU logits, then no, half and all layers offloaded (only all when !modes), each
    within b of the CPU, over the first `rows` positions. */
-static void t_vk_case(const char *dir, const char *name, const t_bounds *b, int modes, int rows) {
-    llm_vk *vk = t_vk_get();
+static void t_vk_case_on(llm_vk *vk, const char *dir, const char *name, const t_bounds *b, int modes, int rows) {
     t_ref r;
     const char *path;
     char rel[300];
@@ -249,7 +278,7 @@ static void t_vk_case(const char *dir, const char *name, const t_bounds *b, int 
         float *got = m ? t_vk_decode(m, r.seq, r.n_seq, 1) : NULL;
         T_CHECK(!m || ngl == 0 || m->backend_state != NULL, "%s -ngl %d: the backend declined", name, ngl);
         if (got) {
-            snprintf(r.name, sizeof r.name, "%s -ngl %d", name, ngl);
+            snprintf(r.name, sizeof r.name, "%s -ngl %d%s%s", name, ngl, vk == t_vk ? "" : " ", vk == t_vk ? "" : llm_vk_tier_name(vk->tier));
             t_check_logits(&r, got, b);
             if (ngl == 0) T_CHECK(memcmp(got, want, (size_t)r.rows * r.n_vocab * 4) == 0, "%s: -ngl 0 is not the CPU result", name);
         }
@@ -259,6 +288,10 @@ static void t_vk_case(const char *dir, const char *name, const t_bounds *b, int 
     free(want);
     llm_model_free(cpu);
     T_CHECK(llm_vk_validation_errors(vk) == 0, "%d validation errors", llm_vk_validation_errors(vk));
+}
+
+static void t_vk_case(const char *dir, const char *name, const t_bounds *b, int modes, int rows) {
+    t_vk_case_on(t_vk_get(), dir, name, b, modes, rows);
 }
 
 static void test_vulkan_logits(void) {
@@ -436,7 +469,7 @@ static int t_vk_matvec(llm_vk *vk, const llm__tensor *w, const float *x, int nco
 /* Every 2-D weight of the offloaded types in a model: the device's y = W x against the CPU's
    scalar kernel (x converted to the dot form as the CPU does) for normal columns and a column
    of rounding ties (refs/README.md 2.2): max|y - y_cpu| <= 2e-6 max|y_cpu|. */
-static void test_vulkan_matvec(void) {
+static void t_vk_matvec_tier(llm_vk *vk) {
     static const char *files[] = {"models/stories260K.gguf",          "models/synth/synth-q-F32.gguf",    "models/synth/synth-q-F16.gguf",
                                   "models/synth/synth-q-BF16.gguf",    "models/synth/synth-q-Q8_0.gguf",   "models/synth/synth-q-Q4_0.gguf",
                                   "models/synth/synth-q-Q4_1.gguf",    "models/synth/synth-q-Q5_0.gguf",   "models/synth/synth-q-Q5_1.gguf",
@@ -448,10 +481,8 @@ static void test_vulkan_matvec(void) {
                                   LLM_TYPE_Q5_K, LLM_TYPE_Q6_K, LLM_TYPE_IQ4_XS, LLM_TYPE_TQ1_0, LLM_TYPE_TQ2_0};
     double worst[17] = {0};
     int count[17] = {0};
-    llm_vk *vk = t_vk_get();
     size_t f;
     int k;
-    if (!vk) return;
     for (f = 0; f < sizeof files / sizeof files[0]; f++) {
         llm_model *m = t_load_model(files[f]);
         uint64_t ti;
@@ -497,8 +528,8 @@ static void test_vulkan_matvec(void) {
                     for (c = 0; c < ncols; c++) {
                         float e;
                         int ok = llm__vk_close(y + (size_t)c * rows, yc + (size_t)c * rows, rows, 2e-6f, &e);
-                        T_CHECK(ok, "%s %s (%s) column %d: max|y - y_cpu| = %.3g max|y_cpu|", files[f], w->name, llm_type_name(w->type), c,
-                                (double)e);
+                        T_CHECK(ok, "tier %s: %s %s (%s) column %d: max|y - y_cpu| = %.3g max|y_cpu|", llm_vk_tier_name(vk->tier), files[f],
+                                w->name, llm_type_name(w->type), c, (double)e);
                         if (e > worst[slot]) worst[slot] = e;
                     }
                 count[slot]++;
@@ -511,8 +542,99 @@ static void test_vulkan_matvec(void) {
         llm_model_free(m);
     }
     for (k = 0; k < 17; k++)
-        printf("       mat-vec %-6s tensors %3d  max|y - y_cpu| / max|y_cpu| %.2e (bound 2e-6)\n", llm_type_name(types[k]), count[k], worst[k]);
-    T_CHECK(llm_vk_validation_errors(vk) == 0, "%d validation errors", llm_vk_validation_errors(vk));
+        printf("       mat-vec %-8s %-6s %-22s tensors %3d  max|y - y_cpu| / max|y_cpu| %.2e (bound 2e-6)\n", llm_vk_tier_name(vk->tier),
+               llm_type_name(types[k]), llm__vk_shaders[llm__vk_matvec_pipe(vk, types[k])].name, count[k], worst[k]);
+    T_CHECK(llm_vk_validation_errors(vk) == 0, "tier %s: %d validation errors", llm_vk_tier_name(vk->tier), llm_vk_validation_errors(vk));
+}
+
+/* The mat-vec of every tier lavapipe has (each forced in turn), against the CPU. */
+static void test_vulkan_matvec(void) {
+    int tier, owned;
+    if (!t_vk_get()) return;
+    for (tier = LLM_VK_TIER_BASE; tier <= LLM_VK_TIER_DOT; tier++) {
+        llm_vk *vk = t_vk_tier(tier, &owned);
+        if (vk) t_vk_matvec_tier(vk);
+        if (owned) llm_vk_free(vk);
+    }
+}
+
+/* The logits of stories260K and the refs/quants models (all layers offloaded, the first rows)
+   with each tier but the shared device's (test_vulkan_logits runs that one) forced in turn. */
+static void test_vulkan_tiers(void) {
+    static const struct {
+        const char *name;
+        const t_bounds *b;
+    } cases[] = {
+        {"synth-q-F32.0", &t_bounds_f32},     {"synth-q-F16.0", &t_bounds_f16},     {"synth-q-BF16.0", &t_bounds_bf16},
+        {"synth-q-Q8_0.0", &t_bounds_q8_0},   {"synth-q-Q4_0.0", &t_bounds_q32},    {"synth-q-Q4_1.0", &t_bounds_q32},
+        {"synth-q-Q5_0.0", &t_bounds_q32},    {"synth-q-Q5_1.0", &t_bounds_q32},    {"synth-q-IQ4_NL.0", &t_bounds_q32},
+        {"synth-q-Q2_K.0", &t_bounds_kquant}, {"synth-q-Q3_K_M.0", &t_bounds_kquant}, {"synth-q-Q4_K_M.0", &t_bounds_kquant},
+        {"synth-q-Q5_K_M.0", &t_bounds_kquant}, {"synth-q-Q6_K.0", &t_bounds_kquant}, {"synth-q-IQ4_XS.0", &t_bounds_kquant},
+        {"synth-q-TQ1_0.0", &t_bounds_kquant}, {"synth-q-TQ2_0.0", &t_bounds_kquant},
+    };
+    int tier, owned;
+    size_t i;
+    if (!t_vk_get()) return;
+    for (tier = LLM_VK_TIER_BASE; tier <= LLM_VK_TIER_DOT; tier++) {
+        llm_vk *vk = tier == t_vk->tier ? NULL : t_vk_tier(tier, &owned);
+        if (!vk) continue;
+        t_vk_case_on(vk, "real", "stories260K.0", &t_bounds_f32, 0, 12);
+        for (i = 0; i < sizeof cases / sizeof cases[0]; i++) t_vk_case_on(vk, "quants", cases[i].name, cases[i].b, 0, 8);
+        if (owned) llm_vk_free(vk);
+    }
+}
+
+/* The choice of a tier, on made-up devices: a forced tier the device lacks falls back to the
+   best it has, with the reason logged; $LLM_VULKAN_TIER when the params leave it to AUTO. */
+static char t_vk_tier_msg[512];
+static void t_vk_tier_log(int level, const char *msg, void *user) {
+    (void)level;
+    (void)user;
+    snprintf(t_vk_tier_msg, sizeof t_vk_tier_msg, "%s", msg);
+}
+
+static void test_vulkan_tier_choice(void) {
+    static const struct {
+        int subgroup, storage, dot, want;
+        const char *env;
+        int got;
+        const char *log_has;
+    } cases[] = {
+        {1, 1, 1, LLM_VK_TIER_AUTO, NULL, LLM_VK_TIER_DOT, ""},
+        {1, 1, 0, LLM_VK_TIER_AUTO, NULL, LLM_VK_TIER_STORAGE, ""},
+        {1, 0, 1, LLM_VK_TIER_AUTO, NULL, LLM_VK_TIER_SUBGROUP, ""},
+        {0, 1, 1, LLM_VK_TIER_AUTO, NULL, LLM_VK_TIER_BASE, ""},
+        {1, 1, 1, LLM_VK_TIER_SUBGROUP, NULL, LLM_VK_TIER_SUBGROUP, ""},
+        {1, 0, 1, LLM_VK_TIER_DOT, NULL, LLM_VK_TIER_SUBGROUP, "tier dot refused: 'fake' lacks 8- and 16-bit storage buffer access; using tier subgroup"},
+        {0, 0, 0, LLM_VK_TIER_SUBGROUP, NULL, LLM_VK_TIER_BASE, "lacks subgroup arithmetic"},
+        {1, 1, 1, LLM_VK_TIER_AUTO, "base", LLM_VK_TIER_BASE, ""},
+        {1, 1, 0, LLM_VK_TIER_AUTO, "dot", LLM_VK_TIER_STORAGE, "lacks integer dot products"},
+        {1, 1, 1, LLM_VK_TIER_STORAGE, "base", LLM_VK_TIER_STORAGE, ""}, /* the params win */
+        {1, 1, 1, LLM_VK_TIER_AUTO, "fast", LLM_VK_TIER_DOT, "LLM_VULKAN_TIER=fast is not a tier"},
+    };
+    const char *old = getenv("LLM_VULKAN_TIER");
+    char saved[256];
+    size_t i;
+    if (old) snprintf(saved, sizeof saved, "%s", old);
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        llm_vk vk;
+        llm_vk_device_info f;
+        int got;
+        memset(&vk, 0, sizeof vk);
+        memset(&f, 0, sizeof f);
+        snprintf(f.name, sizeof f.name, "fake");
+        f.subgroup_arith = cases[i].subgroup;
+        f.storage8 = f.storage16 = cases[i].storage;
+        f.int_dot = cases[i].dot;
+        vk.want_tier = cases[i].want;
+        vk.log = t_vk_tier_log;
+        t_vk_tier_msg[0] = 0;
+        t_setenv("LLM_VULKAN_TIER", cases[i].env);
+        got = llm__vk_choose_tier(&vk, &f);
+        T_CHECK(got == cases[i].got, "case %zu: tier %s, want %s", i, llm_vk_tier_name(got), llm_vk_tier_name(cases[i].got));
+        T_CHECK(cases[i].log_has[0] ? strstr(t_vk_tier_msg, cases[i].log_has) != NULL : t_vk_tier_msg[0] == 0, "case %zu: logged '%s'", i, t_vk_tier_msg);
+    }
+    t_setenv("LLM_VULKAN_TIER", old ? saved : NULL);
 }
 
 /* With no loader or no driver, llm_vk_new says why and the model runs on the CPU, bit for bit. */
@@ -558,6 +680,21 @@ static void test_vulkan_corrupt(void) {
         char want[64];
         snprintf(want, sizeof want, "%s", pipes[i]);
         t_vk_expect_cpu("LLM_VULKAN_TEST_CORRUPT", pipes[i], want);
+    }
+    /* the self-test runs the chosen tier's mat-vec: each refuses the device when spoiled */
+    for (i = LLM_VK_TIER_BASE; i <= LLM_VK_TIER_DOT; i++) {
+        char want[64];
+        llm_vk_device_info info;
+        const char *lacks;
+        llm_vk_info(t_vk, &info);
+        if (llm__vk_best_tier(&info, (int)i, &lacks) < (int)i) {
+            printf("       tier %s skipped: %s lacks %s\n", llm_vk_tier_name((int)i), info.name, lacks);
+            continue;
+        }
+        t_setenv("LLM_VULKAN_TIER", llm_vk_tier_name((int)i));
+        snprintf(want, sizeof want, "+ matvec_q8_0%s%s disagrees", i == LLM_VK_TIER_BASE ? "" : "_", i == LLM_VK_TIER_BASE ? "" : llm_vk_tier_name((int)i));
+        t_vk_expect_cpu("LLM_VULKAN_TEST_CORRUPT", "matvec_q8_0", want);
+        t_setenv("LLM_VULKAN_TIER", NULL);
     }
 }
 
@@ -734,12 +871,13 @@ static void test_vulkan_devices(void) {
     n = llm_vk_devices(NULL, info, 8, err, sizeof err);
     T_REQUIRE(n > 0, "llm_vk_devices: %d (%s)", n, err);
     for (i = 0; i < n && i < 8; i++) {
-        printf("       device %d: %s (type %d), 16-bit storage %d, 8-bit storage %d, subgroup %u (arithmetic %d), integer dot %d, self-test: %s\n",
+        printf("       device %d: %s (type %d), 16-bit storage %d, 8-bit storage %d, subgroup %u (arithmetic %d), integer dot %d, tier %s, self-test: %s\n",
                i + 1, info[i].name, info[i].type, info[i].storage16, info[i].storage8, info[i].subgroup_size, info[i].subgroup_arith, info[i].int_dot,
-               info[i].selftest_msg);
+               llm_vk_tier_name(info[i].tier), info[i].selftest_msg);
         if (strstr(info[i].name, "llvmpipe")) {
             found = 1;
             T_CHECK(info[i].selftest == 1 && info[i].type == LLM_VK_CPU, "lavapipe: self-test %d, type %d", info[i].selftest, info[i].type);
+            T_CHECK(info[i].tier == t_vk->tier, "lavapipe: tier %s, the shared device's %s", llm_vk_tier_name(info[i].tier), llm_vk_tier_name(t_vk->tier));
         }
     }
     T_CHECK(found, "lavapipe not listed");
@@ -750,6 +888,8 @@ static void tests_vulkan(void) {
     T_RUN(test_vulkan_messenger);
     T_RUN(test_vulkan_matvec);
     T_RUN(test_vulkan_logits);
+    T_RUN(test_vulkan_tiers);
+    T_RUN(test_vulkan_tier_choice);
     T_RUN(test_vulkan_state);
     T_RUN(test_vulkan_kv_f16);
     T_RUN(test_vulkan_threads);
