@@ -3327,7 +3327,7 @@ LLM__TARGET_AVX2 static void llm__vec_dot_q5_1_q8_1_avx2(int n, float *s, const 
    amax is a max (order does not matter; a NaN never wins, as with the scalar compare), each
    product rounded to nearest even and held to +-127, a NaN to 0 (llm__to_i8), fp16 scales by
    F16C, which rounds as llm__fp32_to_fp16. */
-LLM__TARGET_AVX2 static float llm__amax_avx2(const float *x, int n) {
+LLM__TARGET_AVX2 static inline __attribute__((always_inline)) float llm__amax_avx2(const float *x, int n) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     __m256 m = _mm256_setzero_ps();
     __m128 h;
@@ -3339,7 +3339,7 @@ LLM__TARGET_AVX2 static float llm__amax_avx2(const float *x, int n) {
 }
 
 /* x[0..31] * s as int8 into out, in order; q gets them as int32, eight per vector. */
-LLM__TARGET_AVX2 static void llm__q8x32_avx2(const float *x, __m256 s, uint8_t *out, __m256i *q) {
+LLM__TARGET_AVX2 static inline __attribute__((always_inline)) void llm__q8x32_avx2(const float *x, __m256 s, uint8_t *out, __m256i *q) {
     int k;
     for (k = 0; k < 4; k++) {
         __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), s);
