@@ -3484,7 +3484,9 @@ LLM__TARGET_AVX2 static void llm__vec_dot_q6_K_q8_K_avx2(int n, float *s, const 
 
 /* Decode reads each weight once, row after row: asking for the lines a few rows ahead keeps
    more of them in flight than the hardware prefetcher does on its own (a few % here). */
+#ifndef LLM__PREFETCH_AHEAD
 #define LLM__PREFETCH_AHEAD 2304
+#endif
 LLM__TILE_INLINE void llm__prefetch_ahead_avx2(const uint8_t *b) {
     _mm_prefetch((const char *)b + LLM__PREFETCH_AHEAD, _MM_HINT_T0);
     _mm_prefetch((const char *)b + LLM__PREFETCH_AHEAD + 64, _MM_HINT_T0);
