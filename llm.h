@@ -3901,11 +3901,7 @@ LLM__TILE_INLINE void llm__x8_column_avx2(int type, int nb, const uint8_t *x, fl
         d[i] = llm__kq_half_avx2(b);
         if (type == LLM_TYPE_Q4_0) {
             __m256i v = _mm256_loadu_si256((const __m256i *)(b + 2));
-            __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), v), _mm256_set1_epi16(1));
-            __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-            h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-            h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-            xsum[i] = 8 * _mm_cvtsi128_si32(h);
+            xsum[i] = 8 * llm__hsum_i32_avx2(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), v), _mm256_set1_epi16(1)));
         }
     }
 }
@@ -6697,7 +6693,7 @@ static void llm__attn_task(void *arg, int task, int ith) {
     double sum = 0.0;
     int i;
     if (c->kv_elt != LLM_TYPE_F32) { /* q takes the cache's type, as ggml converts it for the dot */
-        llm__types[c->kv_elt].from_float(q, tmp, hd);
+        c->kern.from_float[c->kv_elt](q, tmp, hd);
         qv = tmp;
     }
     for (p = p0; p <= pos; p++) {
@@ -6790,7 +6786,7 @@ static void llm__qkv_task(void *arg, int t, int ith) {
     float *q = c->q + (size_t)t * nq, *k = c->k + (size_t)t * nkv, *v = c->v + (size_t)t * nkv;
     float *cs = c->rope_cs + (size_t)t * m->n_rot;
     size_t off = (size_t)j->layer * c->kv_layer_bytes + llm__kv_off(c, c->tok_seq[t], pos);
-    const llm__type_traits *kt = &llm__types[c->kv_elt];
+    llm__from_float_fn kv_put = c->kern.from_float[c->kv_elt];
     (void)ith;
     if (L->wqkv) { /* rows q | k | v */
         const float *f = c->tmp + (size_t)t * c->n_tmp;
@@ -6815,8 +6811,8 @@ static void llm__qkv_task(void *arg, int t, int ith) {
         float s = 1.0f / sqrtf((float)hd);
         for (i = 0; i < nq; i++) q[i] *= s;
     }
-    kt->from_float(k, c->k_cache + off, nkv);
-    kt->from_float(v, c->v_cache + off, nkv);
+    kv_put(k, c->k_cache + off, nkv);
+    kv_put(v, c->v_cache + off, nkv);
 }
 
 /* The gated activation: act(gate) * up, from hb/hb2 (or a fused [gate | up] in tmp) into hb. */
@@ -7041,8 +7037,8 @@ static int llm__backend_kv(llm_context *c, int to_device) {
             r = m->backend->kv_copy(c->backend_ctx, l, p, n, c->k, c->v, to_device, c->err, sizeof c->err);
             if (r != LLM_OK) return llm__backend_lost(c, r);
             for (i = 0; !to_device && i < n; i++) {
-                t->from_float(c->k + (size_t)i * m->n_kv, kr + llm__kv_off(c, 0, p + i), m->n_kv);
-                t->from_float(c->v + (size_t)i * m->n_kv, vr + llm__kv_off(c, 0, p + i), m->n_kv);
+                c->kern.from_float[c->kv_elt](c->k + (size_t)i * m->n_kv, kr + llm__kv_off(c, 0, p + i), m->n_kv);
+                c->kern.from_float[c->kv_elt](c->v + (size_t)i * m->n_kv, vr + llm__kv_off(c, 0, p + i), m->n_kv);
             }
         }
     return LLM_OK;
@@ -7455,7 +7451,7 @@ static void llm__kv_rerope(llm_context *c, int layer, uint8_t *row, int delta, f
     llm__rope rope = llm__rope_of(c, layer, 0);
     llm__rope_table(cs, delta, &rope);
     llm__rope_apply(tmp, m->n_head_kv, m->head_dim, m->n_rot, cs, m->ar->rope_neox);
-    t->from_float(tmp, row, m->n_kv);
+    c->kern.from_float[c->kv_elt](tmp, row, m->n_kv);
 }
 
 LLMDEF int llm_context_shift(llm_context *c, int n_keep, int n_discard) {
