@@ -6620,18 +6620,30 @@ static void llm__rope_table(float *cs, int pos, const llm__rope *r) {
     }
 }
 
-/* The rope of layer l in context c; mscale 1 re-rotates keys that already carry it. */
-static llm__rope llm__rope_of(const llm_context *c, int l, int with_mscale) {
-    const llm_model *m = c->model;
+/* The frequency divisors of a context of n_ctx positions: llama3's, or LongRoPE's long set
+   once the context outgrows the original training length (its short set within it). */
+static const float *llm__rope_factors(const llm_model *m, int n_ctx) {
+    if (m->rope_long && m->rope_short) return n_ctx > m->n_ctx_orig ? m->rope_long : m->rope_short;
+    return m->rope_freqs;
+}
+
+/* The rope of model m at base (a layer's) with a context's factors; mscale 1 re-rotates keys
+   that already carry it. llm_vulkan.h builds its tables with this too. */
+static llm__rope llm__rope_make(const llm_model *m, float base, const float *factors, int with_mscale) {
     llm__rope r;
-    r.base = m->layers[l].rope_base;
+    r.base = base;
     r.freq_scale = m->rope_freq_scale;
     r.mscale = with_mscale ? m->rope_attn_factor : 1.0f;
     r.ext_factor = m->rope_ext_factor;
-    r.factors = c->rope_factors;
+    r.factors = factors;
     r.n_rot = m->n_rot;
     r.n_ctx_orig = m->n_ctx_orig > 0 ? m->n_ctx_orig : m->n_ctx_train;
     return r;
+}
+
+/* The rope of layer l in context c. */
+static llm__rope llm__rope_of(const llm_context *c, int l, int with_mscale) {
+    return llm__rope_make(c->model, c->model->layers[l].rope_base, c->rope_factors, with_mscale);
 }
 
 /* Rotates each head's first n_rot values: adjacent pairs (2i, 2i+1), or with neox the
@@ -7268,9 +7280,7 @@ LLMDEF llm_context *llm_context_new(llm_model *m, const llm_context_params *p, c
     c->head_tmp_stride = s.head_tmp_stride;
     c->n_ffw = s.n_ffw;
     c->n_tmp = s.n_tmp;
-    /* LongRoPE: the long factors once the context outgrows the original training length */
-    c->rope_factors = m->rope_freqs;
-    if (m->rope_long && m->rope_short) c->rope_factors = s.n_ctx > m->n_ctx_orig ? m->rope_long : m->rope_short;
+    c->rope_factors = llm__rope_factors(m, s.n_ctx);
     llm__kernels_init(&c->kern, p->cpu_features);
     c->k_cache = (uint8_t *)llm__alloc_array(a, (size_t)m->n_layer, s.kv_layer_bytes);
     c->v_cache = (uint8_t *)llm__alloc_array(a, (size_t)m->n_layer, s.kv_layer_bytes);

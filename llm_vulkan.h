@@ -29,15 +29,15 @@
      Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS, TQ1_0, TQ2_0), as stored in the file (mat-vec; a prompt batch runs it four columns per weight read).
      Activations are converted to each weight type's dot-product form exactly as the CPU does
      (Q8_0, Q8_1, Q8_K, F16, BF16 rounding), so the device agrees with the CPU to float
-     rounding. RMSNorm, RoPE (normal and neox, llama3's frequency factors, a second base for
-     local layers), q/k/v biases, QK-norm, fused q|k|v and gate|up weights, causal attention
+     rounding. RMSNorm, RoPE (normal and neox, through llm.h's own tables: llama3's and
+     LongRoPE's frequency factors, linear scaling and YaRN, the attention factor, a second base
+     for local layers), q/k/v biases, QK-norm, fused q|k|v and gate|up weights, causal attention
      (sliding windows, soft-caps) over a KV cache on the device in the context's kv_type: F16
      (two halves per word, rounded to nearest even as the CPU rounds them) or F32; a Q8_0
      cache keeps the context on the CPU (logged). SwiGLU, GeGLU through ggml's F16 GELU
      table, post-norms, final soft-cap, residual adds: the layers of llama,
-     qwen2, qwen3, phi3 (without LongRoPE), gemma, gemma2 and gemma3. Other features (experts,
-     rope scaling: YaRN, LongRoPE, linear) are declined at load with the reason, and the model
-     runs on the CPU.
+     qwen2, qwen3, phi3, gemma, gemma2 and gemma3. Other features (experts) are declined at
+     load with the reason, and the model runs on the CPU.
 
    SHADER TIERS
      The mat-vec comes in tiers (LLM_VK_TIER_*), each needing the features of those before it:
@@ -8790,9 +8790,9 @@ typedef struct llm__vk_model {
     int fused_qkv, fused_up, has_bias, has_qk_norm;
     int geglu, post_norms, n_swa; /* gemma family: GELU table, post-norms, sliding window */
     float attn_cap, final_cap;    /* soft-caps (gemma2), 0 = off */
-    float rms_eps, rope_base, rope_base_swa;
+    float rms_eps;
+    const llm_model *m;           /* its rope (bases, scaling, YaRN, factors) builds the tables */
     llm__vk_buf gelu;             /* [65536] GELU of every f16 value, as f16 (geglu) */
-    float *factors;   /* [n_rot/2] rope frequency divisors (llama3) or NULL */
     llm__vk_layer *layers; /* [n_layer - first] */
     llm__vk_tensor output_norm, output;
     llm__vk_buf *chunks;
@@ -8806,6 +8806,7 @@ typedef struct llm__vk_ctx {
     llm__vk_buf *kc, *vc;                /* per offloaded layer: [n_ctx][n_kv] floats or (f16) halves */
     llm__vk_buf x, xb, q, att, k, v, hb, hb2, xq, logits; /* device scratch */
     llm__vk_buf in, cs, out;             /* host-visible: hidden state in, rope table, logits out */
+    llm__rope rope[2];                   /* the global and the sliding-window layers' rope, as llm.h's */
     llm__VkCommandBuffer cmd;
     llm__VkHandle cmd_pool, fence, pool;
     /* what xq holds now: the source buffer, offset, columns and form (-1: nothing) */
@@ -9099,17 +9100,6 @@ static int llm__vk_rec_bias(llm_vk *vk, llm__VkCommandBuffer cb, llm__VkHandle p
 /* The cos, sin pairs of one position, as llm.h's rope table without scaling: theta_i =
    pos * base^(-2i/n_rot), the powers by repeated float multiplication, divided by the
    model's frequency factor i when it has them (llama3's rope_freqs). */
-static void llm__vk_rope_table(float *cs, int pos, float base, int n_rot, const float *factors) {
-    float theta_scale = powf(base, -2.0f / (float)n_rot), theta = (float)pos;
-    int i;
-    for (i = 0; i < n_rot / 2; i++) {
-        float t = factors ? theta / factors[i] : theta;
-        cs[2 * i] = cosf(t);
-        cs[2 * i + 1] = sinf(t);
-        theta *= theta_scale;
-    }
-}
-
 /* Records the whole forward pass of n tokens (positions pos0..) into c->cmd. */
 static int llm__vk_record(llm__vk_ctx *c, int n, int pos0, int n_first, char *err, size_t err_size) {
     llm__vk_model *vm = c->vm;
@@ -9207,9 +9197,9 @@ static int llm__vk_forward(void *state, const float *x, int n, int pos0, int n_f
     if (n < 1 || n > c->n_batch || n - n_first > c->n_outputs || pos0 + n > c->n_ctx)
         return llm__vk_err(err, err_size, LLM_ERR_ARG, "vulkan: batch of %d at %d outside the context's sizes", n, pos0);
     memcpy(c->in.map, x, (size_t)n * (size_t)vm->n_embd * 4);
-    for (i = 0; i < n; i++) { /* the rope tables of the global and (gemma3) the local layers' bases */
-        llm__vk_rope_table((float *)c->cs.map + (size_t)i * vm->n_rot, pos0 + i, vm->rope_base, vm->n_rot, vm->factors);
-        llm__vk_rope_table((float *)c->cs.map + (size_t)(c->n_batch + i) * vm->n_rot, pos0 + i, vm->rope_base_swa, vm->n_rot, vm->factors);
+    for (i = 0; i < n; i++) { /* llm.h's rope tables of the global and (gemma3) the local layers */
+        llm__rope_table((float *)c->cs.map + (size_t)i * vm->n_rot, pos0 + i, &c->rope[0]);
+        llm__rope_table((float *)c->cs.map + (size_t)(c->n_batch + i) * vm->n_rot, pos0 + i, &c->rope[1]);
     }
     if ((vr = vk->f.vkResetDescriptorPool(vk->dev, c->pool, 0)) != LLM__VK_SUCCESS) return llm__vk_fail(vk, vr, "vkResetDescriptorPool", err, err_size);
     LLM__VK_TRY(llm__vk_begin(vk, c->cmd, err, err_size));
@@ -9288,6 +9278,7 @@ static int llm__vk_context_init(void *model_state, int n_ctx, int n_batch, int n
     uint64_t range = vk->props.limits.maxStorageBufferRange;
     uint32_t maxn = (uint32_t)(vm->n_ff > vm->n_embd ? vm->n_ff : vm->n_embd);
     int l, nl = vm->n_layer - vm->first, r = LLM_OK;
+    const float *factors;
     *out = NULL;
     if (kv_type != LLM_KV_F32 && kv_type != LLM_KV_F16)
         return llm__vk_err(err, err_size, LLM_ERR_UNSUPPORTED, "vulkan: the device keeps an F32 or F16 KV cache, not this context's kv_type");
@@ -9297,6 +9288,9 @@ static int llm__vk_context_init(void *model_state, int n_ctx, int n_batch, int n
     c->n_ctx = n_ctx;
     c->n_batch = n_batch;
     c->n_outputs = n_outputs;
+    factors = llm__rope_factors(vm->m, n_ctx); /* the CPU's choice for this context (LongRoPE) */
+    c->rope[0] = llm__rope_make(vm->m, vm->m->rope_freq_base, factors, 1);
+    c->rope[1] = llm__rope_make(vm->m, vm->m->rope_freq_base_swa, factors, 1);
     if ((uint32_t)vm->n_q > maxn) maxn = (uint32_t)vm->n_q;
     if (kvb > range || nb * maxn * 4 > range || (uint64_t)n_outputs * (uint64_t)vm->n_vocab * 4 > range) {
         llm__vk_context_free(c);
@@ -9343,7 +9337,6 @@ static void llm__vk_model_free(void *state) {
     llm__vk_buf_free(vm->vk, &vm->gelu);
     free(vm->chunks);
     free(vm->layers);
-    free(vm->factors);
     free(vm);
 }
 
@@ -9511,15 +9504,13 @@ static int llm__vk_model_init(void *user, const llm_model *m, int first, void **
     int i, r;
     /* what this tier runs: llama, qwen2, qwen3 and phi3-shaped layers; every other feature
        declines by name */
-    static const char *absent[] = {"n_expert", "rope_freq_scale", "rope_ctx_orig", "rope_attn_factor"};
+    static const char *absent[] = {"n_expert"};
     int fused_qkv, fused_up, has_bias, has_qk_norm, q_prescale, geglu;
     *out = NULL;
     if (vk->lost) return llm__vk_err(err, err_size, LLM_ERR_DEVICE, "vulkan: the device was lost");
     for (i = 0; i < (int)(sizeof absent / sizeof absent[0]); i++)
         if (llm__vk_hparam(m, absent[i], v, sizeof v))
             return llm__vk_err(err, err_size, LLM_ERR_UNSUPPORTED, "vulkan: the model's %s (%s) is not implemented on the GPU yet", absent[i], v);
-    if (llm__vk_hparam(m, "rope_factors", v, sizeof v) && strstr(v, "llama3") == NULL)
-        return llm__vk_err(err, err_size, LLM_ERR_UNSUPPORTED, "vulkan: the rope factors %s are not implemented on the GPU yet", v);
     if (!llm__vk_hparam(m, "ffn", v, sizeof v) || (strncmp(v, "swiglu", 6) != 0 && strncmp(v, "geglu", 5) != 0))
         return llm__vk_err(err, err_size, LLM_ERR_UNSUPPORTED, "vulkan: the feed-forward '%s' is not implemented on the GPU yet", v);
     fused_up = strstr(v, "fused") != NULL;
@@ -9546,7 +9537,7 @@ static int llm__vk_model_init(void *user, const llm_model *m, int first, void **
     vm->n_vocab = llm_model_n_vocab(m);
     vm->neox = llm__vk_hparam(m, "rope_type", v, sizeof v) && strcmp(v, "neox") == 0;
     vm->rms_eps = llm_model_rms_eps(m);
-    vm->rope_base = llm_model_rope_freq_base(m);
+    vm->m = m;
     vm->n_q = vm->n_head * vm->head_dim;
     vm->n_kv = vm->n_head_kv * vm->head_dim;
     vm->fused_qkv = fused_qkv;
@@ -9559,23 +9550,11 @@ static int llm__vk_model_init(void *user, const llm_model *m, int first, void **
     vm->attn_cap = llm__vk_hparam(m, "attn_softcap", v, sizeof v) ? strtof(v, NULL) : 0.0f; /* written with %g: round values */
     vm->final_cap = llm__vk_hparam(m, "final_softcap", v, sizeof v) ? strtof(v, NULL) : 0.0f;
     vm->n_swa = llm__vk_hparam(m, "n_swa", v, sizeof v) ? atoi(v) : 0;
-    vm->rope_base_swa = llm__vk_hparam(m, "rope_freq_base_swa", v, sizeof v) ? strtof(v, NULL) : vm->rope_base;
     if (vm->head_dim <= 0 || vm->head_dim > 256 || vm->head_dim % 2 || vm->n_rot > vm->head_dim || vm->n_rot <= 0 || vm->n_rot % 2 || vm->n_head_kv <= 0 ||
         vm->n_head % vm->n_head_kv) {
         int hd = vm->head_dim;
         free(vm);
         return llm__vk_err(err, err_size, LLM_ERR_UNSUPPORTED, "vulkan: head size %d is not supported on the GPU (at most 256, even)", hd);
-    }
-    i = llm_model_tensor_find(m, "rope_freqs.weight");
-    if (i >= 0 && llm__vk_hparam(m, "rope_factors", v, sizeof v)) { /* the same divisors llm.h reads */
-        llm_tensor_info ti;
-        vm->factors = (float *)malloc(sizeof(float) * (size_t)(vm->n_rot / 2 + 1));
-        if (!vm->factors || llm_model_tensor_info(m, i, &ti) != LLM_OK || ti.ne[0] != vm->n_rot / 2 ||
-            llm_model_tensor_dequantize(m, i, 0, 1, vm->factors) != LLM_OK) {
-            free(vm->factors);
-            free(vm);
-            return llm__vk_err(err, err_size, LLM_ERR_FORMAT, "vulkan: cannot read rope_freqs.weight");
-        }
     }
     vm->layers = (llm__vk_layer *)calloc((size_t)(vm->n_layer - first) + 1, sizeof *vm->layers);
     if (vm->layers && vm->n_swa > 0 && llm__vk_hparam(m, "swa_layers", v, sizeof v)) { /* "0,2,..." */
@@ -9926,7 +9905,12 @@ static int llm__vk_selftest(llm_vk *vk, char *err, size_t err_size) {
         float cs[NT * HD], *q = x, *kv = w; /* q [NT][NH*HD], K and V [POS0+NT][NKV*HD] */
         uint16_t *kvh = (uint16_t *)wq;     /* K and V as halves */
         int neox, p, h, f16;
-        for (t = 0; t < NT; t++) llm__vk_rope_table(cs + t * HD, POS0 + t, 10000.0f, HD, NULL);
+        llm__rope rp; /* plain rope, base 10000 */
+        memset(&rp, 0, sizeof rp);
+        rp.base = 10000.0f;
+        rp.freq_scale = rp.mscale = 1.0f;
+        rp.n_rot = HD;
+        for (t = 0; t < NT; t++) llm__rope_table(cs + t * HD, POS0 + t, &rp);
         for (i = 0; i < 2 * (POS0 + NT) * NKV * HD; i++) kvh[i] = llm__vk_f2h(kv[i]);
         for (f16 = 0; f16 < 2 && r == LLM_OK && !what; f16++)
             for (neox = 0; neox < 2 && r == LLM_OK && !what; neox++) {

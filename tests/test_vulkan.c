@@ -314,6 +314,7 @@ static void test_vulkan_logits(void) {
            the query scale, llama3's rope factors, tied output */
         {"arch", "qwen2-F32.0", &t_bounds_f32, 1},         {"arch", "qwen3-F32.0", &t_bounds_f32, 1},
         {"arch", "phi3-F32.0", &t_bounds_f32, 1},          {"arch", "llama-rope3-F32.0", &t_bounds_f32, 1},
+        {"arch", "phi3-longrope-F32.0", &t_bounds_f32, 1},
         {"arch", "llama-tied-F32.0", &t_bounds_f32, 0},    {"arch", "qwen2-Q8_0.0", &t_bounds_q8_0, 0},
         {"arch", "qwen3-Q8_0.0", &t_bounds_q8_0, 0},       {"arch", "phi3-Q8_0.0", &t_bounds_q8_0, 0},
         /* the gemma family: GeGLU through the F16 table, post-norms, soft-caps, sliding windows */
@@ -770,9 +771,122 @@ static void test_vulkan_state(void) {
     t_vk_state(LLM_KV_F16);
 }
 
+/* A tiny llama (tests/test_gguf.c's) with rope scaling: kind "yarn" or "linear", factor,
+   n_ctx_orig, attn_factor (0: none), loaded from memory with gpu_layers on vk (NULL: CPU). */
+static llm_model *t_vk_scaled(tg_buf *file, const char *kind, float factor, int n_ctx_orig, float attn_factor, llm_vk *vk) {
+    tg_cfg cfg = tg_default_cfg();
+    tg_gguf *g;
+    tg_layout lay;
+    llm_model_params mp = llm_model_default_params();
+    char err[256];
+    llm_model *m;
+    cfg.n_embd = 64;
+    cfg.optional_keys = 1; /* rope.freq_base 20000, rope.dimension_count */
+    g = tg_llama(&cfg);
+    if (kind) {
+        tg_set_str(g, "llama.rope.scaling.type", kind);
+        tg_set_f32(g, "llama.rope.scaling.factor", factor);
+        tg_set_u32(g, "llama.rope.scaling.original_context_length", (uint64_t)n_ctx_orig);
+        if (attn_factor > 0.0f) tg_set_f32(g, "llama.rope.scaling.attn_factor", attn_factor);
+    }
+    memset(file, 0, sizeof *file);
+    tg_serialize(g, file, &lay);
+    tg_delete(g);
+    mp.backend = vk ? llm_vk_backend(vk) : NULL;
+    mp.gpu_layers = 99;
+    mp.log = t_vk_log;
+    m = llm_model_load_memory(file->p, file->n, &mp, err, sizeof err);
+    T_CHECK(m != NULL, "rope scaling %s: %s", kind ? kind : "none", err);
+    T_CHECK(!m || !vk || m->backend_state != NULL, "rope scaling %s: the backend declined", kind ? kind : "none");
+    return m;
+}
+
+/* LongRoPE past the original context (64): a context of 80 positions takes the long factors
+   and the attention factor, on the device as on the CPU. */
+static void t_vk_longrope(llm_vk *vk) {
+    enum { N = 80 };
+    const char *path = t_shared("models/synth/phi3-longrope-F32.gguf");
+    llm_model *cpu, *gpu;
+    float *want, *got;
+    int ids[N], i;
+    if (!path) return;
+    for (i = 0; i < N; i++) ids[i] = 1 + (i * 131) % 500;
+    cpu = t_vk_model(path, NULL, 0);
+    gpu = t_vk_model(path, vk, 99);
+    want = cpu ? t_vk_decode(cpu, ids, N, 0) : NULL;
+    got = gpu ? t_vk_decode(gpu, ids, N, 1) : NULL;
+    if (want && got) {
+        t_ref r;
+        memset(&r, 0, sizeof r);
+        snprintf(r.name, sizeof r.name, "phi3 LongRoPE, 80 positions");
+        r.rows = N;
+        r.n_vocab = llm_model_n_vocab(cpu);
+        r.logits = want;
+        t_check_logits(&r, got, &t_bounds_f32);
+    }
+    free(want);
+    free(got);
+    llm_model_free(cpu);
+    llm_model_free(gpu);
+}
+
+/* Rope scaling on the device: YaRN (with an attention factor) and linear scaling, over 48
+   positions, three times the original context, against the CPU. The scaling moves the logits
+   (past the original context) by more than twice the bound, so a device that ignored it would
+   fail. */
+static void test_vulkan_rope_scaling(void) {
+    static const struct {
+        const char *kind;
+        float factor, attn;
+    } cases[] = {{"yarn", 4.0f, 1.25f}, {"yarn", 8.0f, 0.0f}, {"linear", 2.0f, 0.0f}};
+    enum { N = 48, ORIG = 16 };
+    llm_vk *vk = t_vk_get();
+    tg_buf fplain, fcpu, fgpu;
+    llm_model *plain;
+    float *base;
+    int ids[N], i;
+    size_t k;
+    if (!vk) return;
+    for (i = 0; i < N; i++) ids[i] = 3 + (i * 37) % 60;
+    plain = t_vk_scaled(&fplain, NULL, 1.0f, 0, 0.0f, NULL);
+    base = plain ? t_vk_decode(plain, ids, N, 0) : NULL;
+    for (k = 0; base && k < sizeof cases / sizeof cases[0]; k++) {
+        llm_model *cpu = t_vk_scaled(&fcpu, cases[k].kind, cases[k].factor, ORIG, cases[k].attn, NULL);
+        llm_model *gpu = t_vk_scaled(&fgpu, cases[k].kind, cases[k].factor, ORIG, cases[k].attn, vk);
+        float *want = cpu ? t_vk_decode(cpu, ids, N, 0) : NULL, *got = gpu ? t_vk_decode(gpu, ids, N, 1) : NULL;
+        if (want && got) {
+            t_ref r;
+            double se = 0, sr = 0;
+            memset(&r, 0, sizeof r);
+            snprintf(r.name, sizeof r.name, "%s x%g attn %g", cases[k].kind, (double)cases[k].factor, (double)cases[k].attn);
+            r.rows = N;
+            r.n_vocab = llm_model_n_vocab(cpu);
+            r.logits = want;
+            t_check_logits(&r, got, &t_bounds_f32);
+            for (i = ORIG * r.n_vocab; i < N * r.n_vocab; i++) {
+                se += (double)(want[i] - base[i]) * (want[i] - base[i]);
+                sr += (double)base[i] * base[i];
+            }
+            T_CHECK(sqrt(se / sr) > 2 * t_bounds_f32.nrmse, "%s: the scaled logits are within %.2g of the unscaled ones", r.name, sqrt(se / sr));
+            printf("       %-28s scaling moves the logits by nrmse %.2e\n", r.name, sqrt(se / sr));
+        }
+        free(want);
+        free(got);
+        llm_model_free(cpu);
+        llm_model_free(gpu);
+        free(fcpu.p);
+        free(fgpu.p);
+    }
+    free(base);
+    llm_model_free(plain);
+    free(fplain.p);
+    t_vk_longrope(vk);
+    T_CHECK(llm_vk_validation_errors(vk) == 0, "%d validation errors", llm_vk_validation_errors(vk));
+}
+
 /* An architecture the shaders cannot run yet is declined with its reason; the CPU runs it. */
 static void test_vulkan_decline(void) {
-    static const char *files[] = {"models/synth/llama-moe-F32.gguf", "models/synth/qwen3moe-F32.gguf", "models/synth/phi3-longrope-F32.gguf"};
+    static const char *files[] = {"models/synth/llama-moe-F32.gguf", "models/synth/qwen3moe-F32.gguf"};
     llm_vk *vk = t_vk_get();
     size_t i;
     for (i = 0; vk && i < sizeof files / sizeof files[0]; i++) {
@@ -895,6 +1009,7 @@ static void tests_vulkan(void) {
     T_RUN(test_vulkan_tier_choice);
     T_RUN(test_vulkan_state);
     T_RUN(test_vulkan_kv_f16);
+    T_RUN(test_vulkan_rope_scaling);
     T_RUN(test_vulkan_threads);
     T_RUN(test_vulkan_split);
     T_RUN(test_vulkan_decline);
