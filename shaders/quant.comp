@@ -17,10 +17,11 @@ layout(push_constant) uniform PC {
     uint x_off;    // floats
     uint x_stride; // floats per column
     uint q_stride; // words per column
+    uint q_off;    // words (a row of the Q8_0 KV cache)
 } pc;
 
 float xv(uint i) { return X[pc.x_off + gl_WorkGroupID.y * pc.x_stride + i]; }
-void put(uint i, uint v) { Q[gl_WorkGroupID.y * pc.q_stride + i] = v; }
+void put(uint i, uint v) { Q[pc.q_off + gl_WorkGroupID.y * pc.q_stride + i] = v; }
 
 void main() {
     uint b = gl_GlobalInvocationID.x;

@@ -227,9 +227,9 @@ static float *t_vk_decode_kv(llm_model *m, const int *ids, int n, int split, llm
         free(out);
         return NULL;
     }
-    if (m->backend_state && kv_type != LLM_KV_Q8_0) { /* the device keeps this cache: F16 in half the bytes */
+    if (m->backend_state) { /* the device keeps this cache: F16 in half the bytes, Q8_0 in 36 per 32 values */
         llm__vk_ctx *vc = (llm__vk_ctx *)c->backend_ctx;
-        uint64_t want = (uint64_t)n * (uint64_t)m->n_kv * (kv_type == LLM_KV_F16 ? 2 : 4);
+        uint64_t want = (uint64_t)n * (kv_type == LLM_KV_Q8_0 ? (uint64_t)m->n_kv / 32 * 36 : (uint64_t)m->n_kv * (kv_type == LLM_KV_F16 ? 2 : 4));
         T_CHECK(vc && vc->kc[0].size == want && vc->vc[0].size == want, "device KV buffers: %llu bytes, want %llu",
                 vc ? (unsigned long long)vc->kc[0].size : 0ull, (unsigned long long)want);
     }
@@ -330,7 +330,7 @@ static void test_vulkan_logits(void) {
    positions: rope and copy pack the halves, attention reads them (GQA, neox, QK-norm, soft-caps,
    sliding windows). F16's bounds: a softmax weight within float rounding of a half's midpoint
    may round the other way (the device's exp and sums are not the CPU's to the last bit). */
-static void t_vk_kv_f16_case(const char *dir, const char *name, const t_bounds *b, int rows) {
+static void t_vk_kv_case(const char *dir, const char *name, llm_kv_type kv_type, const t_bounds *b, int rows) {
     llm_vk *vk = t_vk_get();
     t_ref r;
     const char *path;
@@ -344,12 +344,12 @@ static void t_vk_kv_f16_case(const char *dir, const char *name, const t_bounds *
     if (!(path = t_shared(rel))) return;
     cpu = t_vk_model(path, NULL, 0);
     gpu = t_vk_model(path, vk, 99);
-    want = cpu ? t_vk_decode_kv(cpu, r.seq, r.n_seq, 0, LLM_KV_F16) : NULL;
-    got = gpu ? t_vk_decode_kv(gpu, r.seq, r.n_seq, 1, LLM_KV_F16) : NULL;
+    want = cpu ? t_vk_decode_kv(cpu, r.seq, r.n_seq, 0, kv_type) : NULL;
+    got = gpu ? t_vk_decode_kv(gpu, r.seq, r.n_seq, 1, kv_type) : NULL;
     T_CHECK(!gpu || gpu->backend_state != NULL, "%s: the backend declined", name);
     if (want && got) {
         r.logits = want;
-        snprintf(r.name, sizeof r.name, "%s kv F16", name);
+        snprintf(r.name, sizeof r.name, "%s kv %s", name, kv_type == LLM_KV_F16 ? "F16" : "Q8_0");
         t_check_logits(&r, got, b);
     }
     free(want);
@@ -400,30 +400,21 @@ static void t_vk_kv_pack(void) {
     llm__vk_st_clear(&st);
 }
 
-/* A Q8_0 KV cache: the context runs on the CPU (logged), with the CPU's logits. */
-static void t_vk_kv_q8_0(void) {
-    llm_vk *vk = t_vk_get();
-    const char *path = vk ? t_shared("models/stories260K.gguf") : NULL;
-    llm_context_params cp = llm_context_default_params();
-    llm_model *gpu;
-    llm_context *c;
-    if (!path || !(gpu = t_vk_model(path, vk, 99))) return;
-    cp.n_ctx = 16;
-    cp.kv_type = LLM_KV_Q8_0;
-    c = llm_context_new(gpu, &cp, NULL, 0);
-    if (c) T_CHECK(c->backend_ctx == NULL && c->gpu_first < 0, "a Q8_0 KV cache went to the device");
-    llm_context_free(c);
-    llm_model_free(gpu);
-}
-
 static void test_vulkan_kv_f16(void) {
     t_vk_kv_pack();
-    t_vk_kv_f16_case("real", "stories260K.0", &t_bounds_f16, 20);
-    t_vk_kv_f16_case("arch", "qwen3-F32.0", &t_bounds_f16, 12);
-    t_vk_kv_f16_case("arch", "phi3-F32.0", &t_bounds_f16, 12);
-    t_vk_kv_f16_case("arch", "gemma2-F32.0", &t_bounds_f16, 12);
-    t_vk_kv_f16_case("arch", "gemma3-F32.0", &t_bounds_f16, 12);
-    t_vk_kv_q8_0();
+    t_vk_kv_case("real", "stories260K.0", LLM_KV_F16, &t_bounds_f16, 20);
+    t_vk_kv_case("arch", "qwen3-F32.0", LLM_KV_F16, &t_bounds_f16, 12);
+    t_vk_kv_case("arch", "phi3-F32.0", LLM_KV_F16, &t_bounds_f16, 12);
+    t_vk_kv_case("arch", "gemma2-F32.0", LLM_KV_F16, &t_bounds_f16, 12);
+    t_vk_kv_case("arch", "gemma3-F32.0", LLM_KV_F16, &t_bounds_f16, 12);
+}
+
+/* The device's Q8_0 KV cache against the CPU's (heads of 64: whole blocks): k, v and the
+   queries converted on the device as the CPU converts them, the scores as its Q8_0 dot. The
+   same bounds as F16: a value computed in another order may round to the other level. */
+static void test_vulkan_kv_q8_0(void) {
+    t_vk_kv_case("quants", "synth-q-F32.0", LLM_KV_Q8_0, &t_bounds_f16, 20);
+    t_vk_kv_case("quants", "synth-q-Q4_K_M.0", LLM_KV_Q8_0, &t_bounds_f16, 20);
 }
 
 /* y = W x on the device (quantizer and mat-vec pipelines) for ncols columns of x. */
@@ -701,9 +692,9 @@ static void test_vulkan_corrupt(void) {
 
 /* Saved states and context shifts move the offloaded layers' rows through the device; a lost
    device gives LLM_ERR_DEVICE, then the CPU. */
-static void t_vk_state(llm_kv_type kv_type) {
+static void t_vk_state(const char *model, int ngl, llm_kv_type kv_type) {
     llm_vk *vk = t_vk_get();
-    const char *path = vk ? t_shared("models/stories260K.gguf") : NULL;
+    const char *path = vk ? t_shared(model) : NULL;
     int ids[24], i, r;
     llm_model *cpu, *gpu;
     llm_context_params cp = llm_context_default_params();
@@ -711,13 +702,13 @@ static void t_vk_state(llm_kv_type kv_type) {
     size_t size;
     void *buf;
     t_ref fake;
-    /* an F16 cache rounds keys and values that the two sides computed in different orders:
-       one that sits near a midpoint of halves rounds either way (test_vulkan_kv_f16) */
-    const t_bounds *bounds = kv_type == LLM_KV_F16 ? &t_bounds_f16 : &t_bounds_f32;
+    /* an F16 or Q8_0 cache rounds keys and values that the two sides computed in different
+       orders: one that sits near a rounding midpoint rounds either way (test_vulkan_kv_f16) */
+    const t_bounds *bounds = kv_type == LLM_KV_F32 ? &t_bounds_f32 : &t_bounds_f16;
     if (!path) return;
     for (i = 0; i < 24; i++) ids[i] = 1 + (i * 53) % 500;
     cpu = t_vk_model(path, NULL, 0);
-    gpu = t_vk_model(path, vk, 3);
+    gpu = t_vk_model(path, vk, ngl);
     if (!cpu || !gpu) goto out_models;
     cp.n_ctx = 32;
     cp.n_batch = 16;
@@ -767,8 +758,9 @@ out_models:
 }
 
 static void test_vulkan_state(void) {
-    t_vk_state(LLM_KV_F32);
-    t_vk_state(LLM_KV_F16);
+    t_vk_state("models/stories260K.gguf", 3, LLM_KV_F32);
+    t_vk_state("models/stories260K.gguf", 3, LLM_KV_F16);
+    t_vk_state("models/synth/synth-q-F32.gguf", 1, LLM_KV_Q8_0); /* heads of 64: whole Q8_0 blocks */
 }
 
 /* A tiny llama (tests/test_gguf.c's) with rope scaling: kind "yarn" or "linear", factor,
@@ -1009,6 +1001,7 @@ static void tests_vulkan(void) {
     T_RUN(test_vulkan_tier_choice);
     T_RUN(test_vulkan_state);
     T_RUN(test_vulkan_kv_f16);
+    T_RUN(test_vulkan_kv_q8_0);
     T_RUN(test_vulkan_rope_scaling);
     T_RUN(test_vulkan_threads);
     T_RUN(test_vulkan_split);
