@@ -39,14 +39,33 @@ uint f2h(float f) {
     return h;
 }
 
+// a * b exactly, as hi + lo (Dekker's product; no FMA needed, none allowed to form).
+void two_prod(float a, float b, out float hi, out float lo) {
+    precise float p = a * b;
+    precise float ca = 4097.0 * a, ah = ca - (ca - a), al = a - ah;
+    precise float cb = 4097.0 * b, bh = cb - (cb - b), bl = b - bh;
+    precise float e = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+    hi = p;
+    lo = e;
+}
+
 // a / b rounded to nearest, as the CPU's division: Vulkan allows 2.5 ulp for '/', so the
-// quotient is corrected once with its exact remainder (Dekker's product, no FMA needed).
+// quotient is corrected once with its exact remainder.
 float div_rn(float a, float b) {
     precise float q = a / b;
-    precise float p = q * b;
-    precise float cq = 4097.0 * q, qh = cq - (cq - q), ql = q - qh;
-    precise float cb = 4097.0 * b, bh = cb - (cb - b), bl = b - bh;
-    precise float e = ((qh * bh - p) + qh * bl + ql * bh) + ql * bl;
+    float p, e;
+    two_prod(q, b, p, e);
     precise float r = (a - p) - e;
     return q + r / b;
+}
+
+// sqrt(a) rounded to nearest, as the CPU's sqrtf: Vulkan's sqrt may be off by a few ulp, so
+// it is corrected once with its exact residual a - s^2.
+float sqrt_rn(float a) {
+    precise float s = sqrt(a);
+    if (a <= 0.0 || isinf(a)) return s;
+    float p, e;
+    two_prod(s, s, p, e);
+    precise float r = (a - p) - e;
+    return s + r / (2.0 * s);
 }

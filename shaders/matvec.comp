@@ -50,7 +50,15 @@ layout(push_constant) uniform PC {
     uint y_stride; // floats per column
     uint ncols;
     uint row0;     // first row of W used (a part of a fused q|k|v or gate|up weight)
+    // experts (ids != 0): column c multiplies expert IDS[c] (W holds experts id_lo ..
+    // id_lo + id_n - 1 of `rows` rows each; columns of other experts are left alone) by x
+    // column c / x_div
+    uint x_div;
+    uint ids;
+    uint id_lo;
+    uint id_n;
 } pc;
+layout(std430, binding = 3) readonly buffer Ib { uint IDS[]; };
 #define NC 4u
 shared float red[NC * 64u];
 uint xbase; // the column being read
@@ -324,17 +332,28 @@ float block_dot(uint o, uint b) {
 }
 #endif
 
+// The byte offset of row `row` for column c, or ~0u for a column of an expert not in W.
+uint row_at(uint row, uint c) {
+    if (pc.ids == 0u) return (pc.row0 + row) * pc.row_bytes;
+    uint e = IDS[c];
+    return e >= pc.id_lo && e - pc.id_lo < pc.id_n ? (pc.row0 + (e - pc.id_lo) * pc.rows + row) * pc.row_bytes : ~0u;
+}
+
 void main() {
-    uint tid = gl_LocalInvocationID.x, nb = pc.n / BLOCK, c0 = gl_WorkGroupID.y * NC;
+    uint tid = gl_LocalInvocationID.x, nb = pc.n / BLOCK, c0 = gl_WorkGroupID.y * NC, x_div = max(pc.x_div, 1u);
     uint nc = min(NC, pc.ncols - c0);
     for (uint row = gl_WorkGroupID.x; row < pc.rows; row += gl_NumWorkGroups.x) {
-        uint o = (pc.row0 + row) * pc.row_bytes;
+        uint o[NC];
         float acc[NC];
-        for (uint k = 0u; k < NC; k++) acc[k] = 0.0;
+        for (uint k = 0u; k < NC; k++) {
+            acc[k] = 0.0;
+            o[k] = k < nc ? row_at(row, c0 + k) : ~0u;
+        }
         for (uint b = tid; b < nb; b += 64u)
             for (uint k = 0u; k < nc; k++) {
-                xbase = pc.x_off + (c0 + k) * pc.x_stride;
-                acc[k] += block_dot(o, b);
+                if (o[k] == ~0u) continue;
+                xbase = pc.x_off + (c0 + k) / x_div * pc.x_stride;
+                acc[k] += block_dot(o[k], b);
             }
 #if defined(SUBGROUP)
         // one sum per subgroup (of any size) in red[64 k + subgroup], added up below in order
@@ -352,7 +371,7 @@ void main() {
             barrier();
         }
 #endif
-        if (tid < nc) {
+        if (tid < nc && o[tid] != ~0u) {
             float y = red[tid * 64u];
 #if defined(SUBGROUP)
             for (uint s = 1u; s < gl_NumSubgroups; s++) y += red[tid * 64u + s];

@@ -37,6 +37,8 @@ PIPELINES = [("matvec_" + t, "matvec.comp", ["TYPE_" + t.upper()]) for t in MATV
     ("geglu", "swiglu.comp", ["GEGLU"]),
     ("softcap", "swiglu.comp", ["SOFTCAP"]),
     ("add", "add.comp", []),
+    ("moe_route", "moe.comp", ["ROUTE"]),
+    ("moe_combine", "moe.comp", []),
 ] + [("matvec_%s_%s" % (t, tier), "matvec.comp", ["TYPE_" + t.upper()] + defs) for tier, defs, types in TIERS for t in types]
 
 
