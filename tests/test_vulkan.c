@@ -329,6 +329,65 @@ static void test_vulkan_logits(void) {
         t_vk_case(cases[i].dir, cases[i].name, cases[i].b, cases[i].modes, cases[i].modes ? 20 : 16);
 }
 
+/* Free-running greedy ids: the prompt of refs/<dir>/<name>, then n_gen tokens each the argmax
+   of the last logits, one token per decode; the CPU's ids, and the device's with part and all
+   layers offloaded, are equal. */
+static int t_vk_greedy_run(llm_model *m, const t_ref *r, int n_gen, int *out) {
+    llm_context_params cp = llm_context_default_params();
+    llm_context *c;
+    int i, tok, nv = llm_model_n_vocab(m), ok;
+    cp.n_ctx = r->n_tokens + n_gen;
+    cp.n_threads = 1;
+    cp.kv_type = LLM_KV_F32;
+    if (!(c = llm_context_new(m, &cp, NULL, 0))) return 0;
+    ok = llm_decode(c, (const llm_token *)r->tokens, r->n_tokens, 0) == LLM_OK;
+    for (i = 0; ok && i < n_gen; i++) {
+        const float *l = llm_logits(c, -1);
+        int j;
+        for (tok = 0, j = 1; j < nv; j++)
+            if (l[j] > l[tok]) tok = j;
+        out[i] = tok;
+        ok = llm_decode(c, (const llm_token *)&tok, 1, 0) == LLM_OK;
+    }
+    llm_context_free(c);
+    return ok;
+}
+
+static void t_vk_greedy_case(const char *dir, const char *name, int n_gen) {
+    llm_vk *vk = t_vk_get();
+    t_ref r;
+    const char *path;
+    llm_model *cpu;
+    int want[64], got[64], ngl, n_layer;
+    if (!vk || !t_ref_load(dir, name, &r)) return;
+    free(r.logits);
+    if (!(path = t_shared(r.model))) return;
+    cpu = t_vk_model(path, NULL, 0);
+    T_REQUIRE(cpu && t_vk_greedy_run(cpu, &r, n_gen, want), "%s: CPU greedy run", name);
+    n_layer = llm_model_n_layer(cpu);
+    for (ngl = (n_layer + 1) / 2; ngl <= n_layer; ngl += n_layer - (n_layer + 1) / 2 > 0 ? n_layer - (n_layer + 1) / 2 : 1) {
+        llm_model *m = t_vk_model(path, vk, ngl);
+        int i, same = 0;
+        T_CHECK(m && m->backend_state, "%s -ngl %d: not offloaded", name, ngl);
+        if (m && t_vk_greedy_run(m, &r, n_gen, got))
+            while (same < n_gen && got[same] == want[same]) same++;
+        T_CHECK(same == n_gen, "%s -ngl %d: greedy ids differ from the CPU's at %d of %d", name, ngl, same, n_gen);
+        printf("       %-28s -ngl %d  %d greedy ids equal:", name, ngl, same);
+        for (i = 0; i < 8 && i < same; i++) printf(" %d", got[i]);
+        printf(" ...\n");
+        llm_model_free(m);
+    }
+    llm_model_free(cpu);
+}
+
+static void test_vulkan_greedy(void) {
+    static const char *quants[] = {"synth-q-F32.0", "synth-q-F16.0", "synth-q-Q8_0.0", "synth-q-Q4_0.0", "synth-q-Q4_K_M.0", "synth-q-Q6_K.0"};
+    size_t i;
+    t_vk_greedy_case("real", "stories260K.0", 32);
+    for (i = 0; i < sizeof quants / sizeof quants[0]; i++) t_vk_greedy_case("quants", quants[i], 12);
+    T_CHECK(!t_vk || llm_vk_validation_errors(t_vk) == 0, "%d validation errors", t_vk ? llm_vk_validation_errors(t_vk) : 0);
+}
+
 /* The device's F16 KV cache against the CPU's, all layers offloaded, over the first `rows`
    positions: rope and copy pack the halves, attention reads them (GQA, neox, QK-norm, soft-caps,
    sliding windows). F16's bounds: a softmax weight within float rounding of a half's midpoint
@@ -1075,6 +1134,7 @@ static void tests_vulkan(void) {
     T_RUN(test_vulkan_messenger);
     T_RUN(test_vulkan_matvec);
     T_RUN(test_vulkan_logits);
+    T_RUN(test_vulkan_greedy);
     T_RUN(test_vulkan_tiers);
     T_RUN(test_vulkan_tier_choice);
     T_RUN(test_vulkan_state);
