@@ -9,6 +9,9 @@
 // per-block math (blockdot.glsl) are matvec.comp's; each output is summed over its blocks in
 // order by one thread (add_blocks), so it does not depend on scheduling and differs from the
 // mat-vec's only by the order of that float sum. 32-bit words only: any Vulkan 1.2 device.
+// A dispatch adds blocks k0..k1-1 of K and carries the sums on in y: llm_vulkan.h splits long
+// rows over several, since lavapipe ends an invocation's loops after 65535 iterations in all
+// (its loop limiter), which a thread's 16 outputs of a long row would pass.
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(std430, binding = 0) readonly buffer Wb { uint W[]; };
@@ -24,6 +27,7 @@ layout(push_constant) uniform PC {
     uint y_stride; // floats per column
     uint ncols;
     uint row0;     // first row of W used (a part of a fused q|k|v or gate|up weight)
+    uint k0, k1;   // the blocks of K this dispatch adds; k0 > 0: y holds the sums of those before
 } pc;
 
 // blockdot.glsl reads the shared copies below, whose sizes come from its per-type numbers:
@@ -110,31 +114,42 @@ vec4 add_blocks(vec4 a, uint i, uint r0, uint c0, uint kb) {
     return a;
 }
 
-void store_row(vec4 a, uint i, uint r0, uint c0) {
+// Row tr + 8i's outputs as y holds them (the sums of the blocks before k0; 0 past the ends)
+vec4 load_row(uint i, uint r0, uint c0) {
+    uint row = r0 + (gl_LocalInvocationID.x & 7u) + 8u * i, tc = gl_LocalInvocationID.x >> 3;
+    vec4 a = vec4(0.0);
+    for (uint j = 0u; j < 4u; j++)
+        if (row < pc.rows && c0 + tc + 8u * j < pc.ncols) a[j] = Y[pc.y_off + (c0 + tc + 8u * j) * pc.y_stride + row];
+    return a;
+}
+
+// ... into y; last: the final values (spoiled under CORRUPT)
+void store_row(vec4 a, uint i, uint r0, uint c0, bool last) {
     uint row = r0 + (gl_LocalInvocationID.x & 7u) + 8u * i, tc = gl_LocalInvocationID.x >> 3;
     for (uint j = 0u; j < 4u; j++)
         if (row < pc.rows && c0 + tc + 8u * j < pc.ncols) {
             float y = a[j];
-            if (CORRUPT != 0u) y = y * 1.5 + 1.0;
+            if (CORRUPT != 0u && last) y = y * 1.5 + 1.0;
             Y[pc.y_off + (c0 + tc + 8u * j) * pc.y_stride + row] = y;
         }
 }
 
 void main() {
-    uint nb = pc.n / BLOCK, c0 = gl_WorkGroupID.y * TC;
+    uint c0 = gl_WorkGroupID.y * TC;
     // row tiles beyond the dispatch's (maxComputeWorkGroupCount) come round again
     for (uint r0 = gl_WorkGroupID.x * TR; r0 < pc.rows; r0 += gl_NumWorkGroups.x * TR) {
         // acc[i][j]: row tr + 8i, column tc + 8j. One call site of block_dot (a loop over i, not
         // four calls) keeps the pipeline small: lavapipe compiles it in half the time
-        vec4 acc[4] = vec4[4](vec4(0.0), vec4(0.0), vec4(0.0), vec4(0.0));
-        for (uint b0 = 0u; b0 < nb; b0 += KB) {
-            uint kb = min(KB, nb - b0);
+        vec4 acc[4];
+        for (uint i = 0u; i < 4u; i++) acc[i] = pc.k0 == 0u ? vec4(0.0) : load_row(i, r0, c0);
+        for (uint b0 = pc.k0; b0 < pc.k1; b0 += KB) {
+            uint kb = min(KB, pc.k1 - b0);
             load_weights(r0, b0, kb);
             load_activations(c0, b0, kb);
             barrier();
             for (uint i = 0u; i < 4u; i++) acc[i] = add_blocks(acc[i], i, r0, c0, kb);
             barrier();
         }
-        for (uint i = 0u; i < 4u; i++) store_row(acc[i], i, r0, c0);
+        for (uint i = 0u; i < 4u; i++) store_row(acc[i], i, r0, c0, pc.k1 == pc.n / BLOCK);
     }
 }

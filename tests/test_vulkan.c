@@ -1,6 +1,6 @@
 /* llm_vulkan.h on lavapipe (Mesa's CPU Vulkan driver, "llvmpipe"), held to our own CPU result
    (DESIGN.md §6, the Vulkan paragraph): every weight tensor's mat-vec within 2e-6 max|y|, the
-   prompt batches' tiled mat-mul of every type within 2e-6 of the CPU and 1e-6 of the mat-vec, the
+   prompt batches' tiled mat-mul of every type within 2e-6 of the CPU and of the mat-vec, the
    teacher-forced logits of stories260K and the refs/quants models of the offloaded types with
    no, part and all layers offloaded within the table's bounds for the weight class, greedy ids
    equal; the CPU result when there is no loader or no driver, when the self-test refuses a
@@ -576,6 +576,59 @@ static void test_vulkan_matvec(void) {
     }
 }
 
+/* One case of test_vulkan_matmul: type, rows of n values, cols columns (the last of ties).
+   Prints and checks the worst of each column against the mat-vec and against the CPU, both
+   within 2e-6 max|y| (DESIGN §6's mat-vec bound; the float types' long rows differ most: the
+   mat-mul sums steps of 32 products in order, the mat-vec in a tree). */
+static void t_vk_matmul_case(llm_vk *vk, int type, int n, int rows, int cols, uint32_t seed) {
+    size_t rb = llm__type_row_bytes(type, n);
+    float *w = (float *)malloc(sizeof(float) * rows * n), *x = (float *)malloc(sizeof(float) * cols * n);
+    float *ymv = (float *)malloc(sizeof(float) * rows * cols), *ymm = (float *)malloc(sizeof(float) * rows * cols);
+    float *yc = (float *)malloc(sizeof(float) * rows * cols), e_mv = 0, e_cpu = 0, e_mv_cpu = 0, e;
+    uint8_t *wq = (uint8_t *)malloc(rb * rows);
+    llm__tensor part;
+    int c, i;
+    T_REQUIRE(w && x && ymv && ymm && yc && wq, "out of memory");
+    for (i = 0; i < rows * n; i++) w[i] = llm__vk_randf(&seed) + llm__vk_randf(&seed) + llm__vk_randf(&seed);
+    T_CHECK(llm_quantize(type, w, wq, rows, n) == rb * rows, "%s: llm_quantize", llm_type_name(type));
+    t_vk_fill_x(x, n, cols, &seed);
+    t_vk_cpu_product(type, wq, n, rows, x, cols, yc);
+    memset(&part, 0, sizeof part);
+    part.type = type;
+    part.ne[0] = n;
+    part.ne[1] = rows;
+    part.ne[2] = part.ne[3] = 1;
+    part.data = wq;
+    if (type == LLM_TYPE_Q4_K && rows > 64) { /* one workgroup of row tiles (a device's count limit): it loops over them */
+        uint32_t gmax = vk->props.limits.maxComputeWorkGroupCount[0];
+        vk->props.limits.maxComputeWorkGroupCount[0] = 1;
+        if (t_vk_product(vk, &part, x, cols, 1, ymv) == LLM_OK && t_vk_product(vk, &part, x, cols, 1, ymm) == LLM_OK)
+            T_CHECK(memcmp(ymv, ymm, sizeof(float) * rows * cols) == 0, "q4_K: one workgroup of row tiles twice: not the same bits");
+        vk->props.limits.maxComputeWorkGroupCount[0] = gmax;
+        if (t_vk_product(vk, &part, x, cols, 1, ymv) == LLM_OK) /* the usual dispatch */
+            T_CHECK(memcmp(ymv, ymm, sizeof(float) * rows * cols) == 0, "q4_K: a workgroup per row tile differs from one looping over them");
+    }
+    if (t_vk_product(vk, &part, x, cols, 0, ymv) == LLM_OK && t_vk_product(vk, &part, x, cols, 1, ymm) == LLM_OK)
+        for (c = 0; c < cols; c++) {
+            int ok = llm__vk_close(ymm + c * rows, ymv + c * rows, rows, 2e-6f, &e);
+            T_CHECK(ok, "%s n %d column %d: mat-mul - mat-vec = %.3g max|y|", llm_type_name(type), n, c, (double)e);
+            e_mv = e > e_mv ? e : e_mv;
+            ok = llm__vk_close(ymm + c * rows, yc + c * rows, rows, 2e-6f, &e);
+            T_CHECK(ok, "%s n %d column %d: mat-mul - CPU = %.3g max|y_cpu|", llm_type_name(type), n, c, (double)e);
+            e_cpu = e > e_cpu ? e : e_cpu;
+            llm__vk_close(ymv + c * rows, yc + c * rows, rows, 2e-6f, &e);
+            e_mv_cpu = e > e_mv_cpu ? e : e_mv_cpu;
+        }
+    printf("       mat-mul %-6s %2d x %2d x %4d %-14s max|mm - mv| %.2e (bound 2e-6)  max|mm - cpu| %.2e (bound 2e-6)  max|mv - cpu| %.2e\n",
+           llm_type_name(type), rows, cols, n, llm__vk_shaders[llm__vk_matmul_pipe(type)].name, (double)e_mv, (double)e_cpu, (double)e_mv_cpu);
+    free(w);
+    free(x);
+    free(ymv);
+    free(ymm);
+    free(yc);
+    free(wq);
+}
+
 /* The tiled mat-mul, for every type, against the mat-vec on the same device and inputs (the
    same per-block integer sums: only the order of the float sum differs) and against the CPU's
    scalar kernel (max|y - y_cpu| <= 2e-6 max|y_cpu| per column, as the mat-vec). 70 rows x 40
@@ -584,69 +637,24 @@ static void test_vulkan_matvec(void) {
    a step), and with rows starting at either half of a word (601 F16 values; 3 blocks of the
    K-quants); the last column is rounding ties. Q4_K also runs with one workgroup looping over
    the row tiles (as on a device whose count of workgroups is smaller than the tiles): the same
-   bits. */
+   bits. Then rows longer than one dispatch's K (LLM__VK_MATMUL_K_VALUES), a full tile each
+   thread's 16 outputs: without the split, lavapipe's loop limiter would end them early. */
 static void test_vulkan_matmul(void) {
     static const struct {
         int type, n;
-    } cases[17] = {
+    } cases[] = {
         {LLM_TYPE_F32, 600},    {LLM_TYPE_F16, 601},  {LLM_TYPE_BF16, 601},  {LLM_TYPE_Q8_0, 608},   {LLM_TYPE_Q4_0, 608},  {LLM_TYPE_Q4_1, 608},
         {LLM_TYPE_Q5_0, 608},   {LLM_TYPE_Q5_1, 608}, {LLM_TYPE_IQ4_NL, 608}, {LLM_TYPE_Q2_K, 768},  {LLM_TYPE_Q3_K, 768},  {LLM_TYPE_Q4_K, 768},
         {LLM_TYPE_Q5_K, 768},   {LLM_TYPE_Q6_K, 768}, {LLM_TYPE_IQ4_XS, 768}, {LLM_TYPE_TQ1_0, 768}, {LLM_TYPE_TQ2_0, 768},
+    }, long_rows[] = {
+        {LLM_TYPE_F32, 4200}, {LLM_TYPE_F16, 4097}, {LLM_TYPE_Q8_0, 4224}, {LLM_TYPE_Q6_K, 4608}, {LLM_TYPE_TQ1_0, 4608},
     };
-    enum { ROWS = 70, COLS = 40 };
     llm_vk *vk = t_vk_get();
     size_t k;
     if (!vk) return;
     if (vk->matmul == LLM__VK_MATMUL_OFF) T_SKIP("the device does not use the mat-mul (LLM_VULKAN_MATMUL=0?)");
-    for (k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        int type = cases[k].type, n = cases[k].n, c, i;
-        size_t rb = llm__type_row_bytes(type, n);
-        float *w = (float *)malloc(sizeof(float) * ROWS * n), *x = (float *)malloc(sizeof(float) * COLS * n);
-        float *ymv = (float *)malloc(sizeof(float) * ROWS * COLS), *ymm = (float *)malloc(sizeof(float) * ROWS * COLS);
-        float *yc = (float *)malloc(sizeof(float) * ROWS * COLS), e_mv = 0, e_cpu = 0, e_mv_cpu = 0, e;
-        uint8_t *wq = (uint8_t *)malloc(rb * ROWS);
-        uint32_t seed = 977u + (uint32_t)k;
-        llm__tensor part;
-        T_REQUIRE(w && x && ymv && ymm && yc && wq, "out of memory");
-        for (i = 0; i < ROWS * n; i++) w[i] = llm__vk_randf(&seed) + llm__vk_randf(&seed) + llm__vk_randf(&seed);
-        T_CHECK(llm_quantize(type, w, wq, ROWS, n) == rb * ROWS, "%s: llm_quantize", llm_type_name(type));
-        t_vk_fill_x(x, n, COLS, &seed);
-        t_vk_cpu_product(type, wq, n, ROWS, x, COLS, yc);
-        memset(&part, 0, sizeof part);
-        part.type = type;
-        part.ne[0] = n;
-        part.ne[1] = ROWS;
-        part.ne[2] = part.ne[3] = 1;
-        part.data = wq;
-        if (type == LLM_TYPE_Q4_K) { /* one workgroup of row tiles (a device's count limit): it loops over the three */
-            uint32_t gmax = vk->props.limits.maxComputeWorkGroupCount[0];
-            vk->props.limits.maxComputeWorkGroupCount[0] = 1;
-            if (t_vk_product(vk, &part, x, COLS, 1, ymv) == LLM_OK && t_vk_product(vk, &part, x, COLS, 1, ymm) == LLM_OK)
-                T_CHECK(memcmp(ymv, ymm, sizeof(float) * ROWS * COLS) == 0, "q4_K: one workgroup of row tiles twice: not the same bits");
-            vk->props.limits.maxComputeWorkGroupCount[0] = gmax;
-            if (t_vk_product(vk, &part, x, COLS, 1, ymv) == LLM_OK) /* the usual dispatch */
-                T_CHECK(memcmp(ymv, ymm, sizeof(float) * ROWS * COLS) == 0, "q4_K: a workgroup per row tile differs from one looping over them");
-        }
-        if (t_vk_product(vk, &part, x, COLS, 0, ymv) == LLM_OK && t_vk_product(vk, &part, x, COLS, 1, ymm) == LLM_OK)
-            for (c = 0; c < COLS; c++) {
-                int ok = llm__vk_close(ymm + c * ROWS, ymv + c * ROWS, ROWS, 1e-6f, &e);
-                T_CHECK(ok, "%s column %d: mat-mul - mat-vec = %.3g max|y|", llm_type_name(type), c, (double)e);
-                e_mv = e > e_mv ? e : e_mv;
-                ok = llm__vk_close(ymm + c * ROWS, yc + c * ROWS, ROWS, 2e-6f, &e);
-                T_CHECK(ok, "%s column %d: mat-mul - CPU = %.3g max|y_cpu|", llm_type_name(type), c, (double)e);
-                e_cpu = e > e_cpu ? e : e_cpu;
-                llm__vk_close(ymv + c * ROWS, yc + c * ROWS, ROWS, 2e-6f, &e);
-                e_mv_cpu = e > e_mv_cpu ? e : e_mv_cpu;
-            }
-        printf("       mat-mul %-6s n %3d %-14s max|mm - mv| %.2e (bound 1e-6)  max|mm - cpu| %.2e (bound 2e-6)  max|mv - cpu| %.2e\n",
-               llm_type_name(type), n, llm__vk_shaders[llm__vk_matmul_pipe(type)].name, (double)e_mv, (double)e_cpu, (double)e_mv_cpu);
-        free(w);
-        free(x);
-        free(ymv);
-        free(ymm);
-        free(yc);
-        free(wq);
-    }
+    for (k = 0; k < sizeof cases / sizeof cases[0]; k++) t_vk_matmul_case(vk, cases[k].type, cases[k].n, 70, 40, 977u + (uint32_t)k);
+    for (k = 0; k < sizeof long_rows / sizeof long_rows[0]; k++) t_vk_matmul_case(vk, long_rows[k].type, long_rows[k].n, 33, 33, 31u + (uint32_t)k);
     T_CHECK(llm_vk_validation_errors(vk) == 0, "%d validation errors", llm_vk_validation_errors(vk));
 }
 
