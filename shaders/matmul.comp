@@ -1,17 +1,17 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// y[col][row] = W[row] . x[col] for prompt batches, in tiles of TR rows x TC columns: one
-// workgroup per tile, each of its 64 threads 4 rows x 4 columns (rows tr + 8i, columns tc + 8j).
-// K is walked in steps of KB blocks: the tile's weight segment (KB blocks of each of its rows)
-// and activation segment (KB blocks of each of its columns) are copied to shared memory, then
-// every thread adds the block dot products of its 16 outputs. So a weight block is read once
-// per TC columns (matvec.comp reads it once per 4). The bindings, the push constants and the
-// per-block math (blockdot.glsl) are matvec.comp's; each output is summed over its blocks in
-// order by one thread (add_blocks), so it does not depend on scheduling and differs from the
-// mat-vec's only by the order of that float sum. 32-bit words only: any Vulkan 1.2 device.
-// A dispatch adds blocks k0..k1-1 of K and carries the sums on in y: llm_vulkan.h splits long
-// rows over several, since lavapipe ends an invocation's loops after 65535 iterations in all
-// (its loop limiter), which a thread's 16 outputs of a long row would pass.
+// y[col][row] = W[row] . x[col] for prompt batches, in tiles of TR rows x TC columns: one workgroup
+// per tile, each of its 64 threads 4 rows x 4 columns (rows tr + 8i, columns tc + 8j). K is walked
+// in steps of KB blocks: the tile's weight segment (KB blocks of each of its rows) and activation
+// segment (KB blocks of each of its columns) are copied to shared memory, then every thread adds
+// the block dot products of its 16 outputs. So a weight block is read once per TC columns
+// (matvec.comp reads it once per 4). The bindings, the push constants (and a K range) and the
+// per-block math (blockdot.glsl) are matvec.comp's; each output is summed over its blocks in order
+// by one thread (add_blocks), so it does not depend on scheduling and differs from the mat-vec's
+// only by the order of that float sum. 32-bit words only: any Vulkan 1.2 device. A dispatch adds
+// blocks k0..k1-1 of K and carries the sums on in y: llm_vulkan.h splits long rows over several,
+// since lavapipe ends an invocation's loops after 65535 iterations in all (its loop limiter), which
+// a thread's 16 outputs of a long row would pass.
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(std430, binding = 0) readonly buffer Wb { uint W[]; };
