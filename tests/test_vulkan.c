@@ -1,5 +1,6 @@
 /* llm_vulkan.h on lavapipe (Mesa's CPU Vulkan driver, "llvmpipe"), held to our own CPU result
    (DESIGN.md §6, the Vulkan paragraph): every weight tensor's mat-vec within 2e-6 max|y|, the
+   prompt batches' tiled mat-mul of every type within 2e-6 of the CPU and of the mat-vec, the
    teacher-forced logits of stories260K and the refs/quants models of the offloaded types with
    no, part and all layers offloaded within the table's bounds for the weight class, greedy ids
    equal; the CPU result when there is no loader or no driver, when the self-test refuses a
@@ -235,6 +236,11 @@ static float *t_vk_decode_kv(llm_model *m, const int *ids, int n, int split, llm
     }
     r = llm_decode(c, (const llm_token *)ids, k, LLM_DECODE_ALL_LOGITS);
     T_CHECK(r == LLM_OK, "decode: %s", llm_context_error(c));
+    if (c->backend_ctx) { /* a batch of LLM__VK_MATMUL_MIN_COLS or more goes through the mat-mul (unless switched off) */
+        llm__vk_ctx *vc = (llm__vk_ctx *)c->backend_ctx;
+        int want = llm__vk_use_matmul(vc->vm->vk, (uint32_t)k);
+        T_CHECK((vc->n_matmul > 0) == want, "a batch of %d: %d products through the mat-mul, expected %s", k, vc->n_matmul, want ? "some" : "none");
+    }
     for (i = 0; r == LLM_OK && i < k; i++) memcpy(out + (size_t)i * nv, llm_logits(c, i), (size_t)nv * 4);
     for (i = k; r == LLM_OK && i < n; i++) {
         r = llm_decode(c, (const llm_token *)ids + i, 1, 0);
@@ -278,7 +284,8 @@ static void t_vk_case_on(llm_vk *vk, const char *dir, const char *name, const t_
         float *got = m ? t_vk_decode(m, r.seq, r.n_seq, 1) : NULL;
         T_CHECK(!m || ngl == 0 || m->backend_state != NULL, "%s -ngl %d: the backend declined", name, ngl);
         if (got) {
-            snprintf(r.name, sizeof r.name, "%s -ngl %d%s%s", name, ngl, vk == t_vk ? "" : " ", vk == t_vk ? "" : llm_vk_tier_name(vk->tier));
+            snprintf(r.name, sizeof r.name, "%s -ngl %d%s%s%s", name, ngl, vk == t_vk ? "" : " ", vk == t_vk ? "" : llm_vk_tier_name(vk->tier),
+                     vk->matmul == LLM__VK_MATMUL_AUTO ? "" : vk->matmul == LLM__VK_MATMUL_OFF ? " mat-vec only" : " mat-mul only");
             t_check_logits(&r, got, b);
             if (ngl == 0) T_CHECK(memcmp(got, want, (size_t)r.rows * r.n_vocab * 4) == 0, "%s: -ngl 0 is not the CPU result", name);
         }
@@ -528,8 +535,8 @@ static void test_vulkan_kv_q8_0(void) {
     t_vk_kv_case("quants", "synth-q-Q4_K_M.0", LLM_KV_Q8_0, &t_bounds_f16, 20);
 }
 
-/* y = W x on the device (quantizer and mat-vec pipelines) for ncols columns of x. */
-static int t_vk_matvec(llm_vk *vk, const llm__tensor *w, const float *x, int ncols, float *y) {
+/* y = W x on the device (quantizer, then the mat-vec or, tiled, the mat-mul) for ncols columns of x. */
+static int t_vk_product(llm_vk *vk, const llm__tensor *w, const float *x, int ncols, int tiled, float *y) {
     llm__vk_st st;
     llm__vk_tensor tt;
     memset(&tt, 0, sizeof tt);
@@ -556,17 +563,49 @@ static int t_vk_matvec(llm_vk *vk, const llm__tensor *w, const float *x, int nco
     if (r == LLM_OK && form >= 0) {
         r = llm__vk_rec_quant(vk, vk->cmd, vk->pool, form, &st.b[1], 0, (uint32_t)n, (uint32_t)n, (uint32_t)ncols, &st.b[2], err, sizeof err);
         if (r == LLM_OK)
-            r = llm__vk_rec_matvec(vk, vk->cmd, vk->pool, &tt, &st.b[0], &st.b[2], 0, llm__vk_form_words(form, (uint32_t)n), (uint32_t)ncols, &st.b[3],
-                                   0, (uint32_t)rows, err, sizeof err);
+            r = llm__vk_rec_product(vk, vk->cmd, vk->pool, &tt, &st.b[0], &st.b[2], 0, llm__vk_form_words(form, (uint32_t)n), (uint32_t)ncols, &st.b[3],
+                                    0, (uint32_t)rows, NULL, 1, tiled, err, sizeof err);
     } else if (r == LLM_OK) {
-        r = llm__vk_rec_matvec(vk, vk->cmd, vk->pool, &tt, &st.b[0], &st.b[1], 0, (uint32_t)n, (uint32_t)ncols, &st.b[3], 0, (uint32_t)rows, err,
-                               sizeof err);
+        r = llm__vk_rec_product(vk, vk->cmd, vk->pool, &tt, &st.b[0], &st.b[1], 0, (uint32_t)n, (uint32_t)ncols, &st.b[3], 0, (uint32_t)rows, NULL, 1,
+                                tiled, err, sizeof err);
     }
     if (r == LLM_OK) r = llm__vk_submit(vk, vk->cmd, vk->fence, err, sizeof err);
     if (r == LLM_OK) r = llm__vk_transfer(vk, &st.b[3], 0, y, 4 * (uint64_t)ncols * rows, 0, err, sizeof err);
-    T_CHECK(r == LLM_OK, "device mat-vec: %s", err);
+    T_CHECK(r == LLM_OK, "device %s: %s", tiled ? "mat-mul" : "mat-vec", err);
     llm__vk_st_clear(&st);
     return r;
+}
+
+/* ncols columns of n activations: roughly normal (the sum of four uniforms) but the last, which
+   is made of rounding ties: k + 1/2 steps of a/127, with a in the first element of every block
+   of 32 (refs/README.md 2.2). */
+static void t_vk_fill_x(float *x, int n, int ncols, uint32_t *seed) {
+    float a;
+    int c, k;
+    for (c = 0; c < ncols - 1; c++)
+        for (k = 0; k < n; k++) x[c * n + k] = llm__vk_randf(seed) + llm__vk_randf(seed) + llm__vk_randf(seed) + llm__vk_randf(seed);
+    x += (size_t)(ncols - 1) * n;
+    a = 0.5f + 3.5f * (llm__vk_randf(seed) * 0.5f + 0.5f);
+    for (k = 0; k < n; k++) x[k] = (k % 32 == 0) ? a : (float)((int)(llm__vk_rng(seed) % 252) - 126) + 0.5f;
+    for (k = 0; k < n; k++)
+        if (k % 32) x[k] = x[k] * (a / 127.0f);
+}
+
+/* y [ncols][rows] = W x by the CPU's scalar kernel of W's type (W: rows of the file's bytes),
+   each column of x converted to the type's dot form as the CPU converts it. */
+static void t_vk_cpu_product(int type, const uint8_t *w, int n, int rows, const float *x, int ncols, float *y) {
+    int vdt = llm__types[type].vec_dot_type, c, row;
+    size_t rb = llm__type_row_bytes(type, n);
+    uint8_t *xq = (uint8_t *)malloc((size_t)n * 4 + 1024);
+    for (c = 0; xq && c < ncols; c++) {
+        const void *xv = x + (size_t)c * n;
+        if (vdt != LLM_TYPE_F32) {
+            llm__types[vdt].from_float(x + (size_t)c * n, xq, n);
+            xv = xq;
+        }
+        for (row = 0; row < rows; row++) llm__types[type].vec_dot(n, &y[(size_t)c * rows + row], w + (size_t)row * rb, xv);
+    }
+    free(xq);
 }
 
 /* Every 2-D weight of the offloaded types in a model: the device's y = W x against the CPU's
@@ -592,10 +631,8 @@ static void t_vk_matvec_tier(llm_vk *vk) {
         if (!m) continue;
         for (ti = 0; ti < m->gguf.n_tensors; ti++) {
             const llm__tensor *w = &m->gguf.tensors[ti];
-            int n = (int)w->ne[0], rows = (int)w->ne[1], ncols = 3, c, row, vdt, slot = -1;
+            int n = (int)w->ne[0], rows = (int)w->ne[1], ncols = 3, c, slot = -1;
             float *x, *y, *yc;
-            uint8_t *xq;
-            size_t rb;
             uint32_t seed = (uint32_t)n * 7u + 1u;
             for (k = 0; k < 17; k++)
                 if (w->type == types[k]) slot = k;
@@ -604,30 +641,12 @@ static void t_vk_matvec_tier(llm_vk *vk) {
             x = (float *)malloc(sizeof(float) * (size_t)ncols * n);
             y = (float *)malloc(sizeof(float) * (size_t)ncols * w->ne[1]);
             yc = (float *)malloc(sizeof(float) * (size_t)ncols * rows);
-            xq = (uint8_t *)malloc((size_t)n * 4 + 1024);
-            for (c = 0; c < 2; c++) /* roughly normal: the sum of four uniforms */
-                for (k = 0; k < n; k++)
-                    x[c * n + k] = llm__vk_randf(&seed) + llm__vk_randf(&seed) + llm__vk_randf(&seed) + llm__vk_randf(&seed);
-            { /* ties: k + 1/2 steps of a/127, with a in the first element of every block of 32 */
-                float a = 0.5f + 3.5f * (llm__vk_randf(&seed) * 0.5f + 0.5f);
-                for (k = 0; k < n; k++) x[2 * n + k] = (k % 32 == 0) ? a : (float)((int)(llm__vk_rng(&seed) % 252) - 126) + 0.5f;
-                for (k = 0; k < n; k++)
-                    if (k % 32) x[2 * n + k] = x[2 * n + k] * (a / 127.0f);
-            }
-            vdt = llm__types[w->type].vec_dot_type;
-            rb = llm__type_row_bytes(w->type, n);
-            for (c = 0; c < ncols; c++) {
-                const void *xv = x + (size_t)c * n;
-                if (vdt != LLM_TYPE_F32) {
-                    llm__types[vdt].from_float(x + (size_t)c * n, xq, n);
-                    xv = xq;
-                }
-                for (row = 0; row < rows; row++) llm__types[w->type].vec_dot(n, &yc[(size_t)c * rows + row], w->data + (size_t)row * rb, xv);
-            }
+            t_vk_fill_x(x, n, ncols, &seed);
+            t_vk_cpu_product(w->type, w->data, n, rows, x, ncols, yc);
             {
                 llm__tensor part = *w;
                 part.ne[1] = rows;
-                if (t_vk_matvec(vk, &part, x, ncols, y) == LLM_OK)
+                if (t_vk_product(vk, &part, x, ncols, 0, y) == LLM_OK)
                     for (c = 0; c < ncols; c++) {
                         float e;
                         int ok = llm__vk_close(y + (size_t)c * rows, yc + (size_t)c * rows, rows, 2e-6f, &e);
@@ -640,7 +659,6 @@ static void t_vk_matvec_tier(llm_vk *vk) {
             free(x);
             free(y);
             free(yc);
-            free(xq);
         }
         llm_model_free(m);
     }
@@ -661,7 +679,90 @@ static void test_vulkan_matvec(void) {
     }
 }
 
-/* The logits of stories260K and the refs/quants models (all layers offloaded, the first rows)
+/* One case of test_vulkan_matmul: type, rows of n values, cols columns (the last of ties).
+   Prints and checks the worst of each column against the mat-vec and against the CPU, both
+   within 2e-6 max|y| (DESIGN §6's mat-vec bound; the float types' long rows differ most: the
+   mat-mul sums steps of 32 products in order, the mat-vec in a tree). */
+static void t_vk_matmul_case(llm_vk *vk, int type, int n, int rows, int cols, uint32_t seed) {
+    size_t rb = llm__type_row_bytes(type, n);
+    float *w = (float *)malloc(sizeof(float) * rows * n), *x = (float *)malloc(sizeof(float) * cols * n);
+    float *ymv = (float *)malloc(sizeof(float) * rows * cols), *ymm = (float *)malloc(sizeof(float) * rows * cols);
+    float *yc = (float *)malloc(sizeof(float) * rows * cols), e_mv = 0, e_cpu = 0, e_mv_cpu = 0, e;
+    uint8_t *wq = (uint8_t *)malloc(rb * rows);
+    llm__tensor part;
+    int c, i;
+    T_REQUIRE(w && x && ymv && ymm && yc && wq, "out of memory");
+    for (i = 0; i < rows * n; i++) w[i] = llm__vk_randf(&seed) + llm__vk_randf(&seed) + llm__vk_randf(&seed);
+    T_CHECK(llm_quantize(type, w, wq, rows, n) == rb * rows, "%s: llm_quantize", llm_type_name(type));
+    t_vk_fill_x(x, n, cols, &seed);
+    t_vk_cpu_product(type, wq, n, rows, x, cols, yc);
+    memset(&part, 0, sizeof part);
+    part.type = type;
+    part.ne[0] = n;
+    part.ne[1] = rows;
+    part.ne[2] = part.ne[3] = 1;
+    part.data = wq;
+    if (type == LLM_TYPE_Q4_K && rows > 64) { /* one workgroup of row tiles (a device's count limit): it loops over them */
+        uint32_t gmax = vk->props.limits.maxComputeWorkGroupCount[0];
+        vk->props.limits.maxComputeWorkGroupCount[0] = 1;
+        if (t_vk_product(vk, &part, x, cols, 1, ymv) == LLM_OK && t_vk_product(vk, &part, x, cols, 1, ymm) == LLM_OK)
+            T_CHECK(memcmp(ymv, ymm, sizeof(float) * rows * cols) == 0, "q4_K: one workgroup of row tiles twice: not the same bits");
+        vk->props.limits.maxComputeWorkGroupCount[0] = gmax;
+        if (t_vk_product(vk, &part, x, cols, 1, ymv) == LLM_OK) /* the usual dispatch */
+            T_CHECK(memcmp(ymv, ymm, sizeof(float) * rows * cols) == 0, "q4_K: a workgroup per row tile differs from one looping over them");
+    }
+    if (t_vk_product(vk, &part, x, cols, 0, ymv) == LLM_OK && t_vk_product(vk, &part, x, cols, 1, ymm) == LLM_OK)
+        for (c = 0; c < cols; c++) {
+            int ok = llm__vk_close(ymm + c * rows, ymv + c * rows, rows, 2e-6f, &e);
+            T_CHECK(ok, "%s n %d column %d: mat-mul - mat-vec = %.3g max|y|", llm_type_name(type), n, c, (double)e);
+            e_mv = e > e_mv ? e : e_mv;
+            ok = llm__vk_close(ymm + c * rows, yc + c * rows, rows, 2e-6f, &e);
+            T_CHECK(ok, "%s n %d column %d: mat-mul - CPU = %.3g max|y_cpu|", llm_type_name(type), n, c, (double)e);
+            e_cpu = e > e_cpu ? e : e_cpu;
+            llm__vk_close(ymv + c * rows, yc + c * rows, rows, 2e-6f, &e);
+            e_mv_cpu = e > e_mv_cpu ? e : e_mv_cpu;
+        }
+    printf("       mat-mul %-6s %2d x %2d x %4d %-14s max|mm - mv| %.2e (bound 2e-6)  max|mm - cpu| %.2e (bound 2e-6)  max|mv - cpu| %.2e\n",
+           llm_type_name(type), rows, cols, n, llm__vk_shaders[llm__vk_matmul_pipe(type)].name, (double)e_mv, (double)e_cpu, (double)e_mv_cpu);
+    free(w);
+    free(x);
+    free(ymv);
+    free(ymm);
+    free(yc);
+    free(wq);
+}
+
+/* The tiled mat-mul, for every type, against the mat-vec on the same device and inputs (the
+   same per-block integer sums: only the order of the float sum differs) and against the CPU's
+   scalar kernel (max|y - y_cpu| <= 2e-6 max|y_cpu| per column, as the mat-vec). 70 rows x 40
+   columns: tiles partial both ways. Row lengths with a last partial step of K where the type
+   has one (600 F32 values: 18 steps of 32 and 24; 608 values of the 32-blocks: 19 blocks, 4
+   a step), and with rows starting at either half of a word (601 F16 values; 3 blocks of the
+   K-quants); the last column is rounding ties. Q4_K also runs with one workgroup looping over
+   the row tiles (as on a device whose count of workgroups is smaller than the tiles): the same
+   bits. Then rows longer than one dispatch's K (LLM__VK_MATMUL_K_VALUES), a full tile each
+   thread's 16 outputs: without the split, lavapipe's loop limiter would end them early. */
+static void test_vulkan_matmul(void) {
+    static const struct {
+        int type, n;
+    } cases[] = {
+        {LLM_TYPE_F32, 600},    {LLM_TYPE_F16, 601},  {LLM_TYPE_BF16, 601},  {LLM_TYPE_Q8_0, 608},   {LLM_TYPE_Q4_0, 608},  {LLM_TYPE_Q4_1, 608},
+        {LLM_TYPE_Q5_0, 608},   {LLM_TYPE_Q5_1, 608}, {LLM_TYPE_IQ4_NL, 608}, {LLM_TYPE_Q2_K, 768},  {LLM_TYPE_Q3_K, 768},  {LLM_TYPE_Q4_K, 768},
+        {LLM_TYPE_Q5_K, 768},   {LLM_TYPE_Q6_K, 768}, {LLM_TYPE_IQ4_XS, 768}, {LLM_TYPE_TQ1_0, 768}, {LLM_TYPE_TQ2_0, 768},
+    }, long_rows[] = {
+        {LLM_TYPE_F32, 4200}, {LLM_TYPE_F16, 4097}, {LLM_TYPE_Q8_0, 4224}, {LLM_TYPE_Q6_K, 4608}, {LLM_TYPE_TQ1_0, 4608},
+    };
+    llm_vk *vk = t_vk_get();
+    size_t k;
+    if (!vk) return;
+    if (vk->matmul == LLM__VK_MATMUL_OFF) T_SKIP("the device does not use the mat-mul (LLM_VULKAN_MATMUL=0?)");
+    for (k = 0; k < sizeof cases / sizeof cases[0]; k++) t_vk_matmul_case(vk, cases[k].type, cases[k].n, 70, 40, 977u + (uint32_t)k);
+    for (k = 0; k < sizeof long_rows / sizeof long_rows[0]; k++) t_vk_matmul_case(vk, long_rows[k].type, long_rows[k].n, 33, 33, 31u + (uint32_t)k);
+    T_CHECK(llm_vk_validation_errors(vk) == 0, "%d validation errors", llm_vk_validation_errors(vk));
+}
+
+/* The logits of stories260K and the refs/quants models (all layers offloaded, the first rows:
+   a batch of 8, through the mat-mul, then 4 tokens one at a time through the tier's mat-vec)
    with each tier but the shared device's (test_vulkan_logits runs that one) forced in turn. */
 static void test_vulkan_tiers(void) {
     static const struct {
@@ -683,7 +784,7 @@ static void test_vulkan_tiers(void) {
         if (!vk) continue;
         t_vk_case_on(vk, "real", "stories260K.0", &t_bounds_f32, 0, 12);
         t_vk_case_on(vk, "arch", "llama-moe-Q8_0.0", &t_bounds_q8_0, 0, 8); /* expert columns */
-        for (i = 0; i < sizeof cases / sizeof cases[0]; i++) t_vk_case_on(vk, "quants", cases[i].name, cases[i].b, 0, 8);
+        for (i = 0; i < sizeof cases / sizeof cases[0]; i++) t_vk_case_on(vk, "quants", cases[i].name, cases[i].b, 0, 12);
         if (owned) llm_vk_free(vk);
     }
 }
@@ -741,6 +842,46 @@ static void test_vulkan_tier_choice(void) {
     t_setenv("LLM_VULKAN_TIER", old ? saved : NULL);
 }
 
+/* $LLM_VULKAN_MATMUL and the shared memory a device has decide the mat-mul's use (on made-up
+   devices); on lavapipe, every product through the mat-mul (1: one token at a time too) or none
+   (0: a prompt batch through the mat-vec) meets the F32 bounds on stories260K. */
+static void test_vulkan_matmul_switch(void) {
+    static const struct {
+        const char *env;
+        uint32_t shared;
+        int want;
+    } cases[] = {
+        {NULL, 16384, LLM__VK_MATMUL_AUTO}, {"1", 16384, LLM__VK_MATMUL_ALWAYS}, {"0", 65536, LLM__VK_MATMUL_OFF},
+        {"2", 32768, LLM__VK_MATMUL_AUTO},  {NULL, 16383, LLM__VK_MATMUL_OFF},   {"1", 8192, LLM__VK_MATMUL_OFF},
+    };
+    const char *old = getenv("LLM_VULKAN_MATMUL");
+    char saved[256];
+    size_t i;
+    if (old) snprintf(saved, sizeof saved, "%s", old);
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        llm_vk fake;
+        memset(&fake, 0, sizeof fake);
+        fake.props.limits.maxComputeSharedMemorySize = cases[i].shared;
+        t_setenv("LLM_VULKAN_MATMUL", cases[i].env);
+        T_CHECK(llm__vk_choose_matmul(&fake) == cases[i].want, "case %zu: %d, want %d", i, llm__vk_choose_matmul(&fake), cases[i].want);
+    }
+    for (i = 0; i < 2 && t_vk_get(); i++) {
+        llm_vk_params p;
+        char err[512];
+        llm_vk *vk;
+        memset(&p, 0, sizeof p);
+        p.device_name = "llvmpipe";
+        p.validation = 1;
+        p.log = t_vk_log;
+        t_setenv("LLM_VULKAN_MATMUL", i == 0 ? "1" : "0");
+        vk = llm_vk_new(&p, err, sizeof err);
+        T_CHECK(vk && vk->matmul == (i == 0 ? LLM__VK_MATMUL_ALWAYS : LLM__VK_MATMUL_OFF), "LLM_VULKAN_MATMUL=%d: %s", i == 0, vk ? "ignored" : err);
+        if (vk) t_vk_case_on(vk, "real", "stories260K.0", &t_bounds_f32, 0, 12);
+        llm_vk_free(vk);
+    }
+    t_setenv("LLM_VULKAN_MATMUL", old ? saved : NULL);
+}
+
 /* With no loader or no driver, llm_vk_new says why and the model runs on the CPU, bit for bit. */
 static void t_vk_expect_cpu(const char *env, const char *value, const char *why_has) {
     llm_vk_params p;
@@ -777,7 +918,7 @@ static void test_vulkan_no_driver(void) { t_vk_expect_cpu("VK_ICD_FILENAMES", "/
 
 /* A spoiled pipeline (the test switch) makes the self-test refuse the device by name. */
 static void test_vulkan_corrupt(void) {
-    static const char *pipes[] = {"matvec_q8_0", "quant_q8_k", "rmsnorm", "attention", "geglu", "moe_route", "moe_combine"};
+    static const char *pipes[] = {"matvec_q8_0", "quant_q8_k", "rmsnorm", "attention", "geglu", "moe_route", "moe_combine", "matmul_q4_k", "matmul_f32"};
     size_t i;
     if (!t_vk_get()) return;
     for (i = 0; i < sizeof pipes / sizeof pipes[0]; i++) {
@@ -1133,10 +1274,12 @@ static void tests_vulkan(void) {
     T_RUN(test_vulkan_decls);
     T_RUN(test_vulkan_messenger);
     T_RUN(test_vulkan_matvec);
+    T_RUN(test_vulkan_matmul);
     T_RUN(test_vulkan_logits);
     T_RUN(test_vulkan_greedy);
     T_RUN(test_vulkan_tiers);
     T_RUN(test_vulkan_tier_choice);
+    T_RUN(test_vulkan_matmul_switch);
     T_RUN(test_vulkan_state);
     T_RUN(test_vulkan_kv_f16);
     T_RUN(test_vulkan_kv_q8_0);

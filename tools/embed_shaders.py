@@ -39,7 +39,9 @@ PIPELINES = [("matvec_" + t, "matvec.comp", ["TYPE_" + t.upper()]) for t in MATV
     ("add", "add.comp", []),
     ("moe_route", "moe.comp", ["ROUTE"]),
     ("moe_combine", "moe.comp", []),
-] + [("matvec_%s_%s" % (t, tier), "matvec.comp", ["TYPE_" + t.upper()] + defs) for tier, defs, types in TIERS for t in types]
+] + [("matvec_%s_%s" % (t, tier), "matvec.comp", ["TYPE_" + t.upper()] + defs) for tier, defs, types in TIERS for t in types] + [
+    # the tiled mat-mul of prompt batches: one tier (32-bit words), every type
+    ("matmul_" + t, "matmul.comp", ["TYPE_" + t.upper()]) for t in MATVEC_TYPES]
 
 
 def compile_one(glslc, src, defines):
