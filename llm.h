@@ -3075,6 +3075,15 @@ LLM__TARGET_AVX2 static float llm__f16_tail_avx2(float sum, int i, int n, const 
     return sum;
 }
 
+/* F16 activations through F16C: the halves llm__fp32_to_fp16 makes (nearest even, subnormals,
+   infinities; NaN stays a quiet NaN with the top of its payload). */
+LLM__TARGET_AVX2 static void llm__f16_from_float_avx2(const float *src, void *dst, int64_t n) {
+    uint8_t *p = (uint8_t *)dst;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm_storeu_si128((__m128i *)(p + 2 * i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) llm__put16(p + 2 * i, llm__fp32_to_fp16(src[i]));
+}
+
 LLM__TARGET_AVX2 static void llm__vec_dot_f16_f16_avx2(int n, float *s, const void *w, const void *x) {
     const uint8_t *pw = (const uint8_t *)w, *px = (const uint8_t *)x;
     __m256 a = _mm256_setzero_ps();
@@ -4154,10 +4163,11 @@ LLM__TILE_INLINE void llm__f16_rows_avx2(int n, const uint8_t *w, size_t ws, int
     for (; r < r1; r++) llm__f16_tile_avx2(n, w + (size_t)r * ws, ws, x, xs, y + r, ldy, 1, C);
 }
 
-/* Rows in bands of about 64 KiB, which stay in L2 while the columns pass in threes. */
+/* Rows in bands of about 64 KiB, which stay in L2 while the columns pass in threes; a band is
+   whole tiles of four rows (a lone row per band ran at a third of the tile's rate). */
 LLM__TARGET_AVX2 static void llm__gemm_f16_avx2(int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs,
                                                 int nc, float *y, size_t ldy) {
-    int rb = nc <= 3 ? nr : (int)(65536 / ws) + 1, r0, r1, c;
+    int rb = nc <= 3 ? nr : ((int)(65536 / ws) + 3) / 4 * 4, r0, r1, c;
     for (r0 = 0; r0 < nr; r0 += rb) {
         r1 = r0 + rb < nr ? r0 + rb : nr;
         for (c = 0; c < nc; c += 3) {
@@ -4904,6 +4914,7 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
         k->vec_dot[LLM_TYPE_IQ4_XS] = llm__vec_dot_iq4_xs_q8_K_avx2;
         k->vec_dot[LLM_TYPE_TQ1_0] = llm__vec_dot_tq1_0_q8_K_avx2;
         k->vec_dot[LLM_TYPE_TQ2_0] = llm__vec_dot_tq2_0_q8_K_avx2;
+        k->from_float[LLM_TYPE_F16] = llm__f16_from_float_avx2;
         k->from_float[LLM_TYPE_Q8_0] = llm__q8_0_from_float_avx2;
         k->from_float[LLM_TYPE_Q8_1] = llm__q8_1_from_float_avx2;
         k->from_float[LLM_TYPE_Q8_K] = llm__q8_K_from_float_avx2;

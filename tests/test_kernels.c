@@ -353,10 +353,12 @@ static void t_act_row(float *x, int n, int kind) {
         for (i = 0; i < n; i++) x[i] = t_randn() * 1e-41f; /* subnormal: 127 / amax overflows */
     if (kind == 8)
         for (i = 0; i < n; i++) x[i] = t_randn() * 1e8f; /* amax / 127 past fp16's range */
+    if (kind == 9) /* halfway between two halves (normal and subnormal), both signs; 65520 rounds to infinity */
+        for (i = 0; i < n; i++) x[i] = (i & 1 ? -1.0f : 1.0f) * ldexpf(1.0f + (float)(2 * (i % 5) + 1) / 2048.0f, i % 40 - 26) + (i == 7 ? 65520.0f : 0.0f);
 }
 
 static void test_act_quant_simd(void) {
-    static const int forms[] = {LLM_TYPE_Q8_0, LLM_TYPE_Q8_1, LLM_TYPE_Q8_K};
+    static const int forms[] = {LLM_TYPE_Q8_0, LLM_TYPE_Q8_1, LLM_TYPE_Q8_K, LLM_TYPE_F16};
     unsigned masks[4];
     const char *names[4];
     int n_isa = t_isas(masks, names), isa, fi, kind, n = 1024, n_checked = 0;
@@ -364,8 +366,8 @@ static void test_act_quant_simd(void) {
     for (isa = 1; isa < n_isa; isa++) {
         llm__kernels k;
         llm__kernels_init(&k, masks[isa]);
-        for (fi = 0; fi < 3; fi++)
-            for (kind = 0; kind < 9; kind++) {
+        for (fi = 0; fi < 4; fi++)
+            for (kind = 0; kind < 10; kind++) {
                 int t = forms[fi];
                 size_t bytes = llm__type_row_bytes(t, n);
                 uint8_t *a = (uint8_t *)malloc(bytes), *b = (uint8_t *)malloc(bytes);
