@@ -1133,6 +1133,27 @@ static void test_vulkan_rope_scaling(void) {
     T_CHECK(llm_vk_validation_errors(vk) == 0, "%d validation errors", llm_vk_validation_errors(vk));
 }
 
+/* The embedded SPIR-V's text form (tools/embed_shaders.py): words of every length back, a
+   short or foreign text refused, and every pipeline's words starting with SPIR-V's magic. */
+static void test_vulkan_spv_decode(void) {
+    static const uint32_t want[7] = {0x07230203u, 0, 127, 128, 0xffffffffu, 16383, 16384};
+    uint32_t got[8], *code;
+    int i, bad = 0;
+    T_CHECK(llm__vk_spv_decode("g4SMOQB/gAH/////D/9/gIAB", got, 7) && memcmp(got, want, sizeof want) == 0, "words of 1 to 5 bytes");
+    T_CHECK(!llm__vk_spv_decode("g4SMOQB/gAH/////D/9/gIAB", got, 8), "a text one word short was accepted");
+    T_CHECK(!llm__vk_spv_decode("g4SM!QB/", got, 2), "a character outside base64 was accepted");
+    T_CHECK(!llm__vk_spv_decode("gICAgIAB", got, 1), "a word of six bytes was accepted");
+    for (i = 0; i < LLM__VK_PIPE_COUNT; i++) {
+        code = (uint32_t *)malloc((size_t)llm__vk_shaders[i].n_words * 4);
+        T_REQUIRE(code, "memory");
+        if (!llm__vk_spv_decode(llm__vk_shaders[i].code, code, llm__vk_shaders[i].n_words) || code[0] != 0x07230203u ||
+            llm__vk_shaders[i].n_words < 5 || code[3] >= 0x400000u) /* magic, and a plausible id bound */
+            bad++;
+        free(code);
+    }
+    T_CHECK(bad == 0, "%d of %d embedded shaders do not decode to SPIR-V", bad, LLM__VK_PIPE_COUNT);
+}
+
 /* A model the shaders cannot run (heads over 256) is declined with its reason; the CPU runs
    it, with the CPU's result. */
 static void test_vulkan_decline(void) {
@@ -1272,6 +1293,7 @@ static void test_vulkan_devices(void) {
 
 static void tests_vulkan(void) {
     T_RUN(test_vulkan_decls);
+    T_RUN(test_vulkan_spv_decode);
     T_RUN(test_vulkan_messenger);
     T_RUN(test_vulkan_matvec);
     T_RUN(test_vulkan_matmul);
