@@ -6871,18 +6871,13 @@ static void llm__residual_task(void *arg, int t, int ith) {
     for (i = 0; i < n; i++) x[i] += d[i];
 }
 
-/* Routing of one token: softmax over the router logits, the top n_expert_used (ties to the
-   lower id), their weights renormalised to sum 1. */
-static void llm__route_task(void *arg, int t, int ith) {
-    const llm__rows_job *j = (const llm__rows_job *)arg;
-    llm_context *c = j->c;
-    const llm_model *m = c->model;
-    int ne = m->n_expert, k = m->n_expert_used, i, s;
-    float *p = c->tmp + (size_t)t * c->n_tmp, max = -INFINITY, inv, wsum = 0.0f;
-    float *w = c->moe_w + (size_t)t * k;
-    int32_t *sel = c->moe_sel + (size_t)t * k;
+/* Routing of one token: softmax over its router logits p[ne] (in place, they become the
+   probabilities), the top k (ties to the lower id) into sel, their weights renormalised to sum
+   1 into w. llm_vulkan.h's self-test holds its shader to this. */
+static void llm__route(float *p, int ne, int k, int32_t *sel, float *w) {
+    float max = -INFINITY, inv, wsum = 0.0f;
     double sum = 0.0;
-    (void)ith;
+    int i, s;
     for (i = 0; i < ne; i++) max = p[i] > max ? p[i] : max;
     for (i = 0; i < ne; i++) {
         p[i] = expf(p[i] - max);
@@ -6902,6 +6897,14 @@ static void llm__route_task(void *arg, int t, int ith) {
         wsum += w[s];
     }
     for (s = 0; s < k; s++) w[s] /= wsum;
+}
+
+static void llm__route_task(void *arg, int t, int ith) {
+    const llm__rows_job *j = (const llm__rows_job *)arg;
+    llm_context *c = j->c;
+    int k = c->model->n_expert_used;
+    (void)ith;
+    llm__route(c->tmp + (size_t)t * c->n_tmp, c->model->n_expert, k, c->moe_sel + (size_t)t * k, c->moe_w + (size_t)t * k);
 }
 
 /* Gathers the normed rows of the tokens routed to j->expert into att (as a packed batch). */

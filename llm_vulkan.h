@@ -8828,27 +8828,15 @@ static int llm__vk_selftest(llm_vk *vk, char *err, size_t err_size) {
     if (r == LLM_OK && !what) {
         enum { NE = 6, NK = 2, NEMB = 64 };
         float lg[NT * NE], wr[NT * NK], wg[NT * NK], *ex = w, ysum[NT * NEMB];
-        uint32_t selr[NT * NK], selg[NT * NK], pc[4] = {NT, NE, NK, NEMB};
+        int32_t selr[NT * NK];
+        uint32_t selg[NT * NK], pc[4] = {NT, NE, NK, NEMB};
         llm__vk_arg a[5];
-        int e, s;
+        int s;
         for (i = 0; i < NT * NE; i++) lg[i] = llm__vk_randf(&seed) * 4.0f;
-        for (t = 0; t < NT; t++) { /* llm.h's routing: softmax, the NK largest (ties to the lower id), renormalised */
-            float *p = lg + t * NE, mx = -INFINITY, pr[NE], inv, wsum = 0.0f;
-            double sum = 0;
-            for (e = 0; e < NE; e++) mx = p[e] > mx ? p[e] : mx;
-            for (e = 0; e < NE; e++) sum += (double)(pr[e] = expf(p[e] - mx));
-            inv = (float)(1.0 / sum);
-            for (e = 0; e < NE; e++) pr[e] *= inv;
-            for (s = 0; s < NK; s++) {
-                int best = -1, u, used;
-                for (e = 0; e < NE; e++) {
-                    for (u = 0, used = 0; u < s; u++) used |= (int)selr[t * NK + u] == e;
-                    if (!used && (best < 0 || pr[e] > pr[best])) best = e;
-                }
-                selr[t * NK + s] = (uint32_t)best;
-                wsum += wr[t * NK + s] = pr[best];
-            }
-            for (s = 0; s < NK; s++) wr[t * NK + s] /= wsum;
+        for (t = 0; t < NT; t++) { /* llm.h's routing, on a copy of the logits */
+            float pr[NE];
+            memcpy(pr, lg + t * NE, sizeof pr);
+            llm__route(pr, NE, NK, selr + t * NK, wr + t * NK);
             for (i = 0; i < NEMB; i++) {
                 float yv = 0.0f;
                 for (s = 0; s < NK; s++) yv += wr[t * NK + s] * ex[(t * NK + s) * NEMB + i];

@@ -23,6 +23,23 @@ static void t_setenv(const char *k, const char *v) {
 }
 #endif
 
+/* An environment variable as it was (t_env_restore puts it back, or unsets it). */
+typedef struct t_env_saved {
+    char name[64], value[256];
+    int set;
+} t_env_saved;
+
+static t_env_saved t_env_save(const char *name) {
+    t_env_saved e;
+    const char *v = getenv(name);
+    snprintf(e.name, sizeof e.name, "%s", name);
+    snprintf(e.value, sizeof e.value, "%s", v ? v : "");
+    e.set = v != NULL;
+    return e;
+}
+
+static void t_env_restore(const t_env_saved *e) { t_setenv(e->name, e->set ? e->value : NULL); }
+
 /* Under AddressSanitizer: lavapipe (its LLVM) keeps a one-time allocation for the life of the
    process, which LeakSanitizer reports once the driver is unloaded. The driver is kept loaded
    (so the report names it) and that report suppressed; our own allocations stay checked. */
@@ -817,10 +834,8 @@ static void test_vulkan_tier_choice(void) {
         {1, 1, 1, LLM_VK_TIER_STORAGE, "base", LLM_VK_TIER_STORAGE, ""}, /* the params win */
         {1, 1, 1, LLM_VK_TIER_AUTO, "fast", LLM_VK_TIER_DOT, "LLM_VULKAN_TIER=fast is not a tier"},
     };
-    const char *old = getenv("LLM_VULKAN_TIER");
-    char saved[256];
+    t_env_saved saved = t_env_save("LLM_VULKAN_TIER");
     size_t i;
-    if (old) snprintf(saved, sizeof saved, "%s", old);
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         llm_vk vk;
         llm_vk_device_info f;
@@ -839,7 +854,7 @@ static void test_vulkan_tier_choice(void) {
         T_CHECK(got == cases[i].got, "case %zu: tier %s, want %s", i, llm_vk_tier_name(got), llm_vk_tier_name(cases[i].got));
         T_CHECK(cases[i].log_has[0] ? strstr(t_vk_tier_msg, cases[i].log_has) != NULL : t_vk_tier_msg[0] == 0, "case %zu: logged '%s'", i, t_vk_tier_msg);
     }
-    t_setenv("LLM_VULKAN_TIER", old ? saved : NULL);
+    t_env_restore(&saved);
 }
 
 /* $LLM_VULKAN_MATMUL and the shared memory a device has decide the mat-mul's use (on made-up
@@ -854,10 +869,8 @@ static void test_vulkan_matmul_switch(void) {
         {NULL, 16384, LLM__VK_MATMUL_AUTO}, {"1", 16384, LLM__VK_MATMUL_ALWAYS}, {"0", 65536, LLM__VK_MATMUL_OFF},
         {"2", 32768, LLM__VK_MATMUL_AUTO},  {NULL, 16383, LLM__VK_MATMUL_OFF},   {"1", 8192, LLM__VK_MATMUL_OFF},
     };
-    const char *old = getenv("LLM_VULKAN_MATMUL");
-    char saved[256];
+    t_env_saved saved = t_env_save("LLM_VULKAN_MATMUL");
     size_t i;
-    if (old) snprintf(saved, sizeof saved, "%s", old);
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         llm_vk fake;
         memset(&fake, 0, sizeof fake);
@@ -879,7 +892,7 @@ static void test_vulkan_matmul_switch(void) {
         if (vk) t_vk_case_on(vk, "real", "stories260K.0", &t_bounds_f32, 0, 12);
         llm_vk_free(vk);
     }
-    t_setenv("LLM_VULKAN_MATMUL", old ? saved : NULL);
+    t_env_restore(&saved);
 }
 
 /* With no loader or no driver, llm_vk_new says why and the model runs on the CPU, bit for bit. */
