@@ -7072,6 +7072,15 @@ static int llm__vk_submit_lock(llm_vk *vk, llm__VkCommandBuffer cb, llm__VkHandl
     return LLM_OK;
 }
 
+/* vkDeviceWaitIdle under the queue's lock: it uses the queue, which another thread's context
+   may be submitting to (the validation layer's threading check caught a context freed while
+   another decoded). */
+static void llm__vk_wait_idle(llm_vk *vk) {
+    llm__vk_mutex_lock(&vk->lock);
+    vk->f.vkDeviceWaitIdle(vk->dev);
+    llm__vk_mutex_unlock(&vk->lock);
+}
+
 static int llm__vk_submit(llm_vk *vk, llm__VkCommandBuffer cb, llm__VkHandle fence, char *err, size_t err_size) {
     return llm__vk_submit_lock(vk, cb, fence, 1, err, err_size);
 }
@@ -8100,7 +8109,7 @@ static void llm__vk_context_free(void *state) {
     int l;
     if (!c) return;
     vk = c->vm->vk;
-    vk->f.vkDeviceWaitIdle(vk->dev);
+    llm__vk_wait_idle(vk);
     for (l = 0; l < c->vm->n_layer - c->vm->first; l++) {
         if (c->kc) llm__vk_buf_free(vk, &c->kc[l]);
         if (c->vc) llm__vk_buf_free(vk, &c->vc[l]);
@@ -8215,7 +8224,7 @@ static void llm__vk_model_free(void *state) {
     llm__vk_model *vm = (llm__vk_model *)state;
     int i;
     if (!vm) return;
-    vm->vk->f.vkDeviceWaitIdle(vm->vk->dev);
+    llm__vk_wait_idle(vm->vk);
     for (i = 0; vm->chunks && i < vm->n_chunks; i++) llm__vk_buf_free(vm->vk, &vm->chunks[i]); /* n_chunks only counts before they exist */
     llm__vk_buf_free(vm->vk, &vm->gelu);
     free(vm->chunks);
