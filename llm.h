@@ -2987,25 +2987,41 @@ typedef struct llm__kernels {
 } llm__kernels;
 
 /* ---- weights packed eight rows at a time ----
-   Q4_0, Q8_0, Q2_K and Q4_K rows in groups of eight, block by block: the eight rows' fp16
+   Q4_0, Q8_0, Q2_K, Q4_K and Q6_K rows in groups of eight, block by block: the eight rows' fp16
    fields (d; the K-quants: d, then dmin), 16 bytes per field, then the rest of their blocks in
    4-byte chunks, chunk k of row r at 4 (8 k + r). One 32-byte load holds chunk k of all eight
    rows, one row per int32 lane, so a kernel sums eight rows in the lanes of one vector (no
    horizontal sums, no transposes), and a group's bytes are one sequential stream. A group
    takes the bytes of its eight rows, so row offsets that are multiples of 8 stay valid.
-   (Q6_K was tried: prefill gained a fifth but two-thread decode lost an eighth against its
-   row kernel, already near the bandwidth limit, so it stays unpacked.) */
+   (Q6_K's chunks are reordered, llm__x8_order: in the file's order its kernel jumped about
+   within a group and decode lost an eighth against the row kernel; read front to back it
+   gains a tenth, and prefill a third.) */
 #define LLM__X8_MAX_BLOCKS 1024 /* 32-element blocks in the widest packed row (32768 elements) */
 
 /* Where a packable type's fp16 fields are: *at, the byte offset in a block (they are
    adjacent); returns how many, or 0 for a type that is not packed. */
 static int llm__x8_halves(int type, int *at) {
     *at = type == LLM_TYPE_Q2_K ? 80 : 0;
-    return type == LLM_TYPE_Q4_0 || type == LLM_TYPE_Q8_0 ? 1 : type == LLM_TYPE_Q4_K || type == LLM_TYPE_Q2_K ? 2 : 0;
+    if (type == LLM_TYPE_Q6_K) *at = 208;
+    return type == LLM_TYPE_Q4_0 || type == LLM_TYPE_Q8_0 || type == LLM_TYPE_Q6_K ? 1 : type == LLM_TYPE_Q4_K || type == LLM_TYPE_Q2_K ? 2 : 0;
 }
 
 /* Block b's bytes without its fp16 fields (nh at byte at), as 4-byte chunk k. */
 static const uint8_t *llm__x8_chunk(const uint8_t *b, int nh, int at, int k) { return b + 4 * k + (4 * k < at ? 0 : 2 * nh); }
+
+/* The chunk a packed block holds at position k: Q6_K's in the order its kernel reads them
+   (the scales, then per half h and pair of ql chunks lc, lc + 1: those two, the two 32 bytes
+   on, and the qh chunks of the same values), so that a group is read front to back; a stream
+   that jumps about within the group defeats the hardware prefetcher. Others: k. */
+static int llm__x8_order(int type, int k) {
+    int h, pair, item;
+    if (type != LLM_TYPE_Q6_K) return k;
+    if (k < 4) return 48 + k; /* the scales */
+    h = (k - 4) / 24, pair = (k - 4) % 24 / 6, item = (k - 4) % 6;
+    if (item < 2) return 16 * h + 2 * pair + item;         /* ql */
+    if (item < 4) return 16 * h + 8 + 2 * pair + item - 2; /* ql, 32 bytes on */
+    return 32 + 8 * h + 2 * pair + item - 4;               /* qh */
+}
 
 /* Eight rows ws bytes apart, nb blocks of a packable type, into dst (8 ws bytes). */
 static void llm__pack_x8(int type, int nb, const uint8_t *src, size_t ws, uint8_t *dst) {
@@ -3014,7 +3030,8 @@ static void llm__pack_x8(int type, int nb, const uint8_t *src, size_t ws, uint8_
         for (r = 0; r < 8; r++) {
             const uint8_t *b = src + (size_t)r * ws + (size_t)i * bb;
             for (h = 0; h < nh; h++) memcpy(dst + 16 * h + 2 * r, b + at + 2 * h, 2);
-            for (k = 0; k < (bb - 2 * nh) / 4; k++) memcpy(dst + 16 * nh + 4 * (8 * k + r), llm__x8_chunk(b, nh, at, k), 4);
+            for (k = 0; k < (bb - 2 * nh) / 4; k++)
+                memcpy(dst + 16 * nh + 4 * (8 * k + r), llm__x8_chunk(b, nh, at, llm__x8_order(type, k)), 4);
         }
 }
 
@@ -3023,7 +3040,8 @@ static void llm__unpack_x8_row(int type, int nb, const uint8_t *g, int r, uint8_
     int at, nh = llm__x8_halves(type, &at), bb = llm__types[type].size, i, h, k;
     for (i = 0; i < nb; i++, g += 8 * bb, out += bb) {
         for (h = 0; h < nh; h++) memcpy(out + at + 2 * h, g + 16 * h + 2 * r, 2);
-        for (k = 0; k < (bb - 2 * nh) / 4; k++) memcpy((uint8_t *)llm__x8_chunk(out, nh, at, k), g + 16 * nh + 4 * (8 * k + r), 4);
+        for (k = 0; k < (bb - 2 * nh) / 4; k++)
+            memcpy((uint8_t *)llm__x8_chunk(out, nh, at, llm__x8_order(type, k)), g + 16 * nh + 4 * (8 * k + r), 4);
     }
 }
 
@@ -4092,6 +4110,76 @@ LLM__TILE_INLINE void llm__x8_q2_K_tile_avx2(int nb, const uint8_t *g, const uin
     LLM__UNROLL for (c = 0; c < C; c++) _mm256_storeu_ps(y + (size_t)c * ldy, sum[c]);
 }
 
+/* Each lane's bytes j0 and j1 as an int16 pair, sign-extended: into the high bytes, then an
+   arithmetic shift. */
+#define LLM__X8_SPAIR(a, b) ((int)(0x00800080u | (unsigned)(a) << 8 | (unsigned)(b) << 24))
+LLM__TILE_INLINE __m256i llm__x8_sbytes16_avx2(__m256i v, int j0, int j1) {
+    return _mm256_srai_epi16(_mm256_shuffle_epi8(v, _mm256_setr_epi32(LLM__X8_SPAIR(j0, j1), LLM__X8_SPAIR(4 + j0, 4 + j1),
+                                                                      LLM__X8_SPAIR(8 + j0, 8 + j1), LLM__X8_SPAIR(12 + j0, 12 + j1),
+                                                                      LLM__X8_SPAIR(j0, j1), LLM__X8_SPAIR(4 + j0, 4 + j1),
+                                                                      LLM__X8_SPAIR(8 + j0, 8 + j1),
+                                                                      LLM__X8_SPAIR(12 + j0, 12 + j1))),
+                             8);
+}
+
+/* Q6_K: chunk k of a block in the file is bytes 4k..4k+3 (ql: chunks 0..31, qh: 32..47, the
+   16 signed scales: 48..51), packed in llm__x8_order's order. In half h, chunk 16 h + l/4 of
+   ql (and 16 h + 8 + l/4) and chunk 32 + 8 h + l/4 of qh hold the
+   codes of values l..l+3 of the four 32-value runs t = 0..3: low nibbles of ql[l] (t = 0) and
+   ql[l + 32] (t = 1), high nibbles (t = 2, 3), over bits 2t, 2t + 1 of qh[l]. Two chunks'
+   maddubs add up in int16 (at most 2 * 2 * 63 * 127) and meet their sub-block's scale in one
+   madd; the codes' -32 goes through the activations' 16-value sums, as the row kernel. */
+LLM__TILE_INLINE void llm__x8_q6_K_tile_avx2(int nb, const uint8_t *g, const uint8_t *x, size_t xs, float *y, size_t ldy,
+                                             const int C) {
+    const __m256i m4 = _mm256_set1_epi8(15), m30 = _mm256_set1_epi8(0x30);
+    __m256 sum[4];
+    int i, c, h, t, e, lc, j;
+    LLM__UNROLL for (c = 0; c < C; c++) sum[c] = _mm256_setzero_ps();
+    for (i = 0; i < nb; i++) {
+        const uint8_t *b = g + (size_t)i * 8 * LLM__Q6_K_BYTES, *ch = b + 16, *xi = x + (size_t)i * LLM__Q8_K_BYTES;
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b));
+        __m256i acc[4], off[4];
+        if (C == 1) llm__x8_prefetch_avx2(b, 8 * LLM__Q6_K_BYTES);
+        LLM__UNROLL for (c = 0; c < C; c++) acc[c] = off[c] = _mm256_setzero_si256();
+        _Pragma("GCC unroll 1") for (h = 0; h < 2; h++) LLM__UNROLL for (lc = 0; lc < 8; lc += 2) { /* values 4 lc .. 4 lc + 7 */
+            __m256i ql[2][2], qh[2];
+            const uint8_t *q = ch + 32 * (4 + 24 * h + 3 * lc); /* llm__x8_order */
+            LLM__UNROLL for (e = 0; e < 2; e++) {
+                ql[0][e] = _mm256_loadu_si256((const __m256i *)(q + 32 * e));
+                ql[1][e] = _mm256_loadu_si256((const __m256i *)(q + 64 + 32 * e));
+                qh[e] = _mm256_loadu_si256((const __m256i *)(q + 128 + 32 * e));
+            }
+            LLM__UNROLL for (t = 0; t < 4; t++) {
+                int sb = 8 * h + 2 * t + (lc >> 2); /* the sub-block */
+                __m256i s = llm__x8_sbytes16_avx2(_mm256_loadu_si256((const __m256i *)(ch + 32 * (sb >> 2))), sb & 3, sb & 3);
+                __m256i code[2];
+                LLM__UNROLL for (e = 0; e < 2; e++) {
+                    __m256i lo = _mm256_and_si256(t & 2 ? _mm256_srli_epi16(ql[t & 1][e], 4) : ql[t & 1][e], m4);
+                    __m256i hi = t == 0 ? _mm256_slli_epi16(qh[e], 4) : t == 1 ? _mm256_slli_epi16(qh[e], 2) : t == 2 ? qh[e] : _mm256_srli_epi16(qh[e], 2);
+                    code[e] = _mm256_or_si256(lo, _mm256_and_si256(hi, m30));
+                }
+                LLM__UNROLL for (c = 0; c < C; c++) {
+                    const uint8_t *xb = xi + (size_t)c * xs + 4 + 128 * h + 32 * t + 4 * lc;
+                    __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(code[0], llm__x8_bcast_avx2(xb)),
+                                                 _mm256_maddubs_epi16(code[1], llm__x8_bcast_avx2(xb + 4)));
+                    acc[c] = _mm256_add_epi32(acc[c], _mm256_madd_epi16(p, s));
+                    LLM__KEEP(acc[c]);
+                }
+            }
+        }
+        LLM__UNROLL for (j = 0; j < 16; j += 2) { /* scales (j, j + 1) against block sums (j, j + 1) */
+            __m256i sj = llm__x8_sbytes16_avx2(_mm256_loadu_si256((const __m256i *)(ch + 32 * (j >> 2))), j & 3, (j & 3) + 1);
+            LLM__UNROLL for (c = 0; c < C; c++)
+                off[c] = _mm256_add_epi32(off[c], _mm256_madd_epi16(sj, llm__x8_bcast_avx2(xi + (size_t)c * xs + 260 + 2 * j)));
+        }
+        LLM__UNROLL for (c = 0; c < C; c++) { /* llm__k2_step: sum + d * dx * (isum - 32 off) */
+            __m256 a = _mm256_mul_ps(dw, _mm256_set1_ps(llm__kq_f32_avx2(xi + (size_t)c * xs)));
+            sum[c] = _mm256_add_ps(sum[c], _mm256_mul_ps(a, _mm256_cvtepi32_ps(_mm256_sub_epi32(acc[c], _mm256_slli_epi32(off[c], 5)))));
+        }
+    }
+    LLM__UNROLL for (c = 0; c < C; c++) _mm256_storeu_ps(y + (size_t)c * ldy, sum[c]);
+}
+
 /* nr (a multiple of 8) packed rows against nc columns. With more than four columns the groups
    pass in bands of about 64 KiB that stay in L2 while the columns go through them in fours. */
 LLM__TILE_INLINE void llm__gemm_x8_avx2(int type, int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs,
@@ -4114,6 +4202,9 @@ LLM__TILE_INLINE void llm__gemm_x8_avx2(int type, int n, const uint8_t *w, size_
                 } else if (type == LLM_TYPE_Q2_K) {
                     if (C == 4) llm__x8_q2_K_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 4);
                     else llm__x8_q2_K_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 1);
+                } else if (type == LLM_TYPE_Q6_K) {
+                    if (C == 4) llm__x8_q6_K_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 4);
+                    else llm__x8_q6_K_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 1);
                 } else if (C == 4) {
                     llm__x8_tile_avx2(type, bb, nb, wg, xc, xs, xd, xsum, yg, ldy, 4);
                 } else {
@@ -4133,6 +4224,7 @@ LLM__TILE_INLINE void llm__gemm_x8_avx2(int type, int n, const uint8_t *w, size_
 LLM__X8_GEMM(llm__gemm_x8_q4_0_avx2, LLM_TYPE_Q4_0)
 LLM__X8_GEMM(llm__gemm_x8_q8_0_avx2, LLM_TYPE_Q8_0)
 LLM__X8_GEMM(llm__gemm_x8_q4_K_avx2, LLM_TYPE_Q4_K)
+LLM__X8_GEMM(llm__gemm_x8_q6_K_avx2, LLM_TYPE_Q6_K)
 LLM__X8_GEMM(llm__gemm_x8_q2_K_avx2, LLM_TYPE_Q2_K)
 
 /* F16 prefill: R rows x C columns (R <= 4, C <= 3), each output llm__vec_dot_f16_f16_avx2's
@@ -4906,6 +4998,7 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
         k->gemm_x8[LLM_TYPE_Q8_0] = llm__gemm_x8_q8_0_avx2;
         k->gemm_x8[LLM_TYPE_Q4_K] = llm__gemm_x8_q4_K_avx2;
         k->gemm_x8[LLM_TYPE_Q2_K] = llm__gemm_x8_q2_K_avx2;
+        k->gemm_x8[LLM_TYPE_Q6_K] = llm__gemm_x8_q6_K_avx2;
         k->gemm[LLM_TYPE_Q5_0] = llm__gemm_q5_0_avx2;
         k->gemm[LLM_TYPE_IQ4_NL] = llm__gemm_iq4_nl_avx2;
         k->axpy_f32 = llm__axpy_f32_avx2;
@@ -5954,7 +6047,7 @@ static void llm__model_pack(llm_model *m, const llm_model_params *p) {
     llm__pool_start(&pool, llm_default_threads(), NULL, NULL);
     llm__pool_run(&pool, (int)m->gguf.n_tensors, llm__tensor_pack_task, m);
     llm__pool_stop(&pool);
-    llm__logf(m->log, m->log_user, LLM_LOG_INFO, "packed %.1f MiB of Q4_0/Q8_0/Q2_K/Q4_K weights eight rows at a time",
+    llm__logf(m->log, m->log_user, LLM_LOG_INFO, "packed %.1f MiB of Q4_0/Q8_0/Q2_K/Q4_K/Q6_K weights eight rows at a time",
               (double)bytes / 1048576.0);
 }
 
