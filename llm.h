@@ -2987,7 +2987,7 @@ typedef struct llm__kernels {
 } llm__kernels;
 
 /* ---- weights packed eight rows at a time ----
-   Q4_0, Q8_0, Q2_K, Q4_K and Q6_K rows in groups of eight, block by block: the eight rows' fp16
+   Q4_0, Q8_0, Q2_K, Q4_K, Q5_K and Q6_K rows in groups of eight, block by block: the eight rows' fp16
    fields (d; the K-quants: d, then dmin), 16 bytes per field, then the rest of their blocks in
    4-byte chunks, chunk k of row r at 4 (8 k + r). One 32-byte load holds chunk k of all eight
    rows, one row per int32 lane, so a kernel sums eight rows in the lanes of one vector (no
@@ -3003,7 +3003,7 @@ typedef struct llm__kernels {
 static int llm__x8_halves(int type, int *at) {
     *at = type == LLM_TYPE_Q2_K ? 80 : 0;
     if (type == LLM_TYPE_Q6_K) *at = 208;
-    return type == LLM_TYPE_Q4_0 || type == LLM_TYPE_Q8_0 || type == LLM_TYPE_Q6_K ? 1 : type == LLM_TYPE_Q4_K || type == LLM_TYPE_Q2_K ? 2 : 0;
+    return type == LLM_TYPE_Q4_0 || type == LLM_TYPE_Q8_0 || type == LLM_TYPE_Q6_K ? 1 : type == LLM_TYPE_Q4_K || type == LLM_TYPE_Q5_K || type == LLM_TYPE_Q2_K ? 2 : 0;
 }
 
 /* Block b's bytes without its fp16 fields (nh at byte at), as 4-byte chunk k. */
@@ -3991,10 +3991,11 @@ LLM__TILE_INLINE void llm__x8_tile_avx2(int type, int bb, int nb, const uint8_t 
     LLM__UNROLL for (c = 0; c < C; c++) _mm256_storeu_ps(y + (size_t)c * ldy, sum[c]);
 }
 
-/* Q4_K: per super-block the eight rows' 6-bit scales and mins come apart in the lanes (the
-   12 scale bytes of row r are chunks 0..2 of lane r), each sub-block's codes add up in int16
-   (at most 8 * 2 * 15 * 127) and meet their scale in one madd; mins meet the activations'
-   block sums. The float steps are llm__kq_combine's, so the bits are the row kernels'. */
+/* Q4_K and Q5_K: per super-block the eight rows' 6-bit scales and mins come apart in the lanes
+   (the 12 scale bytes of row r are chunks 0..2 of lane r), each sub-block's codes add up in
+   int16 and meet their scale in madds; mins meet the activations' block sums. Q5_K's fifth
+   bits (chunks 3..10) join the nibbles as bit 4. The float steps are llm__kq_combine's, so the
+   bits are the row kernels'. */
 #define LLM__X8_PAIR(a, b) ((int)(0x80008000u | (unsigned)(a) | (unsigned)(b) << 16))
 /* Each lane's bytes j0 and j1 as an int16 pair (b_j0, b_j1). */
 LLM__TILE_INLINE __m256i llm__x8_bytes16_avx2(__m256i v, int j0, int j1) {
@@ -4010,15 +4011,16 @@ LLM__TILE_INLINE __m256 llm__x8_kq_combine_avx2(__m256 sum, __m256 dw, __m256 dm
     return _mm256_sub_ps(sum, _mm256_mul_ps(_mm256_mul_ps(dmw, dx), _mm256_cvtepi32_ps(msum)));
 }
 
-LLM__TILE_INLINE void llm__x8_q4_K_tile_avx2(int nb, const uint8_t *g, const uint8_t *x, size_t xs, float *y, size_t ldy,
-                                             const int C) {
-    const __m256i m4 = _mm256_set1_epi8(15), m6 = _mm256_set1_epi8(63), m2 = _mm256_set1_epi8(3);
+LLM__TILE_INLINE void llm__x8_k45_tile_avx2(int type, int nb, const uint8_t *g, const uint8_t *x, size_t xs, float *y, size_t ldy,
+                                            const int C) {
+    const __m256i m4 = _mm256_set1_epi8(15), m6 = _mm256_set1_epi8(63), m2 = _mm256_set1_epi8(3), b4 = _mm256_set1_epi8(16);
+    const int q5 = type == LLM_TYPE_Q5_K, bb = q5 ? LLM__Q5_K_BYTES : LLM__Q4_K_BYTES;
     __m256 sum[4];
     int i, c, h, k, j;
     LLM__UNROLL for (c = 0; c < C; c++) sum[c] = _mm256_setzero_ps();
     for (i = 0; i < nb; i++) {
-        const uint8_t *b = g + (size_t)i * 8 * LLM__Q4_K_BYTES, *xi = x + (size_t)i * LLM__Q8_K_BYTES;
-        if (C == 1) llm__x8_prefetch_avx2(b, 8 * LLM__Q4_K_BYTES);
+        const uint8_t *b = g + (size_t)i * 8 * bb, *xi = x + (size_t)i * LLM__Q8_K_BYTES;
+        if (C == 1) llm__x8_prefetch_avx2(b, 8 * bb);
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b)), dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + 16)));
         __m256i u0 = _mm256_loadu_si256((const __m256i *)(b + 32)), u1 = _mm256_loadu_si256((const __m256i *)(b + 64));
         __m256i u2 = _mm256_loadu_si256((const __m256i *)(b + 96));
@@ -4028,25 +4030,35 @@ LLM__TILE_INLINE void llm__x8_q4_K_tile_avx2(int nb, const uint8_t *g, const uin
         mn[0] = _mm256_and_si256(u1, m6);
         mn[1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 4), m4), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u1, 6), m2), 4));
         LLM__UNROLL for (c = 0; c < C; c++) acc[c] = msum[c] = _mm256_setzero_si256();
-        _Pragma("GCC unroll 1") for (h = 0; h < 4; h++) { /* sub-blocks 2h (low nibbles) and 2h + 1 (high) */
-            const uint8_t *q = b + 128 + 256 * h;
+        LLM__UNROLL for (h = 0; h < 4; h++) { /* sub-blocks 2h (low nibbles) and 2h + 1 (high) */
+            const uint8_t *q = b + (q5 ? 384 : 128) + 256 * h, *qh = b + 128; /* Q5_K: qh in chunks 3..10, before the codes */
             __m256i lo[8], hi[8];
             __m256i s0 = llm__x8_bytes16_avx2(sc[h >> 1], (2 * h) & 3, (2 * h) & 3), s1 = llm__x8_bytes16_avx2(sc[h >> 1], (2 * h + 1) & 3, (2 * h + 1) & 3);
             LLM__UNROLL for (k = 0; k < 8; k++) {
                 __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * k));
                 lo[k] = _mm256_and_si256(v, m4);
                 hi[k] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                if (q5) { /* the fifth bits: bits 2h (low) and 2h + 1 (high) of qh, moved to bit 4 */
+                    __m256i u = _mm256_srl_epi16(_mm256_loadu_si256((const __m256i *)(qh + 32 * k)), _mm_cvtsi32_si128(2 * h));
+                    lo[k] = _mm256_or_si256(lo[k], _mm256_and_si256(_mm256_slli_epi16(u, 4), b4));
+                    hi[k] = _mm256_or_si256(hi[k], _mm256_and_si256(_mm256_slli_epi16(u, 3), b4));
+                }
             }
             LLM__UNROLL for (c = 0; c < C; c++) {
                 const uint8_t *xb = xi + (size_t)c * xs + 4 + 64 * h;
-                __m256i p0 = _mm256_maddubs_epi16(lo[0], llm__x8_bcast_avx2(xb)), p1 = _mm256_maddubs_epi16(hi[0], llm__x8_bcast_avx2(xb + 32));
-                LLM__UNROLL for (k = 1; k < 8; k++) {
-                    p0 = _mm256_add_epi16(p0, _mm256_maddubs_epi16(lo[k], llm__x8_bcast_avx2(xb + 4 * k)));
-                    p1 = _mm256_add_epi16(p1, _mm256_maddubs_epi16(hi[k], llm__x8_bcast_avx2(xb + 32 + 4 * k)));
-                    LLM__KEEP(p0);
-                    LLM__KEEP(p1);
+                /* int16 sums of 8 (Q4_K: at most 8 * 2 * 15 * 127) or 4 (Q5_K: 4 * 2 * 31 * 127) maddubs */
+                const int run = q5 ? 4 : 8;
+                LLM__UNROLL for (j = 0; j < 8; j += run) {
+                    __m256i p0 = _mm256_maddubs_epi16(lo[j], llm__x8_bcast_avx2(xb + 4 * j));
+                    __m256i p1 = _mm256_maddubs_epi16(hi[j], llm__x8_bcast_avx2(xb + 32 + 4 * j));
+                    LLM__UNROLL for (k = j + 1; k < j + run; k++) {
+                        p0 = _mm256_add_epi16(p0, _mm256_maddubs_epi16(lo[k], llm__x8_bcast_avx2(xb + 4 * k)));
+                        p1 = _mm256_add_epi16(p1, _mm256_maddubs_epi16(hi[k], llm__x8_bcast_avx2(xb + 32 + 4 * k)));
+                        LLM__KEEP(p0);
+                        LLM__KEEP(p1);
+                    }
+                    acc[c] = _mm256_add_epi32(acc[c], _mm256_add_epi32(_mm256_madd_epi16(p0, s0), _mm256_madd_epi16(p1, s1)));
                 }
-                acc[c] = _mm256_add_epi32(acc[c], _mm256_add_epi32(_mm256_madd_epi16(p0, s0), _mm256_madd_epi16(p1, s1)));
             }
         }
         LLM__UNROLL for (j = 0; j < 8; j++) { /* mins against the pairs of 16-element block sums */
@@ -4141,7 +4153,7 @@ LLM__TILE_INLINE void llm__x8_q6_K_tile_avx2(int nb, const uint8_t *g, const uin
         __m256i acc[4], off[4];
         if (C == 1) llm__x8_prefetch_avx2(b, 8 * LLM__Q6_K_BYTES);
         LLM__UNROLL for (c = 0; c < C; c++) acc[c] = off[c] = _mm256_setzero_si256();
-        _Pragma("GCC unroll 1") for (h = 0; h < 2; h++) LLM__UNROLL for (lc = 0; lc < 8; lc += 2) { /* values 4 lc .. 4 lc + 7 */
+        LLM__UNROLL for (h = 0; h < 2; h++) LLM__UNROLL for (lc = 0; lc < 8; lc += 2) { /* values 4 lc .. 4 lc + 7 */
             __m256i ql[2][2], qh[2];
             const uint8_t *q = ch + 32 * (4 + 24 * h + 3 * lc); /* llm__x8_order */
             LLM__UNROLL for (e = 0; e < 2; e++) {
@@ -4196,9 +4208,9 @@ LLM__TILE_INLINE void llm__gemm_x8_avx2(int type, int n, const uint8_t *w, size_
             for (g = g0; g < g1; g++) {
                 const uint8_t *wg = w + (size_t)g * 8 * ws, *xc = x + (size_t)c * xs;
                 float *yg = y + (size_t)c * ldy + 8 * g;
-                if (type == LLM_TYPE_Q4_K) {
-                    if (C == 4) llm__x8_q4_K_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 4);
-                    else llm__x8_q4_K_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 1);
+                if (type == LLM_TYPE_Q4_K || type == LLM_TYPE_Q5_K) {
+                    if (C == 4) llm__x8_k45_tile_avx2(type, n / 256, wg, xc, xs, yg, ldy, 4);
+                    else llm__x8_k45_tile_avx2(type, n / 256, wg, xc, xs, yg, ldy, 1);
                 } else if (type == LLM_TYPE_Q2_K) {
                     if (C == 4) llm__x8_q2_K_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 4);
                     else llm__x8_q2_K_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 1);
@@ -4224,6 +4236,7 @@ LLM__TILE_INLINE void llm__gemm_x8_avx2(int type, int n, const uint8_t *w, size_
 LLM__X8_GEMM(llm__gemm_x8_q4_0_avx2, LLM_TYPE_Q4_0)
 LLM__X8_GEMM(llm__gemm_x8_q8_0_avx2, LLM_TYPE_Q8_0)
 LLM__X8_GEMM(llm__gemm_x8_q4_K_avx2, LLM_TYPE_Q4_K)
+LLM__X8_GEMM(llm__gemm_x8_q5_K_avx2, LLM_TYPE_Q5_K)
 LLM__X8_GEMM(llm__gemm_x8_q6_K_avx2, LLM_TYPE_Q6_K)
 LLM__X8_GEMM(llm__gemm_x8_q2_K_avx2, LLM_TYPE_Q2_K)
 
@@ -4997,6 +5010,7 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
         k->gemm_x8[LLM_TYPE_Q4_0] = llm__gemm_x8_q4_0_avx2;
         k->gemm_x8[LLM_TYPE_Q8_0] = llm__gemm_x8_q8_0_avx2;
         k->gemm_x8[LLM_TYPE_Q4_K] = llm__gemm_x8_q4_K_avx2;
+        k->gemm_x8[LLM_TYPE_Q5_K] = llm__gemm_x8_q5_K_avx2;
         k->gemm_x8[LLM_TYPE_Q2_K] = llm__gemm_x8_q2_K_avx2;
         k->gemm_x8[LLM_TYPE_Q6_K] = llm__gemm_x8_q6_K_avx2;
         k->gemm[LLM_TYPE_Q5_0] = llm__gemm_q5_0_avx2;
@@ -6047,7 +6061,7 @@ static void llm__model_pack(llm_model *m, const llm_model_params *p) {
     llm__pool_start(&pool, llm_default_threads(), NULL, NULL);
     llm__pool_run(&pool, (int)m->gguf.n_tensors, llm__tensor_pack_task, m);
     llm__pool_stop(&pool);
-    llm__logf(m->log, m->log_user, LLM_LOG_INFO, "packed %.1f MiB of Q4_0/Q8_0/Q2_K/Q4_K/Q6_K weights eight rows at a time",
+    llm__logf(m->log, m->log_user, LLM_LOG_INFO, "packed %.1f MiB of Q4_0/Q8_0/Q2_K/Q4_K/Q5_K/Q6_K weights eight rows at a time",
               (double)bytes / 1048576.0);
 }
 
