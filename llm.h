@@ -2987,34 +2987,37 @@ typedef struct llm__kernels {
 } llm__kernels;
 
 /* ---- weights packed eight rows at a time ----
-   Q4_0, Q8_0, Q2_K, Q4_K, Q5_K and Q6_K rows in groups of eight, block by block: the eight rows' fp16
-   fields (d; the K-quants: d, then dmin), 16 bytes per field, then the rest of their blocks in
-   4-byte chunks, chunk k of row r at 4 (8 k + r). One 32-byte load holds chunk k of all eight
-   rows, one row per int32 lane, so a kernel sums eight rows in the lanes of one vector (no
-   horizontal sums, no transposes), and a group's bytes are one sequential stream. A group
-   takes the bytes of its eight rows, so row offsets that are multiples of 8 stay valid.
-   (Q6_K's chunks are reordered, llm__x8_order: in the file's order its kernel jumped about
-   within a group and decode lost an eighth against the row kernel; read front to back it
-   gains a tenth, and prefill a third.) */
+   Q4_0, Q8_0 and the K-quants Q2_K to Q6_K in groups of eight rows, block by block: the eight
+   rows' fp16 fields (d; Q2_K, Q4_K and Q5_K: d, then dmin), 16 bytes per field, then the rest
+   of their blocks in 4-byte chunks, chunk k of row r at 4 (8 k + r). One 32-byte load holds
+   chunk k of all eight rows, one row per int32 lane, so a kernel sums eight rows in the lanes
+   of one vector (no horizontal sums, no transposes), and a group's bytes are one sequential
+   stream. A group takes the bytes of its eight rows, so row offsets that are multiples of 8
+   stay valid. (Q6_K's and Q3_K's chunks are reordered, llm__x8_order: in the file's order the
+   Q6_K kernel jumped about within a group and decode lost an eighth against the row kernel;
+   read front to back it gains a tenth, and prefill a third.) */
 #define LLM__X8_MAX_BLOCKS 1024 /* 32-element blocks in the widest packed row (32768 elements) */
 
 /* Where a packable type's fp16 fields are: *at, the byte offset in a block (they are
    adjacent); returns how many, or 0 for a type that is not packed. */
 static int llm__x8_halves(int type, int *at) {
-    *at = type == LLM_TYPE_Q2_K ? 80 : 0;
-    if (type == LLM_TYPE_Q6_K) *at = 208;
-    return type == LLM_TYPE_Q4_0 || type == LLM_TYPE_Q8_0 || type == LLM_TYPE_Q6_K ? 1 : type == LLM_TYPE_Q4_K || type == LLM_TYPE_Q5_K || type == LLM_TYPE_Q2_K ? 2 : 0;
+    *at = type == LLM_TYPE_Q2_K ? 80 : type == LLM_TYPE_Q3_K ? 108 : type == LLM_TYPE_Q6_K ? 208 : 0;
+    if (type == LLM_TYPE_Q4_0 || type == LLM_TYPE_Q8_0 || type == LLM_TYPE_Q3_K || type == LLM_TYPE_Q6_K) return 1;
+    return type == LLM_TYPE_Q2_K || type == LLM_TYPE_Q4_K || type == LLM_TYPE_Q5_K ? 2 : 0;
 }
 
 /* Block b's bytes without its fp16 fields (nh at byte at), as 4-byte chunk k. */
 static const uint8_t *llm__x8_chunk(const uint8_t *b, int nh, int at, int k) { return b + 4 * k + (4 * k < at ? 0 : 2 * nh); }
 
-/* The chunk a packed block holds at position k: Q6_K's in the order its kernel reads them
-   (the scales, then per half h and pair of ql chunks lc, lc + 1: those two, the two 32 bytes
-   on, and the qh chunks of the same values), so that a group is read front to back; a stream
-   that jumps about within the group defeats the hardware prefetcher. Others: k. */
+/* The chunk a packed block holds at position k: Q6_K's and Q3_K's in the order their kernels
+   first read them, so that a group is read front to back; a stream that jumps about within
+   the group defeats the hardware prefetcher. Q6_K: the scales, then per half h and pair of ql
+   chunks lc, lc + 1: those two, the two 32 bytes on, and the qh chunks of the same values.
+   Q3_K: the scales, hmask 0..3, qs 8..11 (the first half's values 0..15 of each 2-bit
+   field), hmask 4..7, then qs 12..23. Others: k. */
 static int llm__x8_order(int type, int k) {
     int h, pair, item;
+    if (type == LLM_TYPE_Q3_K) return k < 3 ? 24 + k : k < 7 ? k - 3 : k < 11 ? k + 1 : k < 15 ? k - 7 : k - 3;
     if (type != LLM_TYPE_Q6_K) return k;
     if (k < 4) return 48 + k; /* the scales */
     h = (k - 4) / 24, pair = (k - 4) % 24 / 6, item = (k - 4) % 6;
@@ -4192,6 +4195,67 @@ LLM__TILE_INLINE void llm__x8_q6_K_tile_avx2(int nb, const uint8_t *g, const uin
     LLM__UNROLL for (c = 0; c < C; c++) _mm256_storeu_ps(y + (size_t)c * ldy, sum[c]);
 }
 
+/* Q3_K: sixteen sub-blocks of 16 (value 32 j + l of half h: bits 2j of qs[32 h + l], bit
+   4h + j of hmask[l]), as the row kernel: codes 0..7 (the hmask bit as 4) by maddubs, four
+   chunks' sums in int16 (at most 4 * 2 * 7 * 127) meeting their sub-block's scale (6 bits, less
+   32) in one madd, and the codes' -4 through the activations' 16-value sums. Lane r's scales
+   come apart as llm__q3_K_scales_avx2 takes them apart. */
+LLM__TILE_INLINE void llm__x8_q3_K_tile_avx2(int nb, const uint8_t *g, const uint8_t *x, size_t xs, float *y, size_t ldy,
+                                             const int C) {
+    const __m256i m3 = _mm256_set1_epi8(3), m4 = _mm256_set1_epi8(4), k1 = _mm256_set1_epi8(3), k2 = _mm256_set1_epi8(15);
+    __m256 sum[4];
+    int i, c, h, half, j, e;
+    LLM__UNROLL for (c = 0; c < C; c++) sum[c] = _mm256_setzero_ps();
+    for (i = 0; i < nb; i++) {
+        const uint8_t *b = g + (size_t)i * 8 * LLM__Q3_K_BYTES, *ch = b + 16, *xi = x + (size_t)i * LLM__Q8_K_BYTES;
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b));
+        __m256i u0 = _mm256_loadu_si256((const __m256i *)ch), u1 = _mm256_loadu_si256((const __m256i *)(ch + 32));
+        __m256i u2 = _mm256_loadu_si256((const __m256i *)(ch + 64)), sc[4], acc[4], off[4];
+        if (C == 1) llm__x8_prefetch_avx2(b, 8 * LLM__Q3_K_BYTES);
+        /* lane r, byte t of sc[q]: the scale of sub-block 4q + t of row r */
+        sc[0] = _mm256_or_si256(_mm256_and_si256(u0, k2), _mm256_slli_epi32(_mm256_and_si256(u2, k1), 4));
+        sc[1] = _mm256_or_si256(_mm256_and_si256(u1, k2), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u2, 2), k1), 4));
+        sc[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u0, 4), k2), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u2, 4), k1), 4));
+        sc[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u1, 4), k2), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u2, 6), k1), 4));
+        LLM__UNROLL for (j = 0; j < 4; j++) sc[j] = _mm256_sub_epi8(sc[j], _mm256_set1_epi8(32));
+        LLM__UNROLL for (c = 0; c < C; c++) acc[c] = off[c] = _mm256_setzero_si256();
+        LLM__UNROLL for (h = 0; h < 2; h++) LLM__UNROLL for (half = 0; half < 2; half++) { /* l = 16 half .. 16 half + 15 */
+            __m256i q[4], hm[4];
+            LLM__UNROLL for (e = 0; e < 4; e++) { /* llm__x8_order's positions */
+                hm[e] = _mm256_loadu_si256((const __m256i *)(ch + 32 * (half ? 11 + e : 3 + e)));
+                q[e] = _mm256_loadu_si256((const __m256i *)(ch + 32 * (h ? 19 + 4 * half + e : half ? 15 + e : 7 + e)));
+            }
+            LLM__UNROLL for (j = 0; j < 4; j++) {
+                int sb = 8 * h + 2 * j + half, bit = 4 * h + j;
+                __m256i s = llm__x8_sbytes16_avx2(sc[sb >> 2], sb & 3, sb & 3), code[4];
+                LLM__UNROLL for (e = 0; e < 4; e++) {
+                    __m256i hb = bit >= 2 ? _mm256_srli_epi16(hm[e], bit - 2) : _mm256_slli_epi16(hm[e], 2 - bit);
+                    code[e] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q[e], 2 * j), m3), _mm256_and_si256(hb, m4));
+                }
+                LLM__UNROLL for (c = 0; c < C; c++) {
+                    const uint8_t *xb = xi + (size_t)c * xs + 4 + 128 * h + 32 * j + 16 * half;
+                    __m256i p = _mm256_maddubs_epi16(code[0], llm__x8_bcast_avx2(xb));
+                    LLM__UNROLL for (e = 1; e < 4; e++) {
+                        p = _mm256_add_epi16(p, _mm256_maddubs_epi16(code[e], llm__x8_bcast_avx2(xb + 4 * e)));
+                        LLM__KEEP(p);
+                    }
+                    acc[c] = _mm256_add_epi32(acc[c], _mm256_madd_epi16(p, s));
+                    LLM__KEEP(acc[c]);
+                }
+            }
+        }
+        LLM__UNROLL for (j = 0; j < 16; j += 2) { /* scales (j, j + 1) against block sums (j, j + 1) */
+            __m256i sj = llm__x8_sbytes16_avx2(sc[j >> 2], j & 3, (j & 3) + 1);
+            LLM__UNROLL for (c = 0; c < C; c++)
+                off[c] = _mm256_add_epi32(off[c], _mm256_madd_epi16(sj, llm__x8_bcast_avx2(xi + (size_t)c * xs + 260 + 2 * j)));
+        }
+        LLM__UNROLL for (c = 0; c < C; c++) /* llm__kq_combine with no mins, as the row kernel */
+            sum[c] = llm__x8_kq_combine_avx2(sum[c], dw, _mm256_setzero_ps(), xi + (size_t)c * xs,
+                                             _mm256_sub_epi32(acc[c], _mm256_slli_epi32(off[c], 2)), _mm256_setzero_si256());
+    }
+    LLM__UNROLL for (c = 0; c < C; c++) _mm256_storeu_ps(y + (size_t)c * ldy, sum[c]);
+}
+
 /* nr (a multiple of 8) packed rows against nc columns. With more than four columns the groups
    pass in bands of about 64 KiB that stay in L2 while the columns go through them in fours. */
 LLM__TILE_INLINE void llm__gemm_x8_avx2(int type, int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs,
@@ -4217,6 +4281,9 @@ LLM__TILE_INLINE void llm__gemm_x8_avx2(int type, int n, const uint8_t *w, size_
                 } else if (type == LLM_TYPE_Q6_K) {
                     if (C == 4) llm__x8_q6_K_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 4);
                     else llm__x8_q6_K_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 1);
+                } else if (type == LLM_TYPE_Q3_K) {
+                    if (C == 4) llm__x8_q3_K_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 4);
+                    else llm__x8_q3_K_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 1);
                 } else if (C == 4) {
                     llm__x8_tile_avx2(type, bb, nb, wg, xc, xs, xd, xsum, yg, ldy, 4);
                 } else {
@@ -4238,6 +4305,7 @@ LLM__X8_GEMM(llm__gemm_x8_q8_0_avx2, LLM_TYPE_Q8_0)
 LLM__X8_GEMM(llm__gemm_x8_q4_K_avx2, LLM_TYPE_Q4_K)
 LLM__X8_GEMM(llm__gemm_x8_q5_K_avx2, LLM_TYPE_Q5_K)
 LLM__X8_GEMM(llm__gemm_x8_q6_K_avx2, LLM_TYPE_Q6_K)
+LLM__X8_GEMM(llm__gemm_x8_q3_K_avx2, LLM_TYPE_Q3_K)
 LLM__X8_GEMM(llm__gemm_x8_q2_K_avx2, LLM_TYPE_Q2_K)
 
 /* F16 prefill: R rows x C columns (R <= 4, C <= 3), each output llm__vec_dot_f16_f16_avx2's
@@ -5013,6 +5081,7 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
         k->gemm_x8[LLM_TYPE_Q5_K] = llm__gemm_x8_q5_K_avx2;
         k->gemm_x8[LLM_TYPE_Q2_K] = llm__gemm_x8_q2_K_avx2;
         k->gemm_x8[LLM_TYPE_Q6_K] = llm__gemm_x8_q6_K_avx2;
+        k->gemm_x8[LLM_TYPE_Q3_K] = llm__gemm_x8_q3_K_avx2;
         k->gemm[LLM_TYPE_Q5_0] = llm__gemm_q5_0_avx2;
         k->gemm[LLM_TYPE_IQ4_NL] = llm__gemm_iq4_nl_avx2;
         k->axpy_f32 = llm__axpy_f32_avx2;
@@ -6061,7 +6130,7 @@ static void llm__model_pack(llm_model *m, const llm_model_params *p) {
     llm__pool_start(&pool, llm_default_threads(), NULL, NULL);
     llm__pool_run(&pool, (int)m->gguf.n_tensors, llm__tensor_pack_task, m);
     llm__pool_stop(&pool);
-    llm__logf(m->log, m->log_user, LLM_LOG_INFO, "packed %.1f MiB of Q4_0/Q8_0/Q2_K/Q4_K/Q5_K/Q6_K weights eight rows at a time",
+    llm__logf(m->log, m->log_user, LLM_LOG_INFO, "packed %.1f MiB of Q4_0/Q8_0/Q2_K/Q3_K/Q4_K/Q5_K/Q6_K weights eight rows at a time",
               (double)bytes / 1048576.0);
 }
 
