@@ -274,10 +274,10 @@ typedef struct llm_model_params {
                                 0 = none (CPU only), n_layer or more = all               */
     const llm_backend *backend; /* NULL: CPU only; borrowed, see llm_backend           */
     int no_repack;           /* 1: keep every weight in the file's layout. Otherwise, on a
-                                CPU with AVX2 and a memory-mapped file, the Q4_0, Q8_0,
-                                Q2_K and Q4_K mat-mul weights of the layers the CPU runs are repacked
-                                eight rows at a time for the faster kernels; their file
-                                pages are given back, so they stay resident once */
+                                CPU with AVX2 and a memory-mapped file, the Q4_0, Q8_0
+                                and Q2_K..Q6_K mat-mul weights of the layers the CPU runs
+                                are repacked eight rows at a time for the faster kernels;
+                                their file pages are given back, so they stay resident once */
 } llm_model_params;
 
 LLMDEF llm_model_params llm_model_default_params(void);
