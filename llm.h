@@ -4075,6 +4075,46 @@ LLM__TILE_INLINE void llm__x8_k45_tile_avx2(int type, int nb, const uint8_t *g, 
     LLM__UNROLL for (c = 0; c < C; c++) _mm256_storeu_ps(y + (size_t)c * ldy, sum[c]);
 }
 
+/* Each lane's bytes j0 and j1 as an int16 pair, sign-extended: into the high bytes, then an
+   arithmetic shift. */
+#define LLM__X8_SPAIR(a, b) ((int)(0x00800080u | (unsigned)(a) << 8 | (unsigned)(b) << 24))
+LLM__TILE_INLINE __m256i llm__x8_sbytes16_avx2(__m256i v, int j0, int j1) {
+    return _mm256_srai_epi16(_mm256_shuffle_epi8(v, _mm256_setr_epi32(LLM__X8_SPAIR(j0, j1), LLM__X8_SPAIR(4 + j0, 4 + j1),
+                                                                      LLM__X8_SPAIR(8 + j0, 8 + j1), LLM__X8_SPAIR(12 + j0, 12 + j1),
+                                                                      LLM__X8_SPAIR(j0, j1), LLM__X8_SPAIR(4 + j0, 4 + j1),
+                                                                      LLM__X8_SPAIR(8 + j0, 8 + j1),
+                                                                      LLM__X8_SPAIR(12 + j0, 12 + j1))),
+                             8);
+}
+
+/* One sub-block of 16 values against C columns (xb: its activations in column 0): four chunks
+   of codes by maddubs, summed in int16 (the caller bounds them), meet the eight rows' scales s
+   in one madd, into acc[c]. */
+LLM__TILE_INLINE void llm__x8_sub16_avx2(const __m256i *code, __m256i s, const uint8_t *xb, size_t xs, __m256i *acc, const int C) {
+    int c, e;
+    LLM__UNROLL for (c = 0; c < C; c++) {
+        __m256i p = _mm256_maddubs_epi16(code[0], llm__x8_bcast_avx2(xb + (size_t)c * xs));
+        LLM__UNROLL for (e = 1; e < 4; e++) {
+            p = _mm256_add_epi16(p, _mm256_maddubs_epi16(code[e], llm__x8_bcast_avx2(xb + (size_t)c * xs + 4 * e)));
+            LLM__KEEP(p);
+        }
+        acc[c] = _mm256_add_epi32(acc[c], _mm256_madd_epi16(p, s));
+        LLM__KEEP(acc[c]);
+    }
+}
+
+/* The sixteen per-sub-block factors of each lane (byte t of f[q]: sub-block 4q + t; signed or
+   not) times the activations' 16-value sums, into acc[c]: the mins of Q2_K, the code offsets
+   of Q3_K and Q6_K. */
+LLM__TILE_INLINE void llm__x8_bsums_avx2(const __m256i *f, int sign, const uint8_t *xi, size_t xs, __m256i *acc, const int C) {
+    int j, c;
+    LLM__UNROLL for (j = 0; j < 16; j += 2) { /* factors (j, j + 1) against block sums (j, j + 1) */
+        __m256i fj = sign ? llm__x8_sbytes16_avx2(f[j >> 2], j & 3, (j & 3) + 1) : llm__x8_bytes16_avx2(f[j >> 2], j & 3, (j & 3) + 1);
+        LLM__UNROLL for (c = 0; c < C; c++)
+            acc[c] = _mm256_add_epi32(acc[c], _mm256_madd_epi16(fj, llm__x8_bcast_avx2(xi + (size_t)c * xs + 260 + 2 * j)));
+    }
+}
+
 /* Q2_K: sixteen sub-blocks of 16 two-bit codes, a 4-bit scale and min each (scale chunks 0..3,
    codes chunks 4..19: chunk 4 + 8 h + 4 e + t holds, at bit 2 s, codes 4 t .. 4 t + 3 of
    sub-block 8 h + 2 s + e). A sub-block's four maddubs add up in int16 (at most 4 * 2 * 3 *
@@ -4083,7 +4123,7 @@ LLM__TILE_INLINE void llm__x8_q2_K_tile_avx2(int nb, const uint8_t *g, const uin
                                              const int C) {
     const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
     __m256 sum[4];
-    int i, c, h, e, s, t, j;
+    int i, c, h, e, s, t;
     LLM__UNROLL for (c = 0; c < C; c++) sum[c] = _mm256_setzero_ps();
     for (i = 0; i < nb; i++) {
         const uint8_t *b = g + (size_t)i * 8 * LLM__Q2_K_BYTES, *xi = x + (size_t)i * LLM__Q8_K_BYTES;
@@ -4103,38 +4143,13 @@ LLM__TILE_INLINE void llm__x8_q2_K_tile_avx2(int nb, const uint8_t *g, const uin
                 int jj = 2 * s + e; /* sub-block 8 h + jj */
                 __m256i code[4], scale = llm__x8_bytes16_avx2(sc[2 * h + (jj >> 2)], jj & 3, jj & 3);
                 LLM__UNROLL for (t = 0; t < 4; t++) code[t] = _mm256_and_si256(_mm256_srli_epi16(q[t], 2 * s), m2);
-                LLM__UNROLL for (c = 0; c < C; c++) {
-                    const uint8_t *xb = x + (size_t)c * xs + (size_t)i * LLM__Q8_K_BYTES + 4 + 16 * (8 * h + jj);
-                    __m256i p = _mm256_maddubs_epi16(code[0], llm__x8_bcast_avx2(xb));
-                    LLM__UNROLL for (t = 1; t < 4; t++) {
-                        p = _mm256_add_epi16(p, _mm256_maddubs_epi16(code[t], llm__x8_bcast_avx2(xb + 4 * t)));
-                        LLM__KEEP(p);
-                    }
-                    acc[c] = _mm256_add_epi32(acc[c], _mm256_madd_epi16(p, scale));
-                    LLM__KEEP(acc[c]);
-                }
+                llm__x8_sub16_avx2(code, scale, xi + 4 + 16 * (8 * h + jj), xs, acc, C);
             }
         }
-        LLM__UNROLL for (j = 0; j < 16; j += 2) { /* mins (j, j + 1) against block sums (j, j + 1) */
-            __m256i mj = llm__x8_bytes16_avx2(mn[j >> 2], j & 3, (j & 3) + 1);
-            LLM__UNROLL for (c = 0; c < C; c++)
-                msum[c] = _mm256_add_epi32(msum[c], _mm256_madd_epi16(mj, llm__x8_bcast_avx2(xi + (size_t)c * xs + 260 + 2 * j)));
-        }
+        llm__x8_bsums_avx2(mn, 0, xi, xs, msum, C);
         LLM__UNROLL for (c = 0; c < C; c++) sum[c] = llm__x8_kq_combine_avx2(sum[c], dw, dmw, xi + (size_t)c * xs, acc[c], msum[c]);
     }
     LLM__UNROLL for (c = 0; c < C; c++) _mm256_storeu_ps(y + (size_t)c * ldy, sum[c]);
-}
-
-/* Each lane's bytes j0 and j1 as an int16 pair, sign-extended: into the high bytes, then an
-   arithmetic shift. */
-#define LLM__X8_SPAIR(a, b) ((int)(0x00800080u | (unsigned)(a) << 8 | (unsigned)(b) << 24))
-LLM__TILE_INLINE __m256i llm__x8_sbytes16_avx2(__m256i v, int j0, int j1) {
-    return _mm256_srai_epi16(_mm256_shuffle_epi8(v, _mm256_setr_epi32(LLM__X8_SPAIR(j0, j1), LLM__X8_SPAIR(4 + j0, 4 + j1),
-                                                                      LLM__X8_SPAIR(8 + j0, 8 + j1), LLM__X8_SPAIR(12 + j0, 12 + j1),
-                                                                      LLM__X8_SPAIR(j0, j1), LLM__X8_SPAIR(4 + j0, 4 + j1),
-                                                                      LLM__X8_SPAIR(8 + j0, 8 + j1),
-                                                                      LLM__X8_SPAIR(12 + j0, 12 + j1))),
-                             8);
 }
 
 /* Q6_K: chunk k of a block in the file is bytes 4k..4k+3 (ql: chunks 0..31, qh: 32..47, the
@@ -4153,7 +4168,7 @@ LLM__TILE_INLINE void llm__x8_q6_K_tile_avx2(int nb, const uint8_t *g, const uin
     for (i = 0; i < nb; i++) {
         const uint8_t *b = g + (size_t)i * 8 * LLM__Q6_K_BYTES, *ch = b + 16, *xi = x + (size_t)i * LLM__Q8_K_BYTES;
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b));
-        __m256i acc[4], off[4];
+        __m256i acc[4], off[4], sc[4];
         if (C == 1) llm__x8_prefetch_avx2(b, 8 * LLM__Q6_K_BYTES);
         LLM__UNROLL for (c = 0; c < C; c++) acc[c] = off[c] = _mm256_setzero_si256();
         LLM__UNROLL for (h = 0; h < 2; h++) LLM__UNROLL for (lc = 0; lc < 8; lc += 2) { /* values 4 lc .. 4 lc + 7 */
@@ -4182,11 +4197,8 @@ LLM__TILE_INLINE void llm__x8_q6_K_tile_avx2(int nb, const uint8_t *g, const uin
                 }
             }
         }
-        LLM__UNROLL for (j = 0; j < 16; j += 2) { /* scales (j, j + 1) against block sums (j, j + 1) */
-            __m256i sj = llm__x8_sbytes16_avx2(_mm256_loadu_si256((const __m256i *)(ch + 32 * (j >> 2))), j & 3, (j & 3) + 1);
-            LLM__UNROLL for (c = 0; c < C; c++)
-                off[c] = _mm256_add_epi32(off[c], _mm256_madd_epi16(sj, llm__x8_bcast_avx2(xi + (size_t)c * xs + 260 + 2 * j)));
-        }
+        LLM__UNROLL for (j = 0; j < 4; j++) sc[j] = _mm256_loadu_si256((const __m256i *)(ch + 32 * j));
+        llm__x8_bsums_avx2(sc, 1, xi, xs, off, C);
         LLM__UNROLL for (c = 0; c < C; c++) { /* llm__k2_step: sum + d * dx * (isum - 32 off) */
             __m256 a = _mm256_mul_ps(dw, _mm256_set1_ps(llm__kq_f32_avx2(xi + (size_t)c * xs)));
             sum[c] = _mm256_add_ps(sum[c], _mm256_mul_ps(a, _mm256_cvtepi32_ps(_mm256_sub_epi32(acc[c], _mm256_slli_epi32(off[c], 5)))));
@@ -4232,23 +4244,10 @@ LLM__TILE_INLINE void llm__x8_q3_K_tile_avx2(int nb, const uint8_t *g, const uin
                     __m256i hb = bit >= 2 ? _mm256_srli_epi16(hm[e], bit - 2) : _mm256_slli_epi16(hm[e], 2 - bit);
                     code[e] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q[e], 2 * j), m3), _mm256_and_si256(hb, m4));
                 }
-                LLM__UNROLL for (c = 0; c < C; c++) {
-                    const uint8_t *xb = xi + (size_t)c * xs + 4 + 128 * h + 32 * j + 16 * half;
-                    __m256i p = _mm256_maddubs_epi16(code[0], llm__x8_bcast_avx2(xb));
-                    LLM__UNROLL for (e = 1; e < 4; e++) {
-                        p = _mm256_add_epi16(p, _mm256_maddubs_epi16(code[e], llm__x8_bcast_avx2(xb + 4 * e)));
-                        LLM__KEEP(p);
-                    }
-                    acc[c] = _mm256_add_epi32(acc[c], _mm256_madd_epi16(p, s));
-                    LLM__KEEP(acc[c]);
-                }
+                llm__x8_sub16_avx2(code, s, xi + 4 + 128 * h + 32 * j + 16 * half, xs, acc, C);
             }
         }
-        LLM__UNROLL for (j = 0; j < 16; j += 2) { /* scales (j, j + 1) against block sums (j, j + 1) */
-            __m256i sj = llm__x8_sbytes16_avx2(sc[j >> 2], j & 3, (j & 3) + 1);
-            LLM__UNROLL for (c = 0; c < C; c++)
-                off[c] = _mm256_add_epi32(off[c], _mm256_madd_epi16(sj, llm__x8_bcast_avx2(xi + (size_t)c * xs + 260 + 2 * j)));
-        }
+        llm__x8_bsums_avx2(sc, 1, xi, xs, off, C);
         LLM__UNROLL for (c = 0; c < C; c++) /* llm__kq_combine with no mins, as the row kernel */
             sum[c] = llm__x8_kq_combine_avx2(sum[c], dw, _mm256_setzero_ps(), xi + (size_t)c * xs,
                                              _mm256_sub_epi32(acc[c], _mm256_slli_epi32(off[c], 2)), _mm256_setzero_si256());
