@@ -274,9 +274,10 @@ typedef struct llm_model_params {
                                 0 = none (CPU only), n_layer or more = all               */
     const llm_backend *backend; /* NULL: CPU only; borrowed, see llm_backend           */
     int no_repack;           /* 1: keep every weight in the file's layout. Otherwise, on a
-                                CPU with AVX2 and a memory-mapped file, the Q4_0, Q8_0
-                                and Q2_K..Q6_K mat-mul weights of the layers the CPU runs
-                                are repacked eight rows at a time for the faster kernels;
+                                CPU with AVX2 and a memory-mapped file, the Q4_0, Q5_0,
+                                Q8_0, IQ4_NL, IQ4_XS and Q2_K..Q6_K mat-mul weights of the
+                                layers the CPU runs (experts too) are repacked eight rows
+                                at a time for the faster kernels;
                                 their file pages are given back, so they stay resident once */
 } llm_model_params;
 
@@ -2987,26 +2988,37 @@ typedef struct llm__kernels {
 } llm__kernels;
 
 /* ---- weights packed eight rows at a time ----
-   Q4_0, Q8_0 and the K-quants Q2_K to Q6_K in groups of eight rows, block by block: the eight
-   rows' fp16 fields (d; Q2_K, Q4_K and Q5_K: d, then dmin), 16 bytes per field, then the rest
-   of their blocks in 4-byte chunks, chunk k of row r at 4 (8 k + r). One 32-byte load holds
-   chunk k of all eight rows, one row per int32 lane, so a kernel sums eight rows in the lanes
-   of one vector (no horizontal sums, no transposes), and a group's bytes are one sequential
-   stream. A group takes the bytes of its eight rows, so row offsets that are multiples of 8
-   stay valid. (Q6_K's and Q3_K's chunks are reordered, llm__x8_order: in the file's order the
-   Q6_K kernel jumped about within a group and decode lost an eighth against the row kernel;
-   read front to back it gains a tenth, and prefill a third.) */
+   Q4_0, Q5_0, Q8_0, IQ4_NL, IQ4_XS and the K-quants Q2_K to Q6_K in groups of eight rows,
+   block by block: the eight rows' 2-byte fields (the fp16 d; Q2_K, Q4_K and Q5_K: d, then
+   dmin; IQ4_XS: d, then scales_h), 16 bytes per field, then the rest of their blocks in 4-byte
+   chunks, chunk k of row r at 4 (8 k + r). One 32-byte load holds chunk k of all eight rows,
+   one row per int32 lane, so a kernel sums eight rows in the lanes of one vector (no
+   horizontal sums, no transposes), and a group's bytes are one sequential stream. A group
+   takes the bytes of its eight rows, so row offsets that are multiples of 8 stay valid.
+   (Q6_K's and Q3_K's chunks are reordered, llm__x8_order: in the file's order the Q6_K kernel
+   jumped about within a group and decode lost an eighth against the row kernel; read front to
+   back it gains a tenth, and prefill a third.) Q4_1 and Q5_1 are not packed: their AVX2 row
+   kernels sum in ggml's order (eight float lanes per row), which eight rows to a vector cannot
+   give bit for bit. */
 #define LLM__X8_MAX_BLOCKS 1024 /* 32-element blocks in the widest packed row (32768 elements) */
 
-/* Where a packable type's fp16 fields are: *at, the byte offset in a block (they are
-   adjacent); returns how many, or 0 for a type that is not packed. */
+/* The packable types: how many 2-byte fields each block has, at which byte (adjacent). */
+static const struct {
+    int type, fields, at;
+} llm__x8_layouts[] = {{LLM_TYPE_Q4_0, 1, 0}, {LLM_TYPE_Q5_0, 1, 0},  {LLM_TYPE_Q8_0, 1, 0},  {LLM_TYPE_IQ4_NL, 1, 0},
+                       {LLM_TYPE_Q2_K, 2, 80}, {LLM_TYPE_Q3_K, 1, 108}, {LLM_TYPE_Q4_K, 2, 0}, {LLM_TYPE_Q5_K, 2, 0},
+                       {LLM_TYPE_Q6_K, 1, 208}, {LLM_TYPE_IQ4_XS, 2, 0}};
+
+/* A packable type's 2-byte fields: *at, their offset in a block; returns how many, or 0 for a
+   type that is not packed. */
 static int llm__x8_halves(int type, int *at) {
-    *at = type == LLM_TYPE_Q2_K ? 80 : type == LLM_TYPE_Q3_K ? 108 : type == LLM_TYPE_Q6_K ? 208 : 0;
-    if (type == LLM_TYPE_Q4_0 || type == LLM_TYPE_Q8_0 || type == LLM_TYPE_Q3_K || type == LLM_TYPE_Q6_K) return 1;
-    return type == LLM_TYPE_Q2_K || type == LLM_TYPE_Q4_K || type == LLM_TYPE_Q5_K ? 2 : 0;
+    int i;
+    for (i = 0; i < (int)(sizeof llm__x8_layouts / sizeof llm__x8_layouts[0]); i++)
+        if (llm__x8_layouts[i].type == type) return *at = llm__x8_layouts[i].at, llm__x8_layouts[i].fields;
+    return *at = 0, 0;
 }
 
-/* Block b's bytes without its fp16 fields (nh at byte at), as 4-byte chunk k. */
+/* Block b's bytes without its 2-byte fields (nh at byte at), as 4-byte chunk k. */
 static const uint8_t *llm__x8_chunk(const uint8_t *b, int nh, int at, int k) { return b + 4 * k + (4 * k < at ? 0 : 2 * nh); }
 
 /* The chunk a packed block holds at position k: Q6_K's and Q3_K's in the order their kernels
@@ -3919,19 +3931,22 @@ LLM__Q32_KERNELS(llm__gemm_iq4_nl_avx2, llm__dot_iq4_nl_avx2, LLM_TYPE_IQ4_NL, L
 
 /* Packed groups (llm__pack_x8) against Q8_0 columns. Per block the eight rows' exact integer
    sums sit in the lanes of one vector, and the float steps are the scalar kernel's (u = isum *
-   (dw * dx) added in block order), so packed and unpacked weights give the same bits. Q4_0's levels are used unsigned (0..15):
-   eight maddubs pairs add up in int16 (at most 8 * 2 * 15 * 128), and 8 * (sum of the block's
-   activations) comes off afterwards. */
+   (dw * dx) added in block order), so packed and unpacked weights give the same bits. Q4_0's
+   and Q5_0's levels are used unsigned (0..15, 0..31): maddubs pairs add up in int16 (Q4_0:
+   eight, at most 8 * 2 * 15 * 127; Q5_0: four, 4 * 2 * 31 * 127), and 8 (16) * (sum of the
+   block's activations) comes off afterwards. Q8_0's and IQ4_NL's signed values go through the
+   sign trick, one madd per maddubs. */
 /* A column's per-block values for the packed tiles: the scales d widened once (not once per
-   group of rows), and for Q4_0 8 * (the sum of the block's q). */
+   group of rows), and for Q4_0 and Q5_0 the offset of their codes times the sum of the
+   block's q. */
 LLM__TILE_INLINE void llm__x8_column_avx2(int type, int nb, const uint8_t *x, float *d, int32_t *xsum) {
-    int i;
+    int i, off = type == LLM_TYPE_Q4_0 ? 8 : type == LLM_TYPE_Q5_0 ? 16 : 0;
     for (i = 0; i < nb; i++) {
         const uint8_t *b = x + (size_t)i * LLM__Q8_0_BYTES;
         d[i] = llm__kq_half_avx2(b);
-        if (type == LLM_TYPE_Q4_0) {
+        if (off) {
             __m256i v = _mm256_loadu_si256((const __m256i *)(b + 2));
-            xsum[i] = 8 * llm__hsum_i32_avx2(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), v), _mm256_set1_epi16(1)));
+            xsum[i] = off * llm__hsum_i32_avx2(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), v), _mm256_set1_epi16(1)));
         }
     }
 }
@@ -3952,10 +3967,24 @@ LLM__TILE_INLINE __m256i llm__x8_bcast_avx2(const uint8_t *p) {
     return _mm256_set1_epi32(v);
 }
 
-/* One group (g: its first packed block) against C columns (C <= 4): y[c * ldy + 0..7]. */
+/* Q5_0's fifth bits for four codes per lane: byte t of lane r is 16 where bit 8 byte + shift
+   + t of qh (lane r: row r's 32 bits) is set. */
+LLM__TILE_INLINE __m256i llm__x8_fifth_avx2(__m256i qh, int byte, int shift) {
+    const __m256i bits = _mm256_set1_epi32((int)(0x08040201u << shift));
+    __m256i v = _mm256_shuffle_epi8(qh, _mm256_add_epi8(_mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12, 0, 0, 0,
+                                                                         0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12),
+                                                        _mm256_set1_epi8((char)byte)));
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, bits), bits), _mm256_set1_epi8(16));
+}
+
+/* One group (g: its first packed block) of a 32-element type against C columns (C <= 4):
+   y[c * ldy + 0..7]. Chunk k of Q4_0, Q5_0 and IQ4_NL (after Q5_0's qh chunk) holds the
+   codes of values 4k .. 4k + 3 in its low nibbles and 16 + 4k .. 16 + 4k + 3 in its high
+   ones; Q8_0's chunk k, values 4k .. 4k + 3. */
 LLM__TILE_INLINE void llm__x8_tile_avx2(int type, int bb, int nb, const uint8_t *g, const uint8_t *x, size_t xs,
                                         const float *xd, const int32_t *xsum, float *y, size_t ldy, const int C) {
     const __m256i m4 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
+    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)llm__iq4nl_values));
     __m256 sum[4];
     int i, k, c;
     LLM__UNROLL for (c = 0; c < C; c++) sum[c] = _mm256_setzero_ps();
@@ -3964,20 +3993,44 @@ LLM__TILE_INLINE void llm__x8_tile_avx2(int type, int bb, int nb, const uint8_t 
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b));
         __m256i acc[4];
         if (C == 1) llm__x8_prefetch_avx2(b, 8 * bb);
-        if (type == LLM_TYPE_Q4_0) { /* chunk k: codes 4k .. 4k + 3 (low nibbles) and 16 + 4k .. (high) */
+        if (type == LLM_TYPE_Q4_0 || type == LLM_TYPE_Q5_0) {
+            const int q5 = type == LLM_TYPE_Q5_0, run = q5 ? 2 : 4; /* chunks per int16 run */
+            const __m256i qh = _mm256_loadu_si256((const __m256i *)(b + 16));
+            __m256i p[4];
             LLM__UNROLL for (k = 0; k < 4; k++) {
-                __m256i v = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * k));
+                __m256i v = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * (k + q5)));
                 __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                if (q5) {
+                    lo = _mm256_or_si256(lo, llm__x8_fifth_avx2(qh, k >> 1, 4 * (k & 1)));
+                    hi = _mm256_or_si256(hi, llm__x8_fifth_avx2(qh, 2 + (k >> 1), 4 * (k & 1)));
+                }
                 LLM__UNROLL for (c = 0; c < C; c++) {
                     const uint8_t *bx = xi + (size_t)c * xs + 2 + 4 * k;
-                    __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, llm__x8_bcast_avx2(bx)),
+                    __m256i q = _mm256_add_epi16(_mm256_maddubs_epi16(lo, llm__x8_bcast_avx2(bx)),
                                                  _mm256_maddubs_epi16(hi, llm__x8_bcast_avx2(bx + 16)));
-                    acc[c] = k == 0 ? p : _mm256_add_epi16(acc[c], p);
+                    p[c] = k % run == 0 ? q : _mm256_add_epi16(p[c], q);
+                    LLM__KEEP(p[c]);
+                    if (k % run == run - 1) {
+                        q = _mm256_madd_epi16(p[c], ones);
+                        acc[c] = k == run - 1 ? q : _mm256_add_epi32(acc[c], q);
+                    }
+                }
+            }
+            LLM__UNROLL for (c = 0; c < C; c++) acc[c] = _mm256_sub_epi32(acc[c], _mm256_set1_epi32(xsum[c * nb + i]));
+        } else if (type == LLM_TYPE_IQ4_NL) {
+            LLM__UNROLL for (k = 0; k < 4; k++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * k));
+                __m256i lo = _mm256_shuffle_epi8(table, _mm256_and_si256(v, m4));
+                __m256i hi = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+                __m256i alo = _mm256_sign_epi8(lo, lo), ahi = _mm256_sign_epi8(hi, hi);
+                LLM__UNROLL for (c = 0; c < C; c++) {
+                    const uint8_t *bx = xi + (size_t)c * xs + 2 + 4 * k;
+                    __m256i q = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(alo, _mm256_sign_epi8(llm__x8_bcast_avx2(bx), lo)), ones),
+                                                 _mm256_madd_epi16(_mm256_maddubs_epi16(ahi, _mm256_sign_epi8(llm__x8_bcast_avx2(bx + 16), hi)), ones));
+                    acc[c] = k == 0 ? q : _mm256_add_epi32(acc[c], q);
                     LLM__KEEP(acc[c]);
                 }
             }
-            LLM__UNROLL for (c = 0; c < C; c++)
-                acc[c] = _mm256_sub_epi32(_mm256_madd_epi16(acc[c], ones), _mm256_set1_epi32(xsum[c * nb + i]));
         } else {
             LLM__UNROLL for (k = 0; k < 8; k++) {
                 __m256i v = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * k)), a = _mm256_sign_epi8(v, v);
@@ -4255,6 +4308,52 @@ LLM__TILE_INLINE void llm__x8_q3_K_tile_avx2(int nb, const uint8_t *g, const uin
     LLM__UNROLL for (c = 0; c < C; c++) _mm256_storeu_ps(y + (size_t)c * ldy, sum[c]);
 }
 
+/* IQ4_XS: eight sub-blocks of 32 table values (codes: chunks 1 + 4 ib .. 4 + 4 ib, as
+   IQ4_NL's), each with a 6-bit scale less 32 (low bits: nibble ib of chunk 0, scales_l; high
+   bits: bits 2 ib, 2 ib + 1 of the second 2-byte field, scales_h). The values are signed
+   (-127..113): each maddubs takes the sign trick and meets the sub-block's scale in its own
+   madd. The float step is llm__k2_step's, as the row kernel. */
+LLM__TILE_INLINE void llm__x8_iq4_xs_tile_avx2(int nb, const uint8_t *g, const uint8_t *x, size_t xs, float *y, size_t ldy,
+                                               const int C) {
+    const __m256i m4 = _mm256_set1_epi8(15), m4d = _mm256_set1_epi32(15), m2d = _mm256_set1_epi32(3);
+    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)llm__iq4nl_values));
+    __m256 sum[4];
+    int i, c, ib, t;
+    LLM__UNROLL for (c = 0; c < C; c++) sum[c] = _mm256_setzero_ps();
+    for (i = 0; i < nb; i++) {
+        const uint8_t *b = g + (size_t)i * 8 * LLM__IQ4_XS_BYTES, *xi = x + (size_t)i * LLM__Q8_K_BYTES;
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b));
+        __m256i sh = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(b + 16)));
+        __m256i sl = _mm256_loadu_si256((const __m256i *)(b + 32)), acc[4];
+        if (C == 1) llm__x8_prefetch_avx2(b, 8 * LLM__IQ4_XS_BYTES);
+        LLM__UNROLL for (c = 0; c < C; c++) acc[c] = _mm256_setzero_si256();
+        _Pragma("GCC unroll 2") for (ib = 0; ib < 8; ib++) {
+            /* lane r: row r's scale of sub-block ib, as an int16 pair */
+            __m256i u = _mm256_or_si256(_mm256_and_si256(_mm256_srl_epi32(sl, _mm_cvtsi32_si128(4 * ib)), m4d),
+                                        _mm256_slli_epi32(_mm256_and_si256(_mm256_srl_epi32(sh, _mm_cvtsi32_si128(2 * ib)), m2d), 4));
+            __m256i s = _mm256_sub_epi16(_mm256_or_si256(u, _mm256_slli_epi32(u, 16)), _mm256_set1_epi16(32));
+            LLM__UNROLL for (t = 0; t < 4; t++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(b + 64 + 32 * (4 * ib + t)));
+                __m256i lo = _mm256_shuffle_epi8(table, _mm256_and_si256(v, m4));
+                __m256i hi = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+                __m256i alo = _mm256_sign_epi8(lo, lo), ahi = _mm256_sign_epi8(hi, hi);
+                LLM__UNROLL for (c = 0; c < C; c++) {
+                    const uint8_t *bx = xi + (size_t)c * xs + 4 + 32 * ib + 4 * t;
+                    __m256i p = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(alo, _mm256_sign_epi8(llm__x8_bcast_avx2(bx), lo)), s),
+                                                 _mm256_madd_epi16(_mm256_maddubs_epi16(ahi, _mm256_sign_epi8(llm__x8_bcast_avx2(bx + 16), hi)), s));
+                    acc[c] = _mm256_add_epi32(acc[c], p);
+                    LLM__KEEP(acc[c]);
+                }
+            }
+        }
+        LLM__UNROLL for (c = 0; c < C; c++) { /* llm__k2_step: sum + d * dx * isum */
+            __m256 a = _mm256_mul_ps(dw, _mm256_set1_ps(llm__kq_f32_avx2(xi + (size_t)c * xs)));
+            sum[c] = _mm256_add_ps(sum[c], _mm256_mul_ps(a, _mm256_cvtepi32_ps(acc[c])));
+        }
+    }
+    LLM__UNROLL for (c = 0; c < C; c++) _mm256_storeu_ps(y + (size_t)c * ldy, sum[c]);
+}
+
 /* nr (a multiple of 8) packed rows against nc columns. With more than four columns the groups
    pass in bands of about 64 KiB that stay in L2 while the columns go through them in fours. */
 LLM__TILE_INLINE void llm__gemm_x8_avx2(int type, int n, const uint8_t *w, size_t ws, int nr, const uint8_t *x, size_t xs,
@@ -4266,7 +4365,7 @@ LLM__TILE_INLINE void llm__gemm_x8_avx2(int type, int n, const uint8_t *w, size_
         g1 = g0 + band < ng ? g0 + band : ng;
         for (c = 0; c < nc; c += C) {
             C = nc - c >= 4 ? 4 : 1;
-            if (type == LLM_TYPE_Q4_0 || type == LLM_TYPE_Q8_0)
+            if (llm__types[type].blck == 32)
                 for (k = 0; k < C; k++) llm__x8_column_avx2(type, nb, x + (size_t)(c + k) * xs, xd + k * nb, xsum + k * nb);
             for (g = g0; g < g1; g++) {
                 const uint8_t *wg = w + (size_t)g * 8 * ws, *xc = x + (size_t)c * xs;
@@ -4283,6 +4382,9 @@ LLM__TILE_INLINE void llm__gemm_x8_avx2(int type, int n, const uint8_t *w, size_
                 } else if (type == LLM_TYPE_Q3_K) {
                     if (C == 4) llm__x8_q3_K_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 4);
                     else llm__x8_q3_K_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 1);
+                } else if (type == LLM_TYPE_IQ4_XS) {
+                    if (C == 4) llm__x8_iq4_xs_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 4);
+                    else llm__x8_iq4_xs_tile_avx2(n / 256, wg, xc, xs, yg, ldy, 1);
                 } else if (C == 4) {
                     llm__x8_tile_avx2(type, bb, nb, wg, xc, xs, xd, xsum, yg, ldy, 4);
                 } else {
@@ -4306,6 +4408,9 @@ LLM__X8_GEMM(llm__gemm_x8_q5_K_avx2, LLM_TYPE_Q5_K)
 LLM__X8_GEMM(llm__gemm_x8_q6_K_avx2, LLM_TYPE_Q6_K)
 LLM__X8_GEMM(llm__gemm_x8_q3_K_avx2, LLM_TYPE_Q3_K)
 LLM__X8_GEMM(llm__gemm_x8_q2_K_avx2, LLM_TYPE_Q2_K)
+LLM__X8_GEMM(llm__gemm_x8_q5_0_avx2, LLM_TYPE_Q5_0)
+LLM__X8_GEMM(llm__gemm_x8_iq4_nl_avx2, LLM_TYPE_IQ4_NL)
+LLM__X8_GEMM(llm__gemm_x8_iq4_xs_avx2, LLM_TYPE_IQ4_XS)
 
 /* F16 prefill: R rows x C columns (R <= 4, C <= 3), each output llm__vec_dot_f16_f16_avx2's
    operations. Per group of eight the columns' halves are widened once for the R rows and each
@@ -5081,6 +5186,9 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
         k->gemm_x8[LLM_TYPE_Q2_K] = llm__gemm_x8_q2_K_avx2;
         k->gemm_x8[LLM_TYPE_Q6_K] = llm__gemm_x8_q6_K_avx2;
         k->gemm_x8[LLM_TYPE_Q3_K] = llm__gemm_x8_q3_K_avx2;
+        k->gemm_x8[LLM_TYPE_Q5_0] = llm__gemm_x8_q5_0_avx2;
+        k->gemm_x8[LLM_TYPE_IQ4_NL] = llm__gemm_x8_iq4_nl_avx2;
+        k->gemm_x8[LLM_TYPE_IQ4_XS] = llm__gemm_x8_iq4_xs_avx2;
         k->gemm[LLM_TYPE_Q5_0] = llm__gemm_q5_0_avx2;
         k->gemm[LLM_TYPE_IQ4_NL] = llm__gemm_iq4_nl_avx2;
         k->axpy_f32 = llm__axpy_f32_avx2;
@@ -5480,6 +5588,7 @@ typedef struct llm__layer {
     const llm__tensor *w_down;            /* [n_embd][n_ff] */
     const llm__tensor *w_router;          /* [n_expert][n_embd] or NULL */
     llm__tensor *x_gate, *x_up, *x_down;  /* [n_expert] 2-D views of the 3-D expert tensors */
+    const llm__tensor *exps[3];           /* those 3-D tensors (gate, up, down), or NULL */
     int swa;                              /* 1: attends to the last n_swa positions only */
     float rope_base;
 } llm__layer;
@@ -5979,6 +6088,7 @@ static int llm__model_load_weights(llm_model *m, char *err, size_t err_size) {
             if ((r = llm__model_weight3(m, name, e, fe, m->n_expert, 0, &u, err, err_size)) != LLM_OK) return r;
             LLM__NAME("ffn_down_exps.weight");
             if ((r = llm__model_weight3(m, name, fe, e, m->n_expert, 0, &d, err, err_size)) != LLM_OK) return r;
+            L->exps[0] = g, L->exps[1] = u, L->exps[2] = d;
             if ((r = llm__model_experts(m, g, &L->x_gate, err, err_size)) != LLM_OK ||
                 (r = llm__model_experts(m, u, &L->x_up, err, err_size)) != LLM_OK ||
                 (r = llm__model_experts(m, d, &L->x_down, err, err_size)) != LLM_OK)
@@ -6080,11 +6190,12 @@ static void llm__advise_pages(const uint8_t *p, size_t n, int what) {
     (void)len, (void)what;
 }
 
-/* Whether a mat-mul weight can be packed (llm__pack_x8): its type, shape and width. */
+/* Whether a mat-mul weight can be packed (llm__pack_x8): its type, shape and width. A 3-D
+   tensor of experts packs as a whole when each expert's rows are whole groups. */
 static int llm__tensor_packable(const llm__tensor *t) {
     int at, nh = t ? llm__x8_halves(t->type, &at) : 0;
-    return nh && !t->packed && t->n_dims == 2 && t->ne[1] % 8 == 0 && t->ne[0] % llm__types[t->type].blck == 0 &&
-           t->ne[0] / 32 <= LLM__X8_MAX_BLOCKS;
+    return nh && !t->packed && (t->n_dims == 2 || t->n_dims == 3) && t->ne[3] == 1 && t->ne[1] % 8 == 0 &&
+           t->ne[0] % llm__types[t->type].blck == 0 && t->ne[0] / 32 <= LLM__X8_MAX_BLOCKS;
 }
 
 /* Tensor `task`'s packing, if it was given a packed buffer (still unfilled): a task of the
@@ -6095,30 +6206,31 @@ static void llm__tensor_pack_task(void *arg, int task, int ith) {
     int64_t g;
     (void)ith;
     if (!t->packed) return;
-    for (g = 0; g < t->ne[1] / 8; g++)
+    for (g = 0; g < t->ne[1] * t->ne[2] / 8; g++)
         llm__pack_x8(t->type, (int)(t->ne[0] / llm__types[t->type].blck), t->data + (size_t)g * 8 * ws, ws,
                      t->packed + (size_t)g * 8 * ws);
     llm__advise_pages(t->data, t->nbytes, LLM__PAGES_RELEASE);
 }
 
 /* The CPU's mat-mul weights packed for the AVX2 kernels (see llm_model_params.no_repack), on
-   every core. Packing is only for speed: a tensor whose copy cannot be allocated keeps the
-   file's layout. */
+   every core, experts included. Packing is only for speed: a tensor whose copy cannot be
+   allocated keeps the file's layout. */
 static void llm__model_pack(llm_model *m, const llm_model_params *p) {
-    int l, i, n_cpu = m->gpu_first < 0 ? m->n_layer : m->gpu_first;
+    int l, i, e, n_cpu = m->gpu_first < 0 ? m->n_layer : m->gpu_first;
     size_t bytes = 0;
     llm__pool pool;
     if (!m->mapped || p->no_repack || !(llm_cpu_features() & LLM_CPU_AVX2)) return;
     for (l = 0; l <= n_cpu; l++) {
-        const llm__tensor *w[9] = {0};
+        const llm__tensor *w[12] = {0};
         if (l < n_cpu) {
             const llm__layer *L = &m->layers[l];
             w[0] = L->wq, w[1] = L->wk, w[2] = L->wv, w[3] = L->wqkv, w[4] = L->wo;
             w[5] = L->w_gate, w[6] = L->w_up, w[7] = L->w_down, w[8] = L->w_router;
+            w[9] = L->exps[0], w[10] = L->exps[1], w[11] = L->exps[2];
         } else if (m->gpu_first < 0) {
             w[0] = m->output;
         }
-        for (i = 0; i < 9; i++) {
+        for (i = 0; i < 12; i++) {
             llm__tensor *t = (llm__tensor *)w[i]; /* the model's own tensor table */
             if (!llm__tensor_packable(t) || !(t->packed = (uint8_t *)llm__malloc(&m->alloc, t->nbytes))) continue;
             llm__advise_pages(t->packed, t->nbytes, LLM__PAGES_HUGE);
@@ -6129,8 +6241,14 @@ static void llm__model_pack(llm_model *m, const llm_model_params *p) {
     llm__pool_start(&pool, llm_default_threads(), NULL, NULL);
     llm__pool_run(&pool, (int)m->gguf.n_tensors, llm__tensor_pack_task, m);
     llm__pool_stop(&pool);
-    llm__logf(m->log, m->log_user, LLM_LOG_INFO, "packed %.1f MiB of Q4_0/Q8_0/Q2_K/Q3_K/Q4_K/Q5_K/Q6_K weights eight rows at a time",
-              (double)bytes / 1048576.0);
+    for (l = 0; l < n_cpu; l++) { /* the experts' views into their packed tensors */
+        llm__layer *L = &m->layers[l];
+        llm__tensor *views[3] = {L->x_gate, L->x_up, L->x_down};
+        for (i = 0; i < 3; i++)
+            for (e = 0; L->exps[i] && L->exps[i]->packed && e < m->n_expert; e++)
+                views[i][e].packed = L->exps[i]->packed + (size_t)e * views[i][e].nbytes;
+    }
+    llm__logf(m->log, m->log_user, LLM_LOG_INFO, "packed %.1f MiB of weights eight rows at a time", (double)bytes / 1048576.0);
 }
 
 /* Builds a model over size bytes at data (kept by the caller or by m->owned/m->mapped). */

@@ -485,14 +485,16 @@ static void test_gemm_tiles(void) {
    kernels on the rows as stored: the packed tile kernels where the ISA has them, and row by
    row (llm__x8_rows) where it does not. Widths with a tail of blocks past a multiple of 8. */
 static void test_packed_x8(void) {
-    static const int types[] = {LLM_TYPE_Q4_0, LLM_TYPE_Q8_0, LLM_TYPE_Q4_K, LLM_TYPE_Q2_K, LLM_TYPE_Q6_K, LLM_TYPE_Q5_K, LLM_TYPE_Q3_K}, widths[] = {32, 256, 608, 2048}, cols[] = {1, 3, 4, 5, 9};
+    static const int types[] = {LLM_TYPE_Q4_0, LLM_TYPE_Q8_0, LLM_TYPE_Q4_K, LLM_TYPE_Q2_K,   LLM_TYPE_Q6_K,
+                                LLM_TYPE_Q5_K, LLM_TYPE_Q3_K, LLM_TYPE_Q5_0, LLM_TYPE_IQ4_NL, LLM_TYPE_IQ4_XS},
+                     widths[] = {32, 256, 608, 2048}, cols[] = {1, 3, 4, 5, 9};
     unsigned masks[4];
     const char *names[4];
     int n_isa = t_isas(masks, names), isa, ti, wi, ci, i, n_checked = 0, n_fast = 0;
     for (isa = 0; isa < n_isa; isa++) {
         llm__kernels k;
         llm__kernels_init(&k, masks[isa]);
-        for (ti = 0; ti < 7; ti++)
+        for (ti = 0; ti < (int)(sizeof types / sizeof types[0]); ti++)
             for (wi = 0; wi < 4 && (k.gemm_x8[types[ti]] || masks[isa] == LLM_CPU_SCALAR); wi++) { /* packing needs the kernels */
                 int t = types[ti], n = llm__types[t].blck == 256 ? 256 * (wi + 1) : widths[wi], nr = 24, r, c, bad = 0;
                 int vdt = llm__types[t].vec_dot_type;

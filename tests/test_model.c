@@ -267,18 +267,23 @@ static void t_log_packed(int level, const char *msg, void *user) {
     if (strstr(msg, "packed")) *(int *)user = 1;
 }
 
-/* Q4_0, Q8_0 and K-quant (Q2_K to Q6_K) weights packed eight rows at a time at load (memory-mapped file, AVX2) give
-   the logits of the same file loaded with no_repack, bit for bit: one batch, token by token,
-   1 and 2 threads, and a context limited to the scalar kernels. Includes a tied output (the
-   embedding rows still read from the file), a fused QKV and a mixture of experts. */
+/* Weights packed eight rows at a time at load (memory-mapped file, AVX2: Q4_0, Q5_0, Q8_0,
+   IQ4_NL, IQ4_XS, Q2_K to Q6_K) give the logits of the same file loaded with no_repack, bit
+   for bit: one batch, token by token, 1 and 2 threads, and a context limited to the scalar
+   kernels. Includes a tied output (the embedding rows still read from the file), a fused QKV
+   and two mixtures of experts (their 3-D expert tensors packed). */
 static void test_packed_weights(void) {
     static const char *files[] = {"models/synth/synth-q-Q4_0.gguf",    "models/synth/synth-q-Q8_0.gguf",
-                                  "models/synth/synth-q-Q4_K_M.gguf",  "models/synth/synth-q-Q2_K.gguf", "models/synth/synth-q-Q6_K.gguf", "models/synth/synth-q-Q5_K_M.gguf", "models/synth/synth-q-Q3_K_M.gguf",
+                                  "models/synth/synth-q-Q4_K_M.gguf",  "models/synth/synth-q-Q2_K.gguf",
+                                  "models/synth/synth-q-Q6_K.gguf",    "models/synth/synth-q-Q5_K_M.gguf",
+                                  "models/synth/synth-q-Q3_K_M.gguf",  "models/synth/synth-q-Q5_0.gguf",
+                                  "models/synth/synth-q-IQ4_NL.gguf",  "models/synth/synth-q-IQ4_XS.gguf",
                                   "models/synth/llama-tied-Q8_0.gguf", "models/synth/phi3-Q8_0.gguf",
-                                  "models/synth/qwen3moe-Q8_0.gguf"};
+                                  "models/synth/qwen3moe-Q8_0.gguf",   "models/synth/llama-moe-Q8_0.gguf"};
+    const int n_files = (int)(sizeof files / sizeof files[0]);
     int ids[24], i, f, v, n_packed = 0;
     for (i = 0; i < 24; i++) ids[i] = 1 + (i * 37) % 300;
-    for (f = 0; f < 10; f++) {
+    for (f = 0; f < n_files; f++) {
         const char *path = t_shared(files[f]);
         llm_model_params mp = llm_model_default_params();
         llm_model *m[2];
