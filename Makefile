@@ -225,9 +225,12 @@ FUZZERS  = gguf gguf_file tokenize detokenize chat decode http
 SECONDS ?= 60
 FUZZ_CI_SECONDS = 20
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -DLLM_FUZZER $(WARN) -std=c11
-build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(HEADER)
+# llm.h's implementation is compiled once (minutes with these flags) and linked into each harness
+build/fuzz/impl.o: tests/fuzz/impl.c $(HEADER)
 	@mkdir -p $(@D)
-	clang $(FUZZ_FLAGS) -o $@ $< $(LDLIBS)
+	clang $(FUZZ_FLAGS) -c -o $@ $<
+build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h build/fuzz/impl.o
+	clang $(FUZZ_FLAGS) -DLLM_FUZZ_LINKED_IMPL -o $@ $< build/fuzz/impl.o $(LDLIBS)
 build/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(HEADER)
 	@mkdir -p $(@D)
 	clang -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined $(WARN) -std=c11 -o $@ $< $(LDLIBS)

@@ -10,7 +10,9 @@
 #ifndef LLM_FUZZ_H
 #define LLM_FUZZ_H
 #define _POSIX_C_SOURCE 200809L
+#ifndef LLM_FUZZ_LINKED_IMPL /* the Makefile's libFuzzer builds link build/fuzz/impl.o (impl.c) */
 #define LLM_IMPLEMENTATION
+#endif
 #include "../../llm.h"
 
 #include <dirent.h>
