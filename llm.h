@@ -3977,6 +3977,15 @@ LLM__TILE_INLINE __m256i llm__x8_fifth_avx2(__m256i qh, int byte, int shift) {
     return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, bits), bits), _mm256_set1_epi8(16));
 }
 
+/* IQ4 table values lo (values 4k..4k + 3 of each lane) and hi (16 + 4k..) against the
+   activations at bx and bx + 16: signed, so each maddubs takes the sign trick and its own
+   madd with s (ones, or IQ4_XS's sub-block scales as int16 pairs). */
+LLM__TILE_INLINE __m256i llm__x8_iq4_dot_avx2(__m256i lo, __m256i hi, const uint8_t *bx, __m256i s) {
+    __m256i plo = _mm256_maddubs_epi16(_mm256_sign_epi8(lo, lo), _mm256_sign_epi8(llm__x8_bcast_avx2(bx), lo));
+    __m256i phi = _mm256_maddubs_epi16(_mm256_sign_epi8(hi, hi), _mm256_sign_epi8(llm__x8_bcast_avx2(bx + 16), hi));
+    return _mm256_add_epi32(_mm256_madd_epi16(plo, s), _mm256_madd_epi16(phi, s));
+}
+
 /* One group (g: its first packed block) of a 32-element type against C columns (C <= 4):
    y[c * ldy + 0..7]. Chunk k of Q4_0, Q5_0 and IQ4_NL (after Q5_0's qh chunk) holds the
    codes of values 4k .. 4k + 3 in its low nibbles and 16 + 4k .. 16 + 4k + 3 in its high
@@ -4022,11 +4031,8 @@ LLM__TILE_INLINE void llm__x8_tile_avx2(int type, int bb, int nb, const uint8_t 
                 __m256i v = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * k));
                 __m256i lo = _mm256_shuffle_epi8(table, _mm256_and_si256(v, m4));
                 __m256i hi = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
-                __m256i alo = _mm256_sign_epi8(lo, lo), ahi = _mm256_sign_epi8(hi, hi);
                 LLM__UNROLL for (c = 0; c < C; c++) {
-                    const uint8_t *bx = xi + (size_t)c * xs + 2 + 4 * k;
-                    __m256i q = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(alo, _mm256_sign_epi8(llm__x8_bcast_avx2(bx), lo)), ones),
-                                                 _mm256_madd_epi16(_mm256_maddubs_epi16(ahi, _mm256_sign_epi8(llm__x8_bcast_avx2(bx + 16), hi)), ones));
+                    __m256i q = llm__x8_iq4_dot_avx2(lo, hi, xi + (size_t)c * xs + 2 + 4 * k, ones);
                     acc[c] = k == 0 ? q : _mm256_add_epi32(acc[c], q);
                     LLM__KEEP(acc[c]);
                 }
@@ -4336,12 +4342,8 @@ LLM__TILE_INLINE void llm__x8_iq4_xs_tile_avx2(int nb, const uint8_t *g, const u
                 __m256i v = _mm256_loadu_si256((const __m256i *)(b + 64 + 32 * (4 * ib + t)));
                 __m256i lo = _mm256_shuffle_epi8(table, _mm256_and_si256(v, m4));
                 __m256i hi = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
-                __m256i alo = _mm256_sign_epi8(lo, lo), ahi = _mm256_sign_epi8(hi, hi);
                 LLM__UNROLL for (c = 0; c < C; c++) {
-                    const uint8_t *bx = xi + (size_t)c * xs + 4 + 32 * ib + 4 * t;
-                    __m256i p = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(alo, _mm256_sign_epi8(llm__x8_bcast_avx2(bx), lo)), s),
-                                                 _mm256_madd_epi16(_mm256_maddubs_epi16(ahi, _mm256_sign_epi8(llm__x8_bcast_avx2(bx + 16), hi)), s));
-                    acc[c] = _mm256_add_epi32(acc[c], p);
+                    acc[c] = _mm256_add_epi32(acc[c], llm__x8_iq4_dot_avx2(lo, hi, xi + (size_t)c * xs + 4 + 32 * ib + 4 * t, s));
                     LLM__KEEP(acc[c]);
                 }
             }
