@@ -430,7 +430,8 @@ static void test_simd_vs_scalar(void) {
 
 /* Tile kernels (several rows x several columns per call) give each output the bits of the
    type's own dot kernel, for every tile shape and remainder: a result must not depend on the
-   batch it was computed in. */
+   batch it was computed in. A gemm that takes float columns (llm__kernels.gemm_x) gets them
+   from the same floats. */
 static void test_gemm_tiles(void) {
     static const int rows[] = {1, 2, 3, 8, 9, 17}, cols[] = {1, 2, 3, 4, 5, 9};
     unsigned masks[4];
@@ -441,26 +442,31 @@ static void test_gemm_tiles(void) {
         llm__kernels_init(&k, masks[isa]);
         for (t = 0; t < LLM_TYPE_COUNT; t++) {
             int vdt = llm__types[t].vec_dot_type, blck = llm__types[t].blck, n = blck == 256 ? 512 : blck == 1 ? 101 : 608, r, c, bad = 0;
-            size_t wb, xb;
+            size_t wb, xb, gb;
             float *w, *x, *y;
-            uint8_t *wq, *xq;
+            uint8_t *wq, *xq, *xg;
             if (!k.gemm[t]) continue;
             wb = llm__type_row_bytes(t, n);
             xb = llm__type_row_bytes(vdt, n);
+            gb = k.gemm_x[t] ? sizeof(float) * n : xb;
             w = (float *)malloc(sizeof(float) * n * 17);
             x = (float *)malloc(sizeof(float) * n * 9);
             y = (float *)malloc(sizeof(float) * 17 * 9);
             wq = (uint8_t *)malloc(wb * 17);
             xq = (uint8_t *)malloc(xb * 9);
+            xg = (uint8_t *)malloc(gb * 9);
             for (i = 0; i < n * 17; i++) w[i] = t_randn();
             for (i = 0; i < n * 9; i++) x[i] = t_randn() * (1 + i % 7);
             for (r = 0; r < 17; r++) llm__types[t].quantize(w + (size_t)r * n, wq + r * wb, n);
-            for (c = 0; c < 9; c++) llm__types[vdt].from_float(x + (size_t)c * n, xq + c * xb, n);
+            for (c = 0; c < 9; c++) {
+                llm__types[vdt].from_float(x + (size_t)c * n, xq + c * xb, n);
+                (k.gemm_x[t] ? k.gemm_x[t] : llm__types[vdt].from_float)(x + (size_t)c * n, xg + c * gb, n);
+            }
             for (ri = 0; ri < 6; ri++)
                 for (ci = 0; ci < 6; ci++) {
                     int nr = rows[ri], nc = cols[ci];
                     for (i = 0; i < 17 * 9; i++) y[i] = -1.0f;
-                    k.gemm[t](n, wq, wb, nr, xq, xb, nc, y, 17);
+                    k.gemm[t](n, wq, wb, nr, xg, gb, nc, y, 17);
                     for (c = 0; c < nc; c++)
                         for (r = 0; r < nr; r++) {
                             float want;
@@ -476,6 +482,7 @@ static void test_gemm_tiles(void) {
             free(y);
             free(wq);
             free(xq);
+            free(xg);
         }
     }
     printf("       %d outputs of tile kernels checked\n", n_checked);
