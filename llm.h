@@ -5646,6 +5646,7 @@ struct llm_model {
     const uint8_t *file; /* the whole GGUF file (mapped, read, or the caller's buffer) */
     size_t file_size;
     void *owned;         /* read() fallback buffer, freed with the model */
+    void *packed_arena;  /* the packed weights' one allocation (llm__model_pack), or NULL */
     int mapped;
     llm__gguf gguf;
     char arch[32];
@@ -6197,7 +6198,7 @@ LLMDEF void llm_model_free(llm_model *m) {
     llm__free(&a, m->rope_long);
     llm__free(&a, m->rope_short);
     llm__free(&a, m->gelu_f16);
-    for (l = 0; m->gguf.tensors && (uint64_t)l < m->gguf.n_tensors; l++) llm__free(&a, m->gguf.tensors[l].packed);
+    llm__free(&a, m->packed_arena);
     llm__gguf_free(&m->gguf, &a);
 #if !defined(_WIN32) && !defined(LLM_NO_STDIO)
     if (m->mapped) munmap((void *)m->file, m->file_size);
@@ -6258,14 +6259,10 @@ static void llm__tensor_pack_task(void *arg, int task, int ith) {
     llm__advise_pages(t->data, t->nbytes, LLM__PAGES_RELEASE);
 }
 
-/* The CPU's mat-mul weights packed for the AVX2 kernels (see llm_model_params.no_repack), on
-   every core, experts included. Packing is only for speed: a tensor whose copy cannot be
-   allocated keeps the file's layout. */
-static void llm__model_pack(llm_model *m, const llm_model_params *p) {
-    int l, i, e, n_cpu = m->gpu_first < 0 ? m->n_layer : m->gpu_first;
-    size_t bytes = 0;
-    llm__pool pool;
-    if (!m->mapped || p->no_repack || !(llm_cpu_features() & LLM_CPU_AVX2)) return;
+/* Places of the packed copies of the CPU's mat-mul weights, *bytes into an arena at base so far
+   (base NULL: only their sizes, 64-byte aligned). */
+static void llm__model_pack_place(llm_model *m, int n_cpu, uint8_t *base, size_t *bytes) {
+    int l, i;
     for (l = 0; l <= n_cpu; l++) {
         const llm__tensor *w[12] = {0};
         if (l < n_cpu) {
@@ -6278,10 +6275,33 @@ static void llm__model_pack(llm_model *m, const llm_model_params *p) {
         }
         for (i = 0; i < 12; i++) {
             llm__tensor *t = (llm__tensor *)w[i]; /* the model's own tensor table */
-            if (!llm__tensor_packable(t) || !(t->packed = (uint8_t *)llm__malloc(&m->alloc, t->nbytes))) continue;
-            llm__advise_pages(t->packed, t->nbytes, LLM__PAGES_HUGE);
-            bytes += t->nbytes;
+            if (!llm__tensor_packable(t)) continue;
+            if (base) t->packed = base + *bytes;
+            *bytes += (t->nbytes + 63) & ~(size_t)63;
         }
+    }
+}
+
+/* The CPU's mat-mul weights packed for the AVX2 kernels (see llm_model_params.no_repack), on
+   every core, experts included, into one allocation aligned to 2 MiB and advised as huge
+   pages: decode streams every weight once per token, and with the tensors allocated one by one
+   only about half of them landed on huge pages (the rest cost a TLB walk every 4 KiB). Packing
+   is only for speed: without the memory for it the weights keep the file's layout. */
+#define LLM__HUGE_PAGE ((size_t)2 << 20)
+static void llm__model_pack(llm_model *m, const llm_model_params *p) {
+    int l, i, e, pass, n_cpu = m->gpu_first < 0 ? m->n_layer : m->gpu_first;
+    size_t bytes = 0;
+    uint8_t *base = NULL;
+    llm__pool pool;
+    if (!m->mapped || p->no_repack || !(llm_cpu_features() & LLM_CPU_AVX2)) return;
+    for (pass = 0; pass < 2; pass++) { /* sizes, then places */
+        if (pass == 1) {
+            if (!bytes || !(m->packed_arena = llm__malloc(&m->alloc, bytes + LLM__HUGE_PAGE))) return;
+            base = (uint8_t *)(((uintptr_t)m->packed_arena + LLM__HUGE_PAGE - 1) & ~(uintptr_t)(LLM__HUGE_PAGE - 1));
+            llm__advise_pages(base, bytes, LLM__PAGES_HUGE);
+            bytes = 0;
+        }
+        llm__model_pack_place(m, n_cpu, base, &bytes);
     }
     if (!bytes) return;
     llm__pool_start(&pool, llm_default_threads(), NULL, NULL);
