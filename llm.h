@@ -3032,29 +3032,28 @@ static void llm__q6_K_swizzle(uint8_t *blk, int to_file) {
 
 /* The packable types: how many 2-byte fields each block has, at which byte (adjacent), and a
    rearrangement of a block's bits before packing (or NULL). */
-static const struct {
+typedef struct llm__x8_layout {
     int type, fields, at;
     void (*swizzle)(uint8_t *blk, int to_file);
-} llm__x8_layouts[] = {{LLM_TYPE_Q4_0, 1, 0, NULL},   {LLM_TYPE_Q5_0, 1, 0, NULL},  {LLM_TYPE_Q8_0, 1, 0, NULL},
+} llm__x8_layout;
+static const llm__x8_layout llm__x8_layouts[] = {{LLM_TYPE_Q4_0, 1, 0, NULL},   {LLM_TYPE_Q5_0, 1, 0, NULL},  {LLM_TYPE_Q8_0, 1, 0, NULL},
                        {LLM_TYPE_IQ4_NL, 1, 0, NULL}, {LLM_TYPE_Q2_K, 2, 80, NULL}, {LLM_TYPE_Q3_K, 1, 108, NULL},
                        {LLM_TYPE_Q4_K, 2, 0, NULL},   {LLM_TYPE_Q5_K, 2, 0, NULL},  {LLM_TYPE_Q6_K, 1, 208, llm__q6_K_swizzle},
                        {LLM_TYPE_IQ4_XS, 2, 0, NULL}};
 
+/* A type's packed layout, or NULL for a type that is not packed. */
+static const llm__x8_layout *llm__x8_layout_of(int type) {
+    int i;
+    for (i = 0; i < (int)(sizeof llm__x8_layouts / sizeof llm__x8_layouts[0]); i++)
+        if (llm__x8_layouts[i].type == type) return &llm__x8_layouts[i];
+    return NULL;
+}
+
 /* A packable type's 2-byte fields: *at, their offset in a block; returns how many, or 0 for a
    type that is not packed. */
 static int llm__x8_halves(int type, int *at) {
-    int i;
-    for (i = 0; i < (int)(sizeof llm__x8_layouts / sizeof llm__x8_layouts[0]); i++)
-        if (llm__x8_layouts[i].type == type) return *at = llm__x8_layouts[i].at, llm__x8_layouts[i].fields;
-    return *at = 0, 0;
-}
-
-/* A packable type's rearrangement of its blocks' bits, or NULL. */
-static void (*llm__x8_swizzle(int type))(uint8_t *, int) {
-    int i;
-    for (i = 0; i < (int)(sizeof llm__x8_layouts / sizeof llm__x8_layouts[0]); i++)
-        if (llm__x8_layouts[i].type == type) return llm__x8_layouts[i].swizzle;
-    return NULL;
+    const llm__x8_layout *l = llm__x8_layout_of(type);
+    return *at = l ? l->at : 0, l ? l->fields : 0;
 }
 
 /* Block b's bytes without its 2-byte fields (nh at byte at), as 4-byte chunk k. */
@@ -3080,7 +3079,7 @@ static int llm__x8_order(int type, int k) {
 /* Eight rows ws bytes apart, nb blocks of a packable type, into dst (8 ws bytes). */
 static void llm__pack_x8(int type, int nb, const uint8_t *src, size_t ws, uint8_t *dst) {
     int at, nh = llm__x8_halves(type, &at), bb = llm__types[type].size, i, r, h, k;
-    void (*swizzle)(uint8_t *, int) = llm__x8_swizzle(type);
+    void (*swizzle)(uint8_t *, int) = llm__x8_layout_of(type)->swizzle;
     uint8_t tmp[LLM__X8_MAX_BLOCK];
     for (i = 0; i < nb; i++, dst += 8 * bb)
         for (r = 0; r < 8; r++) {
@@ -3099,7 +3098,7 @@ static void llm__pack_x8(int type, int nb, const uint8_t *src, size_t ws, uint8_
 /* Row r of a packed group g (nb blocks) back in the file's layout. */
 static void llm__unpack_x8_row(int type, int nb, const uint8_t *g, int r, uint8_t *out) {
     int at, nh = llm__x8_halves(type, &at), bb = llm__types[type].size, i, h, k;
-    void (*swizzle)(uint8_t *, int) = llm__x8_swizzle(type);
+    void (*swizzle)(uint8_t *, int) = llm__x8_layout_of(type)->swizzle;
     for (i = 0; i < nb; i++, g += 8 * bb, out += bb) {
         for (h = 0; h < nh; h++) memcpy(out + at + 2 * h, g + 16 * h + 2 * r, 2);
         for (k = 0; k < (bb - 2 * nh) / 4; k++)
