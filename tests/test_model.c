@@ -448,8 +448,63 @@ static void test_cli_bench(void) {
     T_CHECK(strstr(out, "\"streams\": 3, \"streams_tps\": ") && !strstr(out, "\"streams_tps\": 0.00"), "batched streams: '%s'", out);
 }
 
+/* llm bench's "size_bytes" and "decode_bytes" (what one generated token reads) for a model in
+   ../shared; 0 when the bench failed. */
+static int t_bench_bytes(const char *rel, unsigned long long *size, unsigned long long *decode) {
+    char cmd[512], out[4096];
+    const char *s, *d;
+    size_t n;
+    FILE *p;
+    snprintf(cmd, sizeof cmd, "build/llm bench -m %s -p 0 -n 1 -r 1 -t 1 --json 2>/dev/null", t_shared(rel));
+    p = popen(cmd, "r");
+    if (!p) return 0;
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    if (pclose(p) != 0) return 0;
+    s = strstr(out, "\"size_bytes\": ");
+    d = strstr(out, "\"decode_bytes\": ");
+    if (!s || !d) return 0;
+    *size = strtoull(s + 14, NULL, 10);
+    *decode = strtoull(d + 16, NULL, 10);
+    return 1;
+}
+
+/* The roofline's bytes per generated token: the token embedding gives one row unless it is also
+   the output matrix; a mixture of experts reads n_expert_used of its n_expert experts. */
+static void test_cli_bench_decode_bytes(void) {
+    llm_model *m;
+    llm_tensor_info e;
+    unsigned long long size, decode, experts = 0;
+    int i;
+    if (!t_shared("models/stories260K.gguf") || !t_shared("models/synth/llama-tied-Q8_0.gguf") ||
+        !t_shared("models/synth/llama-moe-Q8_0.gguf"))
+        return;
+    if (!fopen("build/llm", "rb")) T_SKIP("build/llm not built");
+    m = t_load_model("models/stories260K.gguf");
+    T_REQUIRE(m, "load");
+    T_REQUIRE(llm_model_tensor_find(m, "output.weight") >= 0, "stories260K has its own output matrix");
+    llm_model_tensor_info(m, llm_model_tensor_find(m, "token_embd.weight"), &e);
+    T_REQUIRE(t_bench_bytes("models/stories260K.gguf", &size, &decode), "bench stories260K");
+    T_CHECK(size == llm_model_size_bytes(m) && decode == size - e.size_bytes + e.size_bytes / (size_t)e.ne[1],
+            "untied: size %llu decode %llu, token_embd %zu bytes in %lld rows", size, decode, e.size_bytes, (long long)e.ne[1]);
+    llm_model_free(m);
+    T_REQUIRE(t_bench_bytes("models/synth/llama-tied-Q8_0.gguf", &size, &decode), "bench llama-tied");
+    T_CHECK(decode == size, "tied: size %llu decode %llu", size, decode);
+    m = t_load_model("models/synth/llama-moe-Q8_0.gguf");
+    T_REQUIRE(m, "load");
+    for (i = 0; i < llm_model_tensor_count(m); i++)
+        if (llm_model_tensor_info(m, i, &e) == LLM_OK && strstr(e.name, "_exps.")) experts += e.size_bytes;
+    llm_model_tensor_info(m, llm_model_tensor_find(m, "token_embd.weight"), &e);
+    T_REQUIRE(t_bench_bytes("models/synth/llama-moe-Q8_0.gguf", &size, &decode), "bench llama-moe");
+    /* 2 of 4 experts: half the expert bytes */
+    T_CHECK(experts > 0 && decode == size - experts / 2 - e.size_bytes + e.size_bytes / (size_t)e.ne[1],
+            "moe: size %llu decode %llu, experts %llu bytes", size, decode, experts);
+    llm_model_free(m);
+}
+
 static void tests_model(void) {
     T_RUN(test_cli_bench);
+    T_RUN(test_cli_bench_decode_bytes);
     T_RUN(test_pool_stress);
     T_RUN(test_refs_real);
     T_RUN(test_refs_quants);
