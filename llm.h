@@ -4000,12 +4000,15 @@ LLM__TILE_INLINE void llm__x8_column_avx2(int type, int nb, const uint8_t *x, fl
 
 /* Decode streams a group's blocks once: asking for each block's lines ahead keeps more of
    them in flight than the hardware prefetcher does alone. How far is the machine's, set by
-   llm__kernels_init (llm__x8_ahead_for_cpu); only speed depends on it. */
+   llm__kernels_init (llm__x8_ahead_for_cpu); only speed depends on it. A large block (a
+   K-quant group is 0.7-1.7 KiB) is asked for in parts, part k of n as its kernel reaches its
+   k-th step: all its lines at once fill the core's miss buffers and hold up the loads the
+   kernel is waiting for (Q4_K one thread from DRAM, Zen 2: 14.0 -> 15.2 GB/s). */
 static int llm__x8_ahead = 2048;
-LLM__TILE_INLINE void llm__x8_prefetch_avx2(const uint8_t *b, int bytes) {
+LLM__TILE_INLINE void llm__x8_prefetch_part_avx2(const uint8_t *b, int bytes, int k, int n) {
     const char *p = (const char *)b + __atomic_load_n(&llm__x8_ahead, __ATOMIC_RELAXED);
-    int o;
-    for (o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
+    int lines = (bytes + 63) / 64, l;
+    for (l = lines * k / n; l < lines * (k + 1) / n; l++) _mm_prefetch(p + 64 * l, _MM_HINT_T0);
 }
 
 LLM__TILE_INLINE __m256i llm__x8_bcast_avx2(const uint8_t *p) {
@@ -4048,7 +4051,7 @@ LLM__TILE_INLINE void llm__x8_tile_avx2(int type, int bb, int nb, const uint8_t 
         const uint8_t *b = g + (size_t)i * 8 * bb, *xi = x + (size_t)i * LLM__Q8_0_BYTES;
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b));
         __m256i acc[4];
-        if (C == 1) llm__x8_prefetch_avx2(b, 8 * bb);
+        if (C == 1) llm__x8_prefetch_part_avx2(b, 8 * bb, 0, 1);
         if (type == LLM_TYPE_Q4_0 || type == LLM_TYPE_Q5_0) {
             const int q5 = type == LLM_TYPE_Q5_0, run = q5 ? 2 : 4; /* chunks per int16 run */
             const __m256i qh = _mm256_loadu_si256((const __m256i *)(b + 16));
@@ -4129,7 +4132,6 @@ LLM__TILE_INLINE void llm__x8_k45_tile_avx2(int type, int nb, const uint8_t *g, 
     LLM__UNROLL for (c = 0; c < C; c++) sum[c] = _mm256_setzero_ps();
     for (i = 0; i < nb; i++) {
         const uint8_t *b = g + (size_t)i * 8 * bb, *xi = x + (size_t)i * LLM__Q8_K_BYTES;
-        if (C == 1) llm__x8_prefetch_avx2(b, 8 * bb);
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b)), dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + 16)));
         __m256i u0 = _mm256_loadu_si256((const __m256i *)(b + 32)), u1 = _mm256_loadu_si256((const __m256i *)(b + 64));
         __m256i u2 = _mm256_loadu_si256((const __m256i *)(b + 96));
@@ -4142,6 +4144,7 @@ LLM__TILE_INLINE void llm__x8_k45_tile_avx2(int type, int nb, const uint8_t *g, 
         LLM__UNROLL for (h = 0; h < 4; h++) { /* sub-blocks 2h (low nibbles) and 2h + 1 (high) */
             const uint8_t *q = b + (q5 ? 384 : 128) + 256 * h, *qh = b + 128; /* Q5_K: qh in chunks 3..10, before the codes */
             __m256i lo[8], hi[8];
+            if (C == 1) llm__x8_prefetch_part_avx2(b, 8 * bb, h, 4);
             __m256i s0 = llm__x8_bytes16_avx2(sc[h >> 1], (2 * h) & 3, (2 * h) & 3), s1 = llm__x8_bytes16_avx2(sc[h >> 1], (2 * h + 1) & 3, (2 * h + 1) & 3);
             LLM__UNROLL for (k = 0; k < 8; k++) {
                 __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * k));
@@ -4233,7 +4236,6 @@ LLM__TILE_INLINE void llm__x8_q2_K_tile_avx2(int nb, const uint8_t *g, const uin
     LLM__UNROLL for (c = 0; c < C; c++) sum[c] = _mm256_setzero_ps();
     for (i = 0; i < nb; i++) {
         const uint8_t *b = g + (size_t)i * 8 * LLM__Q2_K_BYTES, *xi = x + (size_t)i * LLM__Q8_K_BYTES;
-        if (C == 1) llm__x8_prefetch_avx2(b, 8 * LLM__Q2_K_BYTES);
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b)), dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + 16)));
         __m256i sc[4], mn[4], acc[4], msum[4];
         LLM__UNROLL for (t = 0; t < 4; t++) {
@@ -4244,6 +4246,7 @@ LLM__TILE_INLINE void llm__x8_q2_K_tile_avx2(int nb, const uint8_t *g, const uin
         LLM__UNROLL for (c = 0; c < C; c++) acc[c] = msum[c] = _mm256_setzero_si256();
         _Pragma("GCC unroll 1") for (h = 0; h < 2; h++) LLM__UNROLL for (e = 0; e < 2; e++) {
             __m256i q[4];
+            if (C == 1) llm__x8_prefetch_part_avx2(b, 8 * LLM__Q2_K_BYTES, 2 * h + e, 4);
             LLM__UNROLL for (t = 0; t < 4; t++) q[t] = _mm256_loadu_si256((const __m256i *)(b + 160 + 32 * (8 * h + 4 * e + t)));
             LLM__UNROLL for (s = 0; s < 4; s++) {
                 int jj = 2 * s + e; /* sub-block 8 h + jj */
@@ -4276,11 +4279,11 @@ LLM__TILE_INLINE void llm__x8_q6_K_tile_avx2(int nb, const uint8_t *g, const uin
         const uint8_t *b = g + (size_t)i * 8 * LLM__Q6_K_BYTES, *ch = b + 16, *xi = x + (size_t)i * LLM__Q8_K_BYTES;
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b));
         __m256i acc[4], off[4], sc[4];
-        if (C == 1) llm__x8_prefetch_avx2(b, 8 * LLM__Q6_K_BYTES);
         LLM__UNROLL for (c = 0; c < C; c++) acc[c] = off[c] = _mm256_setzero_si256();
         LLM__UNROLL for (h = 0; h < 2; h++) LLM__UNROLL for (lc = 0; lc < 8; lc += 2) { /* values 4 lc .. 4 lc + 7 */
             __m256i ql[2][2], qh[2];
             const uint8_t *q = ch + 32 * (4 + 24 * h + 3 * lc); /* llm__x8_order */
+            if (C == 1) llm__x8_prefetch_part_avx2(b, 8 * LLM__Q6_K_BYTES, 4 * h + lc / 2, 8);
             LLM__UNROLL for (e = 0; e < 2; e++) {
                 ql[0][e] = _mm256_loadu_si256((const __m256i *)(q + 32 * e));
                 ql[1][e] = _mm256_loadu_si256((const __m256i *)(q + 64 + 32 * e));
@@ -4330,7 +4333,6 @@ LLM__TILE_INLINE void llm__x8_q3_K_tile_avx2(int nb, const uint8_t *g, const uin
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b));
         __m256i u0 = _mm256_loadu_si256((const __m256i *)ch), u1 = _mm256_loadu_si256((const __m256i *)(ch + 32));
         __m256i u2 = _mm256_loadu_si256((const __m256i *)(ch + 64)), sc[4], acc[4], off[4];
-        if (C == 1) llm__x8_prefetch_avx2(b, 8 * LLM__Q3_K_BYTES);
         /* lane r, byte t of sc[q]: the scale of sub-block 4q + t of row r */
         sc[0] = _mm256_or_si256(_mm256_and_si256(u0, k2), _mm256_slli_epi32(_mm256_and_si256(u2, k1), 4));
         sc[1] = _mm256_or_si256(_mm256_and_si256(u1, k2), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u2, 2), k1), 4));
@@ -4340,6 +4342,7 @@ LLM__TILE_INLINE void llm__x8_q3_K_tile_avx2(int nb, const uint8_t *g, const uin
         LLM__UNROLL for (c = 0; c < C; c++) acc[c] = off[c] = _mm256_setzero_si256();
         LLM__UNROLL for (h = 0; h < 2; h++) LLM__UNROLL for (half = 0; half < 2; half++) { /* l = 16 half .. 16 half + 15 */
             __m256i q[4], hm[4];
+            if (C == 1) llm__x8_prefetch_part_avx2(b, 8 * LLM__Q3_K_BYTES, 2 * h + half, 4);
             LLM__UNROLL for (e = 0; e < 4; e++) { /* llm__x8_order's positions */
                 hm[e] = _mm256_loadu_si256((const __m256i *)(ch + 32 * (half ? 11 + e : 3 + e)));
                 q[e] = _mm256_loadu_si256((const __m256i *)(ch + 32 * (h ? 19 + 4 * half + e : half ? 15 + e : 7 + e)));
@@ -4379,13 +4382,13 @@ LLM__TILE_INLINE void llm__x8_iq4_xs_tile_avx2(int nb, const uint8_t *g, const u
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b));
         __m256i sh = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(b + 16)));
         __m256i sl = _mm256_loadu_si256((const __m256i *)(b + 32)), acc[4];
-        if (C == 1) llm__x8_prefetch_avx2(b, 8 * LLM__IQ4_XS_BYTES);
         LLM__UNROLL for (c = 0; c < C; c++) acc[c] = _mm256_setzero_si256();
         _Pragma("GCC unroll 2") for (ib = 0; ib < 8; ib++) {
             /* lane r: row r's scale of sub-block ib, as an int16 pair */
             __m256i u = _mm256_or_si256(_mm256_and_si256(_mm256_srl_epi32(sl, _mm_cvtsi32_si128(4 * ib)), m4d),
                                         _mm256_slli_epi32(_mm256_and_si256(_mm256_srl_epi32(sh, _mm_cvtsi32_si128(2 * ib)), m2d), 4));
             __m256i s = _mm256_sub_epi16(_mm256_or_si256(u, _mm256_slli_epi32(u, 16)), _mm256_set1_epi16(32));
+            if (C == 1) llm__x8_prefetch_part_avx2(b, 8 * LLM__IQ4_XS_BYTES, ib, 8);
             LLM__UNROLL for (t = 0; t < 4; t++) {
                 __m256i v = _mm256_loadu_si256((const __m256i *)(b + 64 + 32 * (4 * ib + t)));
                 __m256i lo = _mm256_shuffle_epi8(table, _mm256_and_si256(v, m4));
@@ -5201,10 +5204,12 @@ static unsigned llm__detect_x86(void) {
 }
 
 /* The packed decode kernels' prefetch distance (llm__x8_ahead), as measured: 2 KiB on Zen 3
-   (two-thread generation 8-15 % faster than with none; 4 KiB no better); 512 bytes on Zen 2,
-   where 2 KiB was slower than none (Q4_K_M 29 -> 35.5 tokens/s, Q6_K 21 -> 25.6, Q8_0 20.4
-   -> 23.7, Q4_0 35.6 -> 40; Q2_K 66 -> 60). AMD family 17h is Zen to Zen 2. LLM__X8_PREFETCH
-   fixes it at build time. */
+   (two-thread generation 8-15 % faster than with none; 4 KiB no better); 1 KiB on Zen 2, where
+   2 KiB was slower than none while a block's lines were asked for at once (512 bytes was best
+   then: Q4_K_M 29 -> 35.5 tokens/s against 2 KiB). Asked for in parts, 1 KiB beats 512 bytes
+   by 2-20 % on one thread streaming from DRAM (Q4_K 12.7 -> 14.1 GB/s, Q6_K 12.4 -> 14.2, Q5_K
+   10.9 -> 13.0, Q2_K 11.5 -> 12.9, Q8_0 14.5 -> 14.8). AMD family 17h is Zen to Zen 2.
+   LLM__X8_PREFETCH fixes it at build time. */
 static int llm__x8_ahead_for_cpu(void) {
 #if defined(LLM__X8_PREFETCH)
     return LLM__X8_PREFETCH;
@@ -5213,7 +5218,7 @@ static int llm__x8_ahead_for_cpu(void) {
     if (!__get_cpuid(0, &a, &b, &c, &d) || b != 0x68747541u || d != 0x69746e65u || c != 0x444d4163u) return 2048; /* AuthenticAMD */
     if (!__get_cpuid(1, &a, &b, &c, &d)) return 2048;
     family = (a >> 8 & 15) == 15 ? 15 + (a >> 20 & 255) : a >> 8 & 15;
-    return family == 0x17 ? 512 : 2048;
+    return family == 0x17 ? 1024 : 2048;
 #endif
 }
 #endif
