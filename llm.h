@@ -4002,8 +4002,8 @@ LLM__TILE_INLINE void llm__x8_column_avx2(int type, int nb, const uint8_t *x, fl
    them in flight than the hardware prefetcher does alone. How far is the machine's, set by
    llm__kernels_init (llm__x8_ahead_for_cpu); only speed depends on it. A large block (a
    K-quant group is 0.7-1.7 KiB) is asked for in parts, part k of n as its kernel reaches its
-   k-th step: all its lines at once fill the core's miss buffers and hold up the loads the
-   kernel is waiting for (Q4_K one thread from DRAM, Zen 2: 14.0 -> 15.2 GB/s). */
+   k-th step: asked for all at once, its 11-27 lines likely take the core's miss buffers from
+   the loads the kernel waits on (on Zen 2 parts stream 10-20 % faster, see there). */
 static int llm__x8_ahead = 2048;
 LLM__TILE_INLINE void llm__x8_prefetch_part_avx2(const uint8_t *b, int bytes, int k, int n) {
     const char *p = (const char *)b + __atomic_load_n(&llm__x8_ahead, __ATOMIC_RELAXED);
