@@ -4173,10 +4173,15 @@ LLM__TILE_INLINE void llm__x8_k45_tile_avx2(int type, int nb, const uint8_t *g, 
                 }
             }
         }
-        LLM__UNROLL for (j = 0; j < 8; j++) { /* mins against the pairs of 16-element block sums */
-            __m256i mj = llm__x8_bytes16_avx2(mn[j >> 2], j & 3, j & 3);
-            LLM__UNROLL for (c = 0; c < C; c++)
-                msum[c] = _mm256_add_epi32(msum[c], _mm256_madd_epi16(mj, llm__x8_bcast_avx2(xi + (size_t)c * xs + 260 + 4 * j)));
+        LLM__UNROLL for (c = 0; c < C; c++) { /* mins against the 32-element sums, two sub-blocks per madd */
+            /* S: int16 j & 3 of 128-bit lane j >> 2 (and again four on) is sub-block j's sum,
+               its two 16-element block sums (at most 32 * 128 in size) */
+            __m256i bs = _mm256_loadu_si256((const __m256i *)(xi + (size_t)c * xs + 260)), S = _mm256_hadd_epi16(bs, bs);
+            LLM__UNROLL for (j = 0; j < 8; j += 2) {
+                __m256i mj = llm__x8_bytes16_avx2(mn[j >> 2], j & 3, (j & 3) + 1); /* lane r: (m_j, m_j+1) of row r */
+                __m256i sj = _mm256_permutevar8x32_epi32(S, _mm256_set1_epi32((j >> 2) * 4 + ((j & 3) >> 1)));
+                msum[c] = _mm256_add_epi32(msum[c], _mm256_madd_epi16(mj, sj));
+            }
         }
         LLM__UNROLL for (c = 0; c < C; c++)
             sum[c] = llm__x8_kq_combine_avx2(sum[c], dw, dmw, xi + (size_t)c * xs, acc[c], msum[c]);
