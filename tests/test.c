@@ -141,6 +141,17 @@ static llm_model *t_load_model(const char *rel) {
     return m;
 }
 
+/* Runs cmd through the shell, its stdout into out (NUL-terminated, truncated to size); returns
+   pclose's status, or -1 when it cannot run. */
+static int t_sh(const char *cmd, char *out, size_t size) {
+    FILE *p = popen(cmd, "r");
+    size_t n = 0, k;
+    if (!p) return -1;
+    while (n + 1 < size && (k = fread(out + n, 1, size - 1 - n, p)) > 0) n += k;
+    out[n] = 0;
+    return pclose(p);
+}
+
 /* ---- test files, by subject ---------------------------------------------------------- */
 
 #if !defined(_WIN32)

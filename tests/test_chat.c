@@ -162,16 +162,6 @@ static void test_chat_models(void) {
     if (n_with == 0) printf("  (no shared vocabulary carries tokenizer.chat_template)\n");
 }
 
-/* Runs cmd (through the shell) and reads its output into out; returns pclose's status. */
-static int t_chat_sh(const char *cmd, char *out, size_t size) {
-    FILE *p = popen(cmd, "r");
-    size_t n;
-    if (!p) return -1;
-    n = fread(out, 1, size - 1, p);
-    out[n] = 0;
-    return pclose(p);
-}
-
 /* llm chat: greedy replies repeat after /reset, a full context is reported, a model without
    a template is refused with advice. */
 static void test_chat_cli(void) {
@@ -182,17 +172,17 @@ static void test_chat_cli(void) {
     if (!t_shared("models/stories260K.gguf")) return;
     if (!(f = fopen("build/llm", "rb"))) T_SKIP("build/llm not built");
     fclose(f);
-    st = t_chat_sh("printf 'Hello\\n/reset\\nHello\\n/quit\\n' | build/llm chat -m ../shared/models/stories260K.gguf "
+    st = t_sh("printf 'Hello\\n/reset\\nHello\\n/quit\\n' | build/llm chat -m ../shared/models/stories260K.gguf "
                    "--template llama2 -n 8 --temp 0 -c 256 2>/dev/null",
                    out, sizeof out);
     T_CHECK(st == 0, "exit status %d", st);
     nl = strchr(out, '\n');
     T_CHECK(nl && nl > out && strlen(nl + 1) == (size_t)(nl - out) + 1 && memcmp(out, nl + 1, (size_t)(nl - out)) == 0,
             "greedy replies before and after /reset differ: '%s'", out);
-    st = t_chat_sh("printf 'Hello there\\n' | build/llm chat -m ../shared/models/stories260K.gguf --template chatml -c 16 2>&1", out,
+    st = t_sh("printf 'Hello there\\n' | build/llm chat -m ../shared/models/stories260K.gguf --template chatml -c 16 2>&1", out,
                    sizeof out);
     T_CHECK(st == 0 && strstr(out, "the context is full"), "full context: status %d, '%s'", st, out);
-    st = t_chat_sh("build/llm chat -m ../shared/models/stories260K.gguf < /dev/null 2>&1", out, sizeof out);
+    st = t_sh("build/llm chat -m ../shared/models/stories260K.gguf < /dev/null 2>&1", out, sizeof out);
     T_CHECK(st != 0 && strstr(out, "--template"), "no template: status %d, '%s'", st, out);
 }
 

@@ -3,16 +3,6 @@
    model against llama.cpp's (tensor types, per-tensor RMSE, logits, KL), and the KL order of
    the quantizations of a synth model. */
 
-/* Runs cmd, its stdout into out (NUL-terminated, truncated to size); returns the exit status. */
-static int t_cq_sh(const char *cmd, char *out, size_t size) {
-    FILE *p = popen(cmd, "r");
-    size_t n = 0, k;
-    if (!p) return -1;
-    while (n + 1 < size && (k = fread(out + n, 1, size - 1 - n, p)) > 0) n += k;
-    out[n] = 0;
-    return pclose(p);
-}
-
 static const char *const t_cq_files[] = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1",
                                          "IQ4_NL", "IQ4_XS", "Q2_K", "Q2_K-pure", "Q3_K-pure", "Q3_K_S", "Q3_K_M",
                                          "Q4_K-pure", "Q4_K_S", "Q4_K_M", "Q5_K-pure", "Q5_K_S", "Q5_K_M", "Q6_K",
@@ -34,7 +24,7 @@ static void test_cli_dequant_sha256(void) {
         snprintf(rel, sizeof rel, "refs/quants/synth-q-%s.dequant.tsv", t_cq_files[f]);
         if (!(ref = t_shared(rel))) return;
         snprintf(cmd, sizeof cmd, "build/llm dequant %s --sha256", model);
-        T_REQUIRE(t_cq_sh(cmd, out, sizeof out) == 0, "%s failed", cmd);
+        T_REQUIRE(t_sh(cmd, out, sizeof out) == 0, "%s failed", cmd);
         tsv = (char *)t_read_file(ref, &size);
         T_REQUIRE(tsv, "cannot read %s", ref);
         tsv = (char *)realloc(tsv, size + 1);
@@ -244,7 +234,7 @@ static void test_cli_perplexity_kl(void) {
     fclose(x);
     t_cq_write_text("build/test-ppl.txt", 4000);
     T_REQUIRE(system("build/llm synth --preset small --type f32 --seed 11 -o build/test-ppl-F32.gguf 2>/dev/null") == 0, "synth");
-    T_REQUIRE(t_cq_sh("build/llm perplexity -m build/test-ppl-F32.gguf -f build/test-ppl.txt -c 128 --chunks 4 -t 2 "
+    T_REQUIRE(t_sh("build/llm perplexity -m build/test-ppl-F32.gguf -f build/test-ppl.txt -c 128 --chunks 4 -t 2 "
                       "--save-base build/test-ppl-base.bin 2>/dev/null",
                       out, sizeof out) == 0,
               "perplexity of the F32 model failed");
@@ -255,7 +245,7 @@ static void test_cli_perplexity_kl(void) {
                  "build/llm perplexity -m build/test-ppl-%s.gguf -f build/test-ppl.txt -c 128 --chunks 4 -t 2 "
                  "--kl-base build/test-ppl-base.bin 2>/dev/null",
                  order[q], order[q], order[q]);
-        T_REQUIRE(t_cq_sh(cmd, out, sizeof out) == 0, "%s failed", cmd);
+        T_REQUIRE(t_sh(cmd, out, sizeof out) == 0, "%s failed", cmd);
         kl[q] = t_cq_kl_mean(out);
         T_CHECK(kl[q] > prev, "KL from F32: %s %.6g is not above the previous type's %.6g", order[q], kl[q], prev);
         printf("       synth small %-6s KL mean %.6f\n", order[q], kl[q]);
@@ -269,7 +259,7 @@ static void test_cli_perplexity_kl(void) {
     snprintf(f32, sizeof f32, "%s", p);
     snprintf(cmd, sizeof cmd, "build/llm perplexity -m %s -f build/test-ppl.txt -c 128 --chunks 16 -t 2 "
                               "--save-base build/test-ppl-base-q.bin 2>/dev/null", f32);
-    T_REQUIRE(t_cq_sh(cmd, out, sizeof out) == 0, "%s failed", cmd);
+    T_REQUIRE(t_sh(cmd, out, sizeof out) == 0, "%s failed", cmd);
     for (q = 0; q < sizeof kl_mixes / sizeof kl_mixes[0]; q++) {
         char rel[128], ours[128];
         const char *ref, *mix = kl_mixes[q];
@@ -279,11 +269,11 @@ static void test_cli_perplexity_kl(void) {
         T_REQUIRE(t_cq_quantize(f32, mix, ours, sizeof ours), "llm quantize to %s failed", mix);
         snprintf(cmd, sizeof cmd, "build/llm perplexity -m %s -f build/test-ppl.txt -c 128 --chunks 16 -t 2 "
                                   "--kl-base build/test-ppl-base-q.bin 2>/dev/null", ours);
-        T_REQUIRE(t_cq_sh(cmd, out, sizeof out) == 0, "%s failed", cmd);
+        T_REQUIRE(t_sh(cmd, out, sizeof out) == 0, "%s failed", cmd);
         ko = t_cq_kl_mean(out);
         snprintf(cmd, sizeof cmd, "build/llm perplexity -m %s -f build/test-ppl.txt -c 128 --chunks 16 -t 2 "
                                   "--kl-base build/test-ppl-base-q.bin 2>/dev/null", ref);
-        T_REQUIRE(t_cq_sh(cmd, out, sizeof out) == 0, "%s failed", cmd);
+        T_REQUIRE(t_sh(cmd, out, sizeof out) == 0, "%s failed", cmd);
         kr = t_cq_kl_mean(out);
         T_CHECK(ko >= 0 && kr > 0 && ko <= 1.05 * kr, "synth-q %s: our mean KL %.6g, llama.cpp's file %.6g (ratio %.4f > 1.05)",
                 mix, ko, kr, kr > 0 ? ko / kr : 0.0);

@@ -435,15 +435,11 @@ static void test_pool_stress(void) {
 /* llm bench runs and reports its figures as JSON. */
 static void test_cli_bench(void) {
     char out[4096];
-    size_t n;
-    FILE *p;
     if (!t_shared("models/stories260K.gguf")) return;
     if (!fopen("build/llm", "rb")) T_SKIP("build/llm not built");
-    p = popen("build/llm bench -m ../shared/models/stories260K.gguf -p 8 -n 4 -r 1 -t 1,2 --streams 3 --json 2>/dev/null", "r");
-    T_REQUIRE(p, "popen");
-    n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    T_CHECK(pclose(p) == 0, "exit status");
+    T_CHECK(t_sh("build/llm bench -m ../shared/models/stories260K.gguf -p 8 -n 4 -r 1 -t 1,2 --streams 3 --json 2>/dev/null", out,
+                 sizeof out) == 0,
+            "exit status");
     T_CHECK(strstr(out, "\"bandwidth_gbs\"") && strstr(out, "\"threads\": 2") && strstr(out, "\"tg_tps\""), "output '%s'", out);
     T_CHECK(strstr(out, "\"streams\": 3, \"streams_tps\": ") && !strstr(out, "\"streams_tps\": 0.00"), "batched streams: '%s'", out);
 }
@@ -453,14 +449,8 @@ static void test_cli_bench(void) {
 static int t_bench_bytes(const char *rel, unsigned long long *size, unsigned long long *decode) {
     char cmd[512], out[4096];
     const char *s, *d;
-    size_t n;
-    FILE *p;
     snprintf(cmd, sizeof cmd, "build/llm bench -m %s -p 0 -n 1 -r 1 -t 1 --json 2>/dev/null", t_shared(rel));
-    p = popen(cmd, "r");
-    if (!p) return 0;
-    n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    if (pclose(p) != 0) return 0;
+    if (t_sh(cmd, out, sizeof out) != 0) return 0;
     s = strstr(out, "\"size_bytes\": ");
     d = strstr(out, "\"decode_bytes\": ");
     if (!s || !d) return 0;
