@@ -1415,6 +1415,22 @@ typedef void (*llm__gemm_fn)(int n, const uint8_t *w, size_t ws, int nr, const u
    kernel multiplies then adds, unfused, so all give the same bits. */
 typedef void (*llm__axpy_fn)(int n, float a, const uint8_t *x, float *y);
 
+/* Attention of one token for nh query heads that share a KV head: per head j, softmax(q_j.K *
+   scale) V over positions p0..p1 - 1 of a sequence's cache (row p: tab[p >> sh] * blk_bytes +
+   (p & msk) * row_bytes past k or v, which point at the KV head's offset). q and out: nh heads
+   of hd values; s: scratch for head j's scores at s + j * s_stride, indexed by position. */
+#define LLM__ATTN_GROUP 8 /* the most query heads one task takes */
+typedef struct llm__attn_head {
+    const float *q;
+    float *out, *s;
+    const uint8_t *k, *v;
+    const int32_t *tab;
+    size_t blk_bytes, row_bytes, s_stride;
+    int sh, msk, hd, nh, p0, p1;
+    float scale, cap;
+} llm__attn_head;
+typedef void (*llm__attn_fn)(const llm__attn_head *a);
+
 static void llm__f32_to_float(const void *src, float *dst, int64_t n) { memcpy(dst, src, (size_t)n * 4); }
 static void llm__f32_from_float(const float *src, void *dst, int64_t n) { memcpy(dst, src, (size_t)n * 4); }
 
@@ -2989,6 +3005,7 @@ typedef struct llm__kernels {
        rows: F16, whose tile then widens only the weights. */
     llm__from_float_fn gemm_x[LLM_TYPE_COUNT];
     llm__axpy_fn axpy_f32, axpy_f16;
+    llm__attn_fn attn_f16; /* NULL: the generic steps of llm__attn_task */
 } llm__kernels;
 
 /* ---- weights packed eight rows at a time ----
@@ -3115,6 +3132,14 @@ static void llm__axpy_f32(int n, float a, const uint8_t *x, float *y) {
 static void llm__axpy_f16(int n, float a, const uint8_t *x, float *y) {
     int i;
     for (i = 0; i < n; i++) y[i] += a * llm__fp16_to_fp32(llm__le16(x + 2 * i));
+}
+
+/* c * tanh(x / c), as three float steps like the reference */
+static float llm__softcap(float x, float c) { return tanhf(x * (1.0f / c)) * c; }
+
+/* The row of position p in a cache (k or v of llm__attn_head). */
+static const uint8_t *llm__attn_row(const llm__attn_head *a, const uint8_t *base, int p) {
+    return base + (size_t)a->tab[p >> a->sh] * a->blk_bytes + (size_t)(p & a->msk) * a->row_bytes;
 }
 
 /* ---- AVX2 + FMA + F16C (x86-64, chosen at run time) ---- */
@@ -4625,6 +4650,148 @@ LLM__TARGET_AVX2 static void llm__vec_dot_tq2_0_q8_K_avx2(int n, float *s, const
     }
     *s = sum;
 }
+/* Asks for the lines of one head's row at position p (an F16 row of hd values). */
+LLM__TARGET_AVX2 static void llm__attn_prefetch(const llm__attn_head *a, const uint8_t *base, int p) {
+    const char *r = (const char *)llm__attn_row(a, base, p);
+    int l;
+    for (l = 0; l < 2 * a->hd; l += 64) _mm_prefetch(r + l, _MM_HINT_T0);
+}
+
+/* Eight lane sums at once: lane j of the result is llm__hsum256(v[j]) to the bit (the same
+   pairs added in the same order: the halves, then lanes two apart, then neighbours). */
+LLM__TILE_INLINE __m256 llm__hsum8x8_avx2(const __m256 *v) {
+    __m256 h[4], e[2], r;
+    int j;
+    for (j = 0; j < 4; j++) /* [lo + hi of v[2j] | of v[2j + 1]] */
+        h[j] = _mm256_add_ps(_mm256_permute2f128_ps(v[2 * j], v[2 * j + 1], 0x20), _mm256_permute2f128_ps(v[2 * j], v[2 * j + 1], 0x31));
+    for (j = 0; j < 2; j++) /* lanes (0 + 2, 1 + 3) of v[4j], v[4j + 2] | v[4j + 1], v[4j + 3] */
+        e[j] = _mm256_add_ps(_mm256_shuffle_ps(h[2 * j], h[2 * j + 1], 0x44), _mm256_shuffle_ps(h[2 * j], h[2 * j + 1], 0xee));
+    r = _mm256_add_ps(_mm256_shuffle_ps(e[0], e[1], 0x88), _mm256_shuffle_ps(e[0], e[1], 0xdd)); /* v 0 2 4 6 | 1 3 5 7 */
+    return _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* e^x for x <= 0 (scores less their maximum), eight at a time: x = n ln2 + r with |r| <= ln2 / 2
+   (ln2 in two parts), e^r by its Taylor series to r^7 (truncation under 6e-9 relative), times
+   2^n. Below -87.33 (e^x under FLT_MIN) the result is 0. */
+LLM__TILE_INLINE __m256 llm__exp_neg_avx2(__m256 x) {
+    static const float taylor[8] = {1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f};
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x), p = _mm256_set1_ps(taylor[0]);
+    __m256i e;
+    int i;
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860682030941723212e-6f), r);
+    for (i = 1; i < 8; i++) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(taylor[i]));
+    e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(-87.33f), _CMP_LT_OQ), _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+/* Eight positions' rows of an F16 cache (from position p, m of them; the rest repeat p) as
+   floats in rows[j], and a request for the rows 16 positions on. */
+LLM__TARGET_AVX2 static void llm__attn_rows_f16_avx2(const llm__attn_head *a, const uint8_t *base, int p, int m, float (*rows)[256]) {
+    int i, j;
+    for (j = 0; j < 8; j++) {
+        const uint8_t *r = llm__attn_row(a, base, p + (j < m ? j : 0));
+        for (i = 0; i < a->hd; i += 8) _mm256_storeu_ps(rows[j] + i, llm__f16x8_avx2(r + 2 * i));
+        if (p + 16 + j < a->p1) llm__attn_prefetch(a, base, p + 16 + j);
+    }
+}
+
+/* s[p0..p1) = e^(s - max) / sum, rounded to F16 (the reference's F16 mat-vec takes the
+   weights so); e^x eight at a time, the sum in double. */
+LLM__TARGET_AVX2 static void llm__attn_softmax_avx2(float *s, int p0, int p1, float mx) {
+    __m256d d0 = _mm256_setzero_pd(), d1 = _mm256_setzero_pd();
+    double sum = 0.0, dl[4];
+    float inv, lanes[8];
+    int p;
+    for (p = p0; p + 8 <= p1; p += 8) {
+        __m256 e = llm__exp_neg_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + p), _mm256_set1_ps(mx)));
+        _mm256_storeu_ps(s + p, e);
+        d0 = _mm256_add_pd(d0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        d1 = _mm256_add_pd(d1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    }
+    for (; p < p1; p++) {
+        _mm256_storeu_ps(lanes, llm__exp_neg_avx2(_mm256_set1_ps(s[p] - mx)));
+        s[p] = lanes[0];
+        sum += (double)s[p];
+    }
+    _mm256_storeu_pd(dl, _mm256_add_pd(d0, d1));
+    sum += dl[0] + dl[1] + dl[2] + dl[3];
+    inv = (float)(1.0 / sum);
+    for (p = p0; p + 8 <= p1; p += 8)
+        _mm256_storeu_ps(s + p, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_mul_ps(_mm256_loadu_ps(s + p), _mm256_set1_ps(inv)), _MM_FROUND_TO_NEAREST_INT)));
+    for (; p < p1; p++) s[p] = llm__fp16_to_fp32(llm__fp32_to_fp16(s[p] * inv));
+}
+
+/* llm__attn_task's steps for an F16 cache and a head size that is a multiple of 8 (up to 256).
+   Eight positions' K (then V) rows are widened once for all nh heads (F16C conversion is the
+   costly part here); each head's scores are the FMA chain and lane sum of
+   llm__vec_dot_f16_f16_avx2, and V is added position after position as llm__axpy_f16_avx2
+   adds it: the same bits as the generic steps but for exp and the order of the sum. */
+LLM__TARGET_AVX2 static void llm__attn_heads_f16_avx2(const llm__attn_head *a) {
+    const int hd = a->hd, p0 = a->p0, p1 = a->p1, nh = a->nh;
+    float q[LLM__ATTN_GROUP][256], rows[8][256], mx[LLM__ATTN_GROUP], lanes[8];
+    __m256 vmx[LLM__ATTN_GROUP];
+    int i, j, h, p, c0, k;
+    for (h = 0; h < nh; h++) { /* q rounded to F16, as the generic path converts it for the dot */
+        for (i = 0; i < hd; i += 8)
+            _mm256_storeu_ps(q[h] + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(a->q + (size_t)h * hd + i), _MM_FROUND_TO_NEAREST_INT)));
+        mx[h] = -INFINITY;
+        vmx[h] = _mm256_set1_ps(-INFINITY);
+    }
+    for (p = p0; p < p1; p += 8) {
+        int m = p1 - p < 8 ? p1 - p : 8;
+        llm__attn_rows_f16_avx2(a, a->k, p, m, rows);
+        for (h = 0; h < nh; h++) {
+            float *s = a->s + (size_t)h * a->s_stride;
+            __m256 acc[8];
+            LLM__UNROLL for (j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
+            for (i = 0; i < hd; i += 8) {
+                __m256 qi = _mm256_loadu_ps(q[h] + i);
+                LLM__UNROLL for (j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(rows[j] + i), qi, acc[j]);
+            }
+            if (m == 8 && a->cap <= 0.0f) {
+                __m256 v = _mm256_mul_ps(llm__hsum8x8_avx2(acc), _mm256_set1_ps(a->scale));
+                _mm256_storeu_ps(s + p, v);
+                vmx[h] = _mm256_max_ps(vmx[h], v);
+                continue;
+            }
+            _mm256_storeu_ps(lanes, llm__hsum8x8_avx2(acc));
+            for (j = 0; j < m; j++) {
+                s[p + j] = (a->cap > 0.0f ? llm__softcap(lanes[j], a->cap) : lanes[j]) * a->scale;
+                mx[h] = s[p + j] > mx[h] ? s[p + j] : mx[h];
+            }
+        }
+    }
+    for (h = 0; h < nh; h++) {
+        _mm256_storeu_ps(lanes, vmx[h]);
+        for (j = 0; j < 8; j++) mx[h] = lanes[j] > mx[h] ? lanes[j] : mx[h];
+        llm__attn_softmax_avx2(a->s + (size_t)h * a->s_stride, p0, p1, mx[h]);
+        memset(a->out + (size_t)h * hd, 0, sizeof(float) * (size_t)hd);
+    }
+    for (p = p0; p < p1; p += 8) {
+        int m = p1 - p < 8 ? p1 - p : 8;
+        llm__attn_rows_f16_avx2(a, a->v, p, m, rows);
+        for (h = 0; h < nh; h++) {
+            const float *w = a->s + (size_t)h * a->s_stride + p;
+            float *o = a->out + (size_t)h * hd;
+            for (c0 = 0; c0 + 64 <= hd; c0 += 64) { /* 64 outputs in registers */
+                __m256 acc[8];
+                LLM__UNROLL for (k = 0; k < 8; k++) acc[k] = _mm256_loadu_ps(o + c0 + 8 * k);
+                for (j = 0; j < m; j++) {
+                    __m256 wj = _mm256_set1_ps(w[j]);
+                    LLM__UNROLL for (k = 0; k < 8; k++) acc[k] = _mm256_fmadd_ps(wj, _mm256_loadu_ps(rows[j] + c0 + 8 * k), acc[k]);
+                }
+                LLM__UNROLL for (k = 0; k < 8; k++) _mm256_storeu_ps(o + c0 + 8 * k, acc[k]);
+            }
+            for (; c0 < hd; c0 += 8) {
+                __m256 acc = _mm256_loadu_ps(o + c0);
+                for (j = 0; j < m; j++) acc = _mm256_fmadd_ps(_mm256_set1_ps(w[j]), _mm256_loadu_ps(rows[j] + c0), acc);
+                _mm256_storeu_ps(o + c0, acc);
+            }
+        }
+    }
+}
+
 #endif /* LLM__AVX2 */
 
 /* ---- NEON (AArch64, chosen at compile time) ---- */
@@ -5254,6 +5421,7 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
     }
     k->axpy_f32 = llm__axpy_f32;
     k->axpy_f16 = llm__axpy_f16;
+    k->attn_f16 = NULL;
 #if defined(LLM__AVX2)
     if (k->features & LLM_CPU_AVX2) {
         __atomic_store_n(&llm__x8_ahead, llm__x8_ahead_for_cpu(), __ATOMIC_RELAXED);
@@ -5293,6 +5461,7 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
         k->gemm[LLM_TYPE_IQ4_NL] = llm__gemm_iq4_nl_avx2;
         k->axpy_f32 = llm__axpy_f32_avx2;
         k->axpy_f16 = llm__axpy_f16_avx2;
+        k->attn_f16 = llm__attn_heads_f16_avx2;
         k->gemm[LLM_TYPE_Q6_K] = llm__gemm_q6_K_avx2;
         k->vec_dot[LLM_TYPE_IQ4_XS] = llm__vec_dot_iq4_xs_q8_K_avx2;
         k->vec_dot[LLM_TYPE_TQ1_0] = llm__vec_dot_tq1_0_q8_K_avx2;
@@ -6864,7 +7033,8 @@ struct llm_context {
     int32_t *moe_tok;                   /* [n_batch] tokens routed to the current expert */
     uint8_t *xq;                        /* activations in a vec_dot type, xq_stride apart */
     size_t xq_stride;
-    float *scores;                      /* [n_threads][n_ctx] attention weights */
+    float *scores;                      /* [n_threads][attn_group][n_ctx] attention weights */
+    int attn_group;                     /* query heads one attention task may take */
     uint8_t *head_tmp;                  /* [n_threads][head_tmp_stride] q in the cache type */
     size_t head_tmp_stride;
     float *logits;                      /* [n_outputs][n_vocab] */
@@ -7095,58 +7265,42 @@ static float llm__gelu_table(const uint16_t *tab, float x) {
     return llm__fp16_to_fp32(tab[llm__fp32_to_fp16(x)]);
 }
 
-/* c * tanh(x / c), as three float steps like the reference */
-static float llm__softcap(float x, float c) { return tanhf(x * (1.0f / c)) * c; }
 
 /* ---- attention ---- */
 
 typedef struct llm__attn_job {
     llm_context *c;
-    int layer;
+    int layer, nh; /* nh: query heads per task (llm__attn_heads_per_task) */
 } llm__attn_job;
 
-/* One (token, head): softmax(q.K * scale) V over the positions this token sees (all before
-   it, or the last n_swa on sliding-window layers). */
-static void llm__attn_task(void *arg, int task, int ith) {
-    const llm__attn_job *j = (const llm__attn_job *)arg;
-    llm_context *c = j->c;
-    const llm_model *m = c->model;
-    const llm__layer *L = &m->layers[j->layer];
-    int hd = m->head_dim, t = task / m->n_head, h = task % m->n_head, kvh = h / (m->n_head / m->n_head_kv);
-    int pos = c->tok_pos[t], p, p0 = L->swa && pos >= m->n_swa ? pos - m->n_swa + 1 : 0;
-    const float *q = c->q + (size_t)t * m->n_q + (size_t)h * hd;
-    float *out = c->att + (size_t)t * m->n_q + (size_t)h * hd;
-    float *s = c->scores + (size_t)ith * c->n_ctx, max = -INFINITY, inv;
-    float scale = m->ar->q_prescale ? 1.0f : 1.0f / sqrtf((float)hd), cap = m->attn_softcap;
-    const uint8_t *kc = c->k_cache + (size_t)j->layer * c->kv_layer_bytes, *vc = c->v_cache + (size_t)j->layer * c->kv_layer_bytes;
-    size_t head_off = llm__type_row_bytes(c->kv_elt, (int64_t)kvh * hd); /* whole blocks: hd is a multiple of the block */
-    uint8_t *tmp = c->head_tmp + (size_t)ith * c->head_tmp_stride;
-    const void *qv = q;
+/* One head's attention (a->nh is 1) for any cache type, one vec_dot per position; tmp: the
+   thread's head_tmp. */
+static void llm__attn_head_generic(const llm_context *c, const llm__attn_head *a, uint8_t *tmp) {
+    const int hd = a->hd;
+    const void *qv = a->q;
     llm__vec_dot_fn dot = c->kern.vec_dot[c->kv_elt];
-    const int32_t *tab = c->seq_tab + (size_t)c->tok_seq[t] * c->seq_max_blocks; /* the token's own sequence */
-    size_t blk_bytes = (size_t)c->kv_block * c->kv_row_bytes;
-    int sh = c->kv_block_shift, msk = c->kv_block - 1;
+    float *s = a->s, *out = a->out, max = -INFINITY, inv;
     double sum = 0.0;
-    int i;
+    int p, i;
     if (c->kv_elt != LLM_TYPE_F32) { /* q takes the cache's type, as ggml converts it for the dot */
-        c->kern.from_float[c->kv_elt](q, tmp, hd);
+        c->kern.from_float[c->kv_elt](a->q, tmp, hd);
         qv = tmp;
     }
-    for (p = p0; p <= pos; p++) {
-        dot(hd, &s[p], kc + (size_t)tab[p >> sh] * blk_bytes + (size_t)(p & msk) * c->kv_row_bytes + head_off, qv);
-        if (cap > 0.0f) s[p] = llm__softcap(s[p], cap);
-        s[p] *= scale;
+    for (p = a->p0; p < a->p1; p++) {
+        dot(hd, &s[p], llm__attn_row(a, a->k, p), qv);
+        if (a->cap > 0.0f) s[p] = llm__softcap(s[p], a->cap);
+        s[p] *= a->scale;
         if (s[p] > max) max = s[p];
     }
-    for (p = p0; p <= pos; p++) {
+    for (p = a->p0; p < a->p1; p++) {
         s[p] = expf(s[p] - max);
         sum += (double)s[p];
     }
     inv = (float)(1.0 / sum);
     for (i = 0; i < hd; i++) out[i] = 0.0f;
-    for (p = p0; p <= pos; p++) {
+    for (p = a->p0; p < a->p1; p++) {
         float w = s[p] * inv;
-        const uint8_t *vr = vc + (size_t)tab[p >> sh] * blk_bytes + (size_t)(p & msk) * c->kv_row_bytes + head_off;
+        const uint8_t *vr = llm__attn_row(a, a->v, p);
         if (c->kv_elt == LLM_TYPE_F32) {
             c->kern.axpy_f32(hd, w, vr, out);
         } else if (c->kv_elt == LLM_TYPE_F16) { /* the weights are rounded to F16 too, as in the reference's F16 mat-vec */
@@ -7156,6 +7310,62 @@ static void llm__attn_task(void *arg, int task, int ith) {
             llm__types[c->kv_elt].to_float(vr, vf, hd);
             for (i = 0; i < hd; i++) out[i] += w * vf[i];
         }
+    }
+}
+
+/* Query heads per attention task for n tokens: as many of a KV head's as the scratch holds
+   (c->attn_group), fewer while that would leave fewer than two tasks per thread. Only the
+   split changes with it, never a result. */
+static int llm__attn_heads_per_task(const llm_context *c, int n) {
+    const llm_model *m = c->model;
+    int g = m->n_head / m->n_head_kv, nh = c->attn_group, d;
+    while (nh > 1 && (int64_t)n * (m->n_head / nh) < 2 * (int64_t)c->pool.n_threads) {
+        for (d = nh - 1; g % d != 0; d--) {
+        }
+        nh = d;
+    }
+    return nh;
+}
+
+/* One token and j->nh query heads of one KV head: softmax(q.K * scale) V over the positions
+   the token sees (all before it, or the last n_swa on sliding-window layers). */
+static void llm__attn_task(void *arg, int task, int ith) {
+    const llm__attn_job *j = (const llm__attn_job *)arg;
+    llm_context *c = j->c;
+    const llm_model *m = c->model;
+    const llm__layer *L = &m->layers[j->layer];
+    int hd = m->head_dim, groups = m->n_head / j->nh, t = task / groups, h0 = task % groups * j->nh;
+    int kvh = h0 / (m->n_head / m->n_head_kv), pos = c->tok_pos[t], i;
+    size_t head_off = llm__type_row_bytes(c->kv_elt, (int64_t)kvh * hd); /* whole blocks: hd is a multiple of the block */
+    llm__attn_head a;
+    a.q = c->q + (size_t)t * m->n_q + (size_t)h0 * hd;
+    a.out = c->att + (size_t)t * m->n_q + (size_t)h0 * hd;
+    a.s = c->scores + (size_t)ith * c->attn_group * c->n_ctx;
+    a.s_stride = (size_t)c->n_ctx;
+    a.k = c->k_cache + (size_t)j->layer * c->kv_layer_bytes + head_off;
+    a.v = c->v_cache + (size_t)j->layer * c->kv_layer_bytes + head_off;
+    a.tab = c->seq_tab + (size_t)c->tok_seq[t] * c->seq_max_blocks; /* the token's own sequence */
+    a.blk_bytes = (size_t)c->kv_block * c->kv_row_bytes;
+    a.row_bytes = c->kv_row_bytes;
+    a.sh = c->kv_block_shift;
+    a.msk = c->kv_block - 1;
+    a.hd = hd;
+    a.nh = j->nh;
+    a.p0 = L->swa && pos >= m->n_swa ? pos - m->n_swa + 1 : 0;
+    a.p1 = pos + 1;
+    a.scale = m->ar->q_prescale ? 1.0f : 1.0f / sqrtf((float)hd);
+    a.cap = m->attn_softcap;
+    if (c->kern.attn_f16 && c->kv_elt == LLM_TYPE_F16 && hd % 8 == 0 && hd <= 256) {
+        c->kern.attn_f16(&a);
+        return;
+    }
+    for (i = 0; i < j->nh; i++) {
+        llm__attn_head one = a;
+        one.q += (size_t)i * hd;
+        one.out += (size_t)i * hd;
+        one.s += (size_t)i * a.s_stride;
+        one.nh = 1;
+        llm__attn_head_generic(c, &one, c->head_tmp + (size_t)ith * c->head_tmp_stride);
     }
 }
 
@@ -7398,6 +7608,7 @@ static int llm__forward(llm_context *c, const llm_token *tokens, int n, int n_ou
     rj.c = c;
     rj.tokens = tokens;
     aj.c = c;
+    aj.nh = llm__attn_heads_per_task(c, n);
     for (t = 0; t < n; t++) pos_max = c->tok_pos[t] > pos_max ? c->tok_pos[t] : pos_max;
     /* 1. embeddings */
     llm__pool_run_sized(&c->pool, n, (double)n * e, llm__embed_task, &rj);
@@ -7416,7 +7627,7 @@ static int llm__forward(llm_context *c, const llm_token *tokens, int n, int n_ou
             llm__matmul(c, L->wv, c->xb, e, n, c->v, m->n_kv);
         }
         llm__pool_run_sized(&c->pool, n, (double)n * (m->n_q + m->n_kv) * 16, llm__qkv_task, &rj);
-        llm__pool_run_sized(&c->pool, n * m->n_head, (double)n * m->n_q * (pos_max + 1), llm__attn_task, &aj);
+        llm__pool_run_sized(&c->pool, n * m->n_head / aj.nh, (double)n * m->n_q * (pos_max + 1), llm__attn_task, &aj);
         llm__matmul(c, L->wo, c->att, m->n_q, n, c->xb, e);
         llm__pool_run_sized(&c->pool, n, (double)n * e, llm__residual_task, &rj);
         /* 3. feed-forward: norm; act(gate) * up, down (or the experts); post-norm; residual */
@@ -7567,7 +7778,7 @@ LLMDEF int llm_default_threads(void) {
 /* Resolved sizes of a context: shared by llm_context_new and llm_context_estimate. */
 typedef struct llm__ctx_sizes {
     int n_ctx, n_batch, n_outputs, n_threads, n_ffw, n_tmp, n_qe;
-    int n_seq_max, kv_block, kv_block_shift, n_kv_blocks, seq_max_blocks;
+    int n_seq_max, kv_block, kv_block_shift, n_kv_blocks, seq_max_blocks, attn_group;
     llm_kv_type kv_type;
     size_t kv_layer_bytes, xq_stride, head_tmp_stride, scratch_bytes;
     uint64_t kv_bytes;
@@ -7627,6 +7838,9 @@ static int llm__ctx_resolve(const llm_model *m, const llm_context_params *p, llm
     }
     s->xq_stride = LLM__ALIGN64(s->xq_stride);
     s->head_tmp_stride = 2 * LLM__ALIGN64((size_t)m->head_dim * 4); /* q in the cache type, then a V head as floats */
+    /* the most query heads of one KV head an attention task takes: a divisor of the group */
+    for (s->attn_group = LLM__ATTN_GROUP; (m->n_head / m->n_head_kv) % s->attn_group != 0; s->attn_group--) {
+    }
     if (s->kv_type == LLM_KV_Q8_0 && m->head_dim % 32 != 0)
         return llm__errf(err, err_size, LLM_ERR_UNSUPPORTED, "a Q8_0 KV cache needs a head size that is a multiple of 32 (this model: %d)",
                          m->head_dim);
@@ -7637,7 +7851,7 @@ static int llm__ctx_resolve(const llm_model *m, const llm_context_params *p, llm
                                               (size_t)m->n_expert_used * ((size_t)m->n_embd + 2) + 1)) +
                 s->xq_stride;
     total = (uint64_t)s->n_batch * (per_token + 19 * 64 + 12) + (uint64_t)s->n_outputs * 4 +
-            (uint64_t)s->n_threads * (LLM__ALIGN64((uint64_t)s->n_ctx * 4) + s->head_tmp_stride) +
+            (uint64_t)s->n_threads * (LLM__ALIGN64((uint64_t)s->attn_group * s->n_ctx * 4) + s->head_tmp_stride) +
             (uint64_t)s->n_outputs * (uint64_t)m->vocab.n_vocab * 4 + 64;
     if (total > SIZE_MAX / 2) return llm__errf(err, err_size, LLM_ERR_ARG, "context scratch size overflows");
     s->scratch_bytes = (size_t)total;
@@ -7707,6 +7921,7 @@ LLMDEF llm_context *llm_context_new(llm_model *m, const llm_context_params *p, c
     c->seq_max_blocks = s.seq_max_blocks;
     c->xq_stride = s.xq_stride;
     c->head_tmp_stride = s.head_tmp_stride;
+    c->attn_group = s.attn_group;
     c->n_ffw = s.n_ffw;
     c->n_tmp = s.n_tmp;
     c->rope_factors = llm__rope_factors(m, s.n_ctx);
@@ -7739,7 +7954,7 @@ LLMDEF llm_context *llm_context_new(llm_model *m, const llm_context_params *p, c
     c->moe_sel = (int32_t *)llm__carve(&sp, nb * (size_t)m->n_expert_used * 4);
     c->moe_tok = (int32_t *)llm__carve(&sp, nb * 4);
     c->xq = (uint8_t *)llm__carve(&sp, nb * s.xq_stride);
-    c->scores = (float *)llm__carve(&sp, (size_t)s.n_threads * LLM__ALIGN64((size_t)s.n_ctx * 4));
+    c->scores = (float *)llm__carve(&sp, (size_t)s.n_threads * LLM__ALIGN64((size_t)s.attn_group * s.n_ctx * 4));
     c->head_tmp = (uint8_t *)llm__carve(&sp, (size_t)s.n_threads * s.head_tmp_stride);
     c->logits = (float *)llm__carve(&sp, (size_t)s.n_outputs * (size_t)m->vocab.n_vocab * 4);
     c->tok_seq = (int32_t *)llm__carve(&sp, nb * 4);

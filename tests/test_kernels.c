@@ -563,6 +563,184 @@ static void test_packed_x8(void) {
     printf("       %d outputs of packed weights checked (%d cases with a packed kernel)\n", n_checked, n_fast);
 }
 
+/* One attention case for test_attn_heads: random F16 K and V for two KV heads (rows in blocks
+   of 32 positions, the blocks in a shuffled table), eight query heads on KV head 1. */
+typedef struct t_attn_case {
+    int hd, n;
+    uint8_t *k, *v;
+    int32_t tab[32];
+    float q[8 * 256];
+} t_attn_case;
+
+static void t_attn_setup(t_attn_case *tc, int hd, int n) {
+    int i, nblk = (n + 31) / 32;
+    size_t row = (size_t)2 * hd * 2, cells = (size_t)nblk * 32 * 2 * hd;
+    tc->hd = hd;
+    tc->n = n;
+    tc->k = (uint8_t *)malloc(cells * 2);
+    tc->v = (uint8_t *)malloc(cells * 2);
+    for (i = 0; i < (int)cells; i++) {
+        uint16_t a = llm__fp32_to_fp16(t_randn()), b = llm__fp32_to_fp16(t_randn());
+        memcpy(tc->k + 2 * (size_t)i, &a, 2);
+        memcpy(tc->v + 2 * (size_t)i, &b, 2);
+    }
+    for (i = 0; i < nblk; i++) tc->tab[i] = (i * 5 + 3) % nblk; /* a permutation: 5 is prime to each nblk here (1, 2, 7, 17) */
+    for (i = 0; i < 8 * hd; i++) tc->q[i] = t_randn() * 2.0f;
+    (void)row;
+}
+
+static llm__attn_head t_attn_head(t_attn_case *tc, float *out, float *s, size_t s_stride, float cap) {
+    llm__attn_head a;
+    memset(&a, 0, sizeof a);
+    a.q = tc->q;
+    a.out = out;
+    a.s = s;
+    a.s_stride = s_stride;
+    a.k = tc->k + 2 * (size_t)tc->hd; /* KV head 1 */
+    a.v = tc->v + 2 * (size_t)tc->hd;
+    a.tab = tc->tab;
+    a.row_bytes = (size_t)2 * tc->hd * 2;
+    a.blk_bytes = 32 * a.row_bytes;
+    a.sh = 5;
+    a.msk = 31;
+    a.hd = tc->hd;
+    a.nh = 8;
+    a.p0 = tc->n > 100 ? 5 : 0; /* a sliding window's start, sometimes */
+    a.p1 = tc->n;
+    a.scale = 1.0f / sqrtf((float)tc->hd);
+    a.cap = cap;
+    return a;
+}
+
+#if defined(LLM__AVX2)
+/* The worst relative error of llm__exp_neg_avx2 over x in [-87, 0] (against exp in double),
+   and whether it gives 0 below. */
+LLM__TARGET_AVX2 static double t_exp_neg_error(int *zero_below) {
+    double worst = 0;
+    float lanes[8];
+    int i, j;
+    *zero_below = 1;
+    for (i = 0; i < 200000; i += 8) {
+        float x[8];
+        for (j = 0; j < 8; j++) x[j] = -87.0f * (float)(i + j) / 199999.0f;
+        _mm256_storeu_ps(lanes, llm__exp_neg_avx2(_mm256_loadu_ps(x)));
+        for (j = 0; j < 8; j++) {
+            double want = exp((double)x[j]), e = fabs(lanes[j] - want) / want;
+            worst = e > worst ? e : worst;
+        }
+    }
+    for (i = 0; i < 8; i++) lanes[i] = -87.34f - 10.0f * (float)i;
+    _mm256_storeu_ps(lanes, llm__exp_neg_avx2(_mm256_loadu_ps(lanes)));
+    for (i = 0; i < 8; i++) *zero_below &= lanes[i] == 0.0f;
+    return worst;
+}
+#endif
+
+/* Attention of one token over an F16 cache: the generic steps (scalar kernels, one vec_dot per
+   position, libm's expf) and the machine's fast kernel (llm__kernels.attn_f16: AVX2) against
+   the same math in double (q rounded to F16 as both take it; weights not rounded). Each output
+   is within 1e-3 of max|V| of it: the F16 rounding of the weights (half a step, 2^-11, of each)
+   moves an output by at most 2^-11 of max|V|. The fast kernel's weights are within one F16
+   step of the generic ones (exp differs in the last bits), and a head's bits do not depend on
+   how many heads of its group one call takes (that number follows the thread count). */
+static void test_attn_heads(void) {
+    static const int hds[] = {8, 64, 80, 128, 256}, lens[] = {1, 7, 8, 9, 63, 200, 517};
+    llm__kernels ks, kf;
+    llm_context *c = (llm_context *)calloc(1, sizeof *c);
+    float *sg = (float *)malloc(sizeof(float) * 8 * 517), *sf = (float *)malloc(sizeof(float) * 8 * 517);
+    float *s1 = (float *)malloc(sizeof(float) * 517), og[8 * 256], of[8 * 256], o1[256];
+    uint8_t tmp[2048];
+    double worst_g = 0, worst_f = 0;
+    int hi, li, capi, h, p, i, n_cases = 0;
+    llm__kernels_init(&ks, LLM_CPU_SCALAR);
+    llm__kernels_init(&kf, 0);
+    c->kv_elt = LLM_TYPE_F16;
+    c->kern = ks;
+    c->head_tmp_stride = 1024;
+    for (hi = 0; hi < 5; hi++)
+        for (li = 0; li < 7; li++)
+            for (capi = 0; capi < 2; capi++) {
+                t_attn_case tc;
+                llm__attn_head a, one;
+                double vmax = 0;
+                t_attn_setup(&tc, hds[hi], lens[li]);
+                a = t_attn_head(&tc, og, sg, 517, capi ? 5.0f : 0.0f);
+                for (p = a.p0; p < a.p1; p++)
+                    for (i = 0; i < a.hd; i++) {
+                        double v = fabs(llm__fp16_to_fp32(llm__le16(llm__attn_row(&a, a.v, p) + 2 * i)));
+                        vmax = v > vmax ? v : vmax;
+                    }
+                for (h = 0; h < 8; h++) { /* generic, one head at a time */
+                    one = a;
+                    one.q += (size_t)h * a.hd;
+                    one.out += (size_t)h * a.hd;
+                    one.s += (size_t)h * a.s_stride;
+                    one.nh = 1;
+                    llm__attn_head_generic(c, &one, tmp);
+                }
+                if (kf.attn_f16) {
+                    llm__attn_head b = t_attn_head(&tc, of, sf, 517, a.cap);
+                    kf.attn_f16(&b);
+                }
+                for (h = 0; h < 8; h++) { /* the same math in double */
+                    const float *q = tc.q + (size_t)h * a.hd;
+                    double sc[517], mx = -1e300, sum = 0;
+                    for (p = a.p0; p < a.p1; p++) {
+                        double d = 0;
+                        for (i = 0; i < a.hd; i++)
+                            d += (double)llm__fp16_to_fp32(llm__fp32_to_fp16(q[i])) * llm__fp16_to_fp32(llm__le16(llm__attn_row(&a, a.k, p) + 2 * i));
+                        if (a.cap > 0) d = a.cap * tanh(d / a.cap);
+                        sc[p] = d * a.scale;
+                        mx = sc[p] > mx ? sc[p] : mx;
+                    }
+                    for (p = a.p0; p < a.p1; p++) sum += sc[p] = exp(sc[p] - mx);
+                    for (i = 0; i < a.hd; i++) {
+                        double want = 0, eg, ef;
+                        for (p = a.p0; p < a.p1; p++) want += sc[p] / sum * llm__fp16_to_fp32(llm__le16(llm__attn_row(&a, a.v, p) + 2 * i));
+                        eg = fabs(og[h * a.hd + i] - want) / vmax;
+                        worst_g = eg > worst_g ? eg : worst_g;
+                        T_CHECK(eg <= 1e-3, "generic hd %d n %d cap %g head %d out[%d] %.7g, want %.7g", a.hd, a.p1, a.cap, h, i,
+                                og[h * a.hd + i], want);
+                        if (!kf.attn_f16) continue;
+                        ef = fabs(of[h * a.hd + i] - want) / vmax;
+                        worst_f = ef > worst_f ? ef : worst_f;
+                        T_CHECK(ef <= 1e-3, "fast hd %d n %d cap %g head %d out[%d] %.7g, want %.7g", a.hd, a.p1, a.cap, h, i, of[h * a.hd + i], want);
+                    }
+                    for (p = a.p0, sum = 0; p < a.p1; p++) sum += (double)sg[h * 517 + p]; /* the generic path keeps e^(s - max) */
+                    for (p = a.p0; kf.attn_f16 && p < a.p1; p++) {
+                        float wg = llm__fp16_to_fp32(llm__fp32_to_fp16(sg[h * 517 + p] * (float)(1.0 / sum))), wf = sf[h * 517 + p];
+                        T_CHECK(fabsf(wf - wg) <= wg * (1.0f / 1024) + 6e-8f, "hd %d n %d head %d: weight %d %.9g, generic %.9g", a.hd, a.p1, h,
+                                p, wf, wg);
+                    }
+                }
+                if (kf.attn_f16) { /* head 5 alone: the same bits as within its group */
+                    llm__attn_head b = t_attn_head(&tc, o1, s1, 517, a.cap);
+                    b.q += 5 * (size_t)a.hd;
+                    b.nh = 1;
+                    kf.attn_f16(&b);
+                    T_CHECK(memcmp(o1, of + 5 * a.hd, sizeof(float) * (size_t)a.hd) == 0, "hd %d n %d: head 5 alone differs from its group", a.hd,
+                            a.p1);
+                }
+                free(tc.k);
+                free(tc.v);
+                n_cases++;
+            }
+#if defined(LLM__AVX2)
+    if (kf.attn_f16) { /* its exp: within 2.5 float steps (2^-24 each, relative) of the true value */
+        int zero_below;
+        double e = t_exp_neg_error(&zero_below);
+        T_CHECK(e <= 1.5e-7 && zero_below, "exp: worst relative error %.3g (2.5 steps: 1.5e-7), 0 below -87.34: %d", e, zero_below);
+        printf("       exp on [-87, 0]: worst relative error %.2e\n", e);
+    }
+#endif
+    printf("       %d cases, worst error / max|V|: generic %.2e, fast %s %.2e\n", n_cases, worst_g,
+           kf.attn_f16 ? "(avx2)" : "(none on this machine)", worst_f);
+    free(c);
+    free(sg);
+    free(sf);
+    free(s1);
+}
+
 /* The Q8_0 activation form: ggml's CPU rule (127/amax, ties to even), not its _ref quantizer
    (roundf: ties away from zero). With amax = 127 the scale is exactly 1, so x = k + 1/2 is a
    tie and must go to the even neighbour. */
@@ -622,6 +800,7 @@ static void tests_kernels(void) {
     T_RUN(test_act_quant_simd);
     T_RUN(test_gemm_tiles);
     T_RUN(test_packed_x8);
+    T_RUN(test_attn_heads);
 #if !defined(__aarch64__)
     T_RUN(test_neon_qemu);
     T_RUN(test_neon_dotprod_qemu);

@@ -238,7 +238,9 @@ static void test_greedy_free_running_f32(void) {
     }
 }
 
-/* Same bits with 1 and 2 threads, and batch vs token-by-token, for each weight type and cache. */
+/* Same bits with 1, 2 and 4 threads, and batch vs token-by-token, for each weight type and
+   cache. (With 4 threads an attention task of one token takes one query head, with 1 or 2 a
+   KV head's pair: llm__attn_heads_per_task.) */
 static void test_bit_identity(void) {
     static const char *files[] = {"models/stories260K.gguf", "models/reference/TinyStories-656K-F16.gguf",
                                   "models/reference/TinyStories-656K-Q8_0.gguf", "models/synth/synth-q-BF16.gguf"};
@@ -252,11 +254,14 @@ static void test_bit_identity(void) {
             float *a = t_decode_all(m, ids, 40, 1, (llm_kv_type)kv, 0, 0);
             float *b = t_decode_all(m, ids, 40, 2, (llm_kv_type)kv, 0, 0);
             float *c = t_decode_all(m, ids, 40, 2, (llm_kv_type)kv, 0, 1);
+            float *d = t_decode_all(m, ids, 40, 4, (llm_kv_type)kv, 0, 1);
             T_CHECK(a && b && memcmp(a, b, bytes) == 0, "%s kv %d: 1 vs 2 threads differ", files[f], kv);
+            T_CHECK(a && d && memcmp(a, d, bytes) == 0, "%s kv %d: 1 vs 4 threads differ", files[f], kv);
             T_CHECK(a && c && memcmp(a, c, bytes) == 0, "%s kv %d: batch vs token-by-token differ", files[f], kv);
             free(a);
             free(b);
             free(c);
+            free(d);
         }
         llm_model_free(m);
     }
@@ -442,6 +447,11 @@ static void test_cli_bench(void) {
             "exit status");
     T_CHECK(strstr(out, "\"bandwidth_gbs\"") && strstr(out, "\"threads\": 2") && strstr(out, "\"tg_tps\""), "output '%s'", out);
     T_CHECK(strstr(out, "\"streams\": 3, \"streams_tps\": ") && !strstr(out, "\"streams_tps\": 0.00"), "batched streams: '%s'", out);
+    /* -d: each test runs on top of 200 tokens already in the context */
+    T_CHECK(t_sh("build/llm bench -m ../shared/models/stories260K.gguf -p 8 -n 4 -d 200 -r 1 -t 2 --json 2>/dev/null", out, sizeof out) == 0,
+            "exit status with -d");
+    T_CHECK(strstr(out, "\"depth\": 200, \"pp\": 8") && !strstr(out, "\"pp_tps\": 0.00") && !strstr(out, "\"tg_tps\": 0.00"), "-d 200: '%s'",
+            out);
 }
 
 /* llm bench's "size_bytes" and "decode_bytes" (what one generated token reads) for a model in

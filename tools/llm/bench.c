@@ -15,7 +15,7 @@
 #endif
 
 static const char bench_usage[] =
-    "usage: llm bench -m MODEL [-p N] [-n N] [-t LIST] [-r N] [--kv-type f32|f16|q8_0] [--streams N]\n"
+    "usage: llm bench -m MODEL [-p N] [-n N] [-d N] [-t LIST] [-r N] [--kv-type f32|f16|q8_0] [--streams N]\n"
     "                 [--grammar F] [--json] [--cost [cost options]]\n"
     "       llm bench --cost --tg TOKENS_PER_S [cost options]\n"
     "\n"
@@ -28,6 +28,9 @@ static const char bench_usage[] =
     "  -m, --model FILE   GGUF model, or a name from llm ls\n"
     "  -p N               prompt tokens (default 128; 0 skips pp)\n"
     "  -n N               generated tokens (default 64; 0 skips tg)\n"
+    "  -d N               context depth: N tokens already in the context before each pp and tg\n"
+    "                     test (default 0), as a conversation's history; the roofline still\n"
+    "                     counts the weights only, not the cache that attention reads\n"
     "  -t LIST            thread counts, e.g. 1,2 (default: llm_default_threads())\n"
     "  -ngl N             layers to run on a GPU through Vulkan (0 = none, 99 = all)\n"
     "  -r N               repetitions (default 5)\n"
@@ -245,27 +248,32 @@ static llm_context *bench_context(llm_model *m, int threads, llm_kv_type kv, int
     return c;
 }
 
-static void bench_run(llm_model *m, int threads, int pp, int tg, int reps, llm_kv_type kv, bench_result *out) {
+/* pp and tg of one thread count, each test on top of depth tokens already in the context
+   (decoded once, in batches, before the repetitions; each test truncates back to them). */
+static void bench_run(llm_model *m, int threads, int pp, int tg, int depth, int reps, llm_kv_type kv, bench_result *out) {
     llm_context *c;
     llm_token *ids;
     double pps[64], tgs[64];
-    int r, i, nv = llm_model_n_vocab(m), n = pp > 1 ? pp : 1;
-    c = bench_context(m, threads, kv, pp + tg + 8, n, 1);
-    ids = (llm_token *)cli_alloc(sizeof(llm_token) * (size_t)(n + tg));
-    for (i = 0; i < n + tg; i++) ids[i] = (llm_token)((i * 7919 + 13) % nv);
+    int r, i, nv = llm_model_n_vocab(m), n = pp > 1 ? pp : 1, batch = n > 512 ? n : 512;
+    c = bench_context(m, threads, kv, depth + pp + tg + 8, depth > 0 ? batch : n, 1);
+    ids = (llm_token *)cli_alloc(sizeof(llm_token) * (size_t)(n + tg + depth));
+    for (i = 0; i < n + tg + depth; i++) ids[i] = (llm_token)((i * 7919 + 13) % nv);
     memset(out, 0, sizeof *out);
     out->threads = threads;
     llm_decode(c, ids, 1, 0); /* warm up: page in the weights */
+    llm_context_truncate(c, 0);
+    for (i = 0; i < depth; i += batch)
+        if (llm_decode(c, ids + n + tg + i, depth - i < batch ? depth - i : batch, 0) != LLM_OK) cli_fail("%s", llm_context_error(c));
     for (r = 0; r < reps; r++) {
         double t0;
         if (pp > 0) {
-            llm_context_truncate(c, 0);
+            llm_context_truncate(c, depth);
             t0 = cli_now_ms();
             if (llm_decode(c, ids, pp, 0) != LLM_OK) cli_fail("%s", llm_context_error(c));
             pps[r] = pp / ((cli_now_ms() - t0) / 1000.0);
         }
-        if (tg > 0) { /* generation from an empty context, as llama-bench's tg test */
-            llm_context_truncate(c, 0);
+        if (tg > 0) { /* generation from the depth (an empty context by default), as llama-bench's tg test */
+            llm_context_truncate(c, depth);
             t0 = cli_now_ms();
             for (i = 0; i < tg; i++)
                 if (llm_decode(c, &ids[n + i], 1, 0) != LLM_OK) cli_fail("%s", llm_context_error(c));
@@ -419,7 +427,7 @@ typedef struct bench_report {
     const char *path;
     llm_model *m;
     double bw;
-    int pp, tg, n_threads, streams;
+    int pp, tg, depth, n_threads, streams;
     bench_result res[16];
     const char *grammar_path;
     double grammar_ms, plain_ms;
@@ -437,10 +445,10 @@ static void bench_print_json(const bench_report *r, const cli_cost_inputs *in, c
         for (i = 0; i < r->n_threads; i++) {
             const bench_result *x = &r->res[i];
             double gbs = x->tg_med * (double)size / 1e9;
-            printf("%s{\"threads\": %d, \"pp\": %d, \"pp_tps\": %.2f, \"pp_min\": %.2f, \"pp_max\": %.2f, \"tg\": %d, "
+            printf("%s{\"threads\": %d, \"depth\": %d, \"pp\": %d, \"pp_tps\": %.2f, \"pp_min\": %.2f, \"pp_max\": %.2f, \"tg\": %d, "
                    "\"tg_tps\": %.2f, \"tg_min\": %.2f, \"tg_max\": %.2f, \"tg_gbs\": %.2f, \"roofline\": %.3f",
-                   i ? ", " : "", x->threads, r->pp, x->pp_med, x->pp_min, x->pp_max, r->tg, x->tg_med, x->tg_min, x->tg_max, gbs,
-                   r->bw > 0 ? gbs / r->bw : 0.0);
+                   i ? ", " : "", x->threads, r->depth, r->pp, x->pp_med, x->pp_min, x->pp_max, r->tg, x->tg_med, x->tg_min, x->tg_max,
+                   gbs, r->bw > 0 ? gbs / r->bw : 0.0);
             if (r->streams > 0)
                 printf(", \"streams\": %d, \"streams_tps\": %.2f, \"streams_min\": %.2f, \"streams_max\": %.2f}", r->streams,
                        x->st_med, x->st_min, x->st_max);
@@ -459,11 +467,12 @@ static void bench_print_json(const bench_report *r, const cli_cost_inputs *in, c
 
 static void bench_print_table(const bench_report *r) {
     uint64_t size = bench_decode_bytes(r->m);
-    char b1[32], b2[32];
+    char b1[32], b2[32], at[32] = "";
     int i;
     printf("model %s, %s of weights, %s read per generated token; read bandwidth %.1f GB/s\n\n", r->path,
            cli_fmt_bytes(llm_model_size_bytes(r->m), b1, sizeof b1), cli_fmt_bytes(size, b2, sizeof b2), r->bw);
-    printf("| threads | pp%d tokens/s (min-max) | tg%d tokens/s (min-max) | tg GB/s | roofline |", r->pp, r->tg);
+    if (r->depth > 0) snprintf(at, sizeof at, " @ d%d", r->depth); /* llama-bench's label for a test at a depth */
+    printf("| threads | pp%d%s tokens/s (min-max) | tg%d%s tokens/s (min-max) | tg GB/s | roofline |", r->pp, at, r->tg, at);
     if (r->streams > 0) printf(" tg%d x %d streams, tokens/s (min-max) |", r->tg, r->streams);
     printf("\n| --- | --- | --- | --- | --- |%s\n", r->streams > 0 ? " --- |" : "");
     for (i = 0; i < r->n_threads; i++) {
@@ -516,6 +525,7 @@ int cmd_bench(int argc, char **argv) {
         if (cli_value(&a, "-m", "--model", &s)) r.path = s;
         else if (cli_value(&a, "-p", "--n-prompt", &s)) r.pp = (int)cli_int(&a, s, 0, 1 << 16);
         else if (cli_value(&a, "-n", "--n-gen", &s)) r.tg = (int)cli_int(&a, s, 0, 1 << 16);
+        else if (cli_value(&a, "-d", "--n-depth", &s)) r.depth = (int)cli_int(&a, s, 0, 1 << 20);
         else if (cli_value(&a, "-t", "--threads", &s)) tlist = s;
         else if (cli_value(&a, "-ngl", "--gpu-layers", &s)) gpu_layers = (int)cli_int(&a, s, 0, 100000);
         else if (cli_value(&a, "-r", "--repetitions", &s)) reps = (int)cli_int(&a, s, 1, 64);
@@ -535,7 +545,7 @@ int cmd_bench(int argc, char **argv) {
         bw_threads = threads[r.n_threads - 1] > 1 ? threads[r.n_threads - 1] : llm_default_threads();
         r.bw = bench_bandwidth(bw_threads);
         for (i = 0; i < r.n_threads; i++) {
-            bench_run(r.m, threads[i], r.pp, r.tg, reps, kv, &r.res[i]);
+            bench_run(r.m, threads[i], r.pp, r.tg, r.depth, reps, kv, &r.res[i]);
             if (r.streams > 0 && r.tg > 0) bench_run_streams(r.m, threads[i], r.streams, r.tg, reps, kv, &r.res[i]);
         }
         if (r.tg > 0) { /* the machine's bandwidth moves with its neighbours: the best of before and after */
