@@ -4724,9 +4724,10 @@ LLM__TARGET_AVX2 static void llm__attn_softmax_avx2(float *s, int p0, int p1, fl
 
 /* llm__attn_task's steps for an F16 cache and a head size that is a multiple of 8 (up to 256).
    Eight positions' K (then V) rows are widened once for all nh heads (F16C conversion is the
-   costly part here); each head's scores are the FMA chain and lane sum of
-   llm__vec_dot_f16_f16_avx2, and V is added position after position as llm__axpy_f16_avx2
-   adds it: the same bits as the generic steps but for exp and the order of the sum. */
+   costly part here). Each head's scores are the FMA chain and lane sum of
+   llm__vec_dot_f16_f16_avx2 (the same bits); exp, the order of the sum and V's fused
+   multiply-adds round otherwise than the generic steps (test_attn_heads bounds both against
+   the math in double). A head's bits do not depend on nh. */
 LLM__TARGET_AVX2 static void llm__attn_heads_f16_avx2(const llm__attn_head *a) {
     const int hd = a->hd, p0 = a->p0, p1 = a->p1, nh = a->nh;
     float q[LLM__ATTN_GROUP][256], rows[8][256], mx[LLM__ATTN_GROUP], lanes[8];
@@ -5315,10 +5316,118 @@ LLM__TQ1_0_NEON(llm__vec_dot_tq1_0_q8_K_neon_dotprod, llm__dot_i8x16_neon_dotpro
 LLM__TQ2_0_NEON(llm__vec_dot_tq2_0_q8_K_neon_dotprod, llm__dot_i8x16_neon_dotprod)
 #endif
 
+/* llm__attn_task's steps for an F16 cache on NEON, as llm__attn_heads_f16_avx2 does them:
+   eight positions' K (then V) rows widened once for all nh heads; scores by FMA in four lanes
+   (each position its own chain, added across at the end); exp four at a time (the same
+   series), summed in double; the weights rounded to F16; V by FMA, 64 outputs at a time in
+   registers. The rounding differs from the generic steps' (test_attn_heads bounds both against
+   the math in double); a head's bits do not depend on nh. */
+static float32x4_t llm__exp_neg_neon(float32x4_t x) {
+    static const float taylor[8] = {1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f};
+    float32x4_t n = vrndnq_f32(vmulq_n_f32(x, 1.44269504088896341f)), p = vdupq_n_f32(taylor[0]);
+    float32x4_t r = vfmsq_f32(vfmsq_f32(x, n, vdupq_n_f32(0.693145751953125f)), n, vdupq_n_f32(1.42860682030941723212e-6f));
+    int32x4_t e;
+    int i;
+    for (i = 1; i < 8; i++) p = vfmaq_f32(vdupq_n_f32(taylor[i]), p, r);
+    e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+    p = vmulq_f32(p, vreinterpretq_f32_s32(e));
+    return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(p), vcltq_f32(x, vdupq_n_f32(-87.33f))));
+}
+
+/* F16 values rounded to F16 and back (nearest even: the default rounding mode). */
+static float32x4_t llm__f16_round_neon(float32x4_t x) { return vcvt_f32_f16(vcvt_f16_f32(x)); }
+
+static void llm__attn_rows_f16_neon(const llm__attn_head *a, const uint8_t *base, int p, int m, float (*rows)[256]) {
+    int i, j;
+    for (j = 0; j < 8; j++) {
+        const uint8_t *r = llm__attn_row(a, base, p + (j < m ? j : 0));
+        for (i = 0; i < a->hd; i += 8) {
+            float16x8_t h = vreinterpretq_f16_u8(vld1q_u8(r + 2 * i));
+            vst1q_f32(rows[j] + i, vcvt_f32_f16(vget_low_f16(h)));
+            vst1q_f32(rows[j] + i + 4, vcvt_high_f32_f16(h));
+        }
+        if (p + 16 + j < a->p1) __builtin_prefetch(llm__attn_row(a, base, p + 16 + j));
+    }
+}
+
+static void llm__attn_softmax_neon(float *s, int p0, int p1, float mx) {
+    float64x2_t d0 = vdupq_n_f64(0.0), d1 = vdupq_n_f64(0.0);
+    double sum = 0.0;
+    float inv;
+    int p;
+    for (p = p0; p + 4 <= p1; p += 4) {
+        float32x4_t e = llm__exp_neg_neon(vsubq_f32(vld1q_f32(s + p), vdupq_n_f32(mx)));
+        vst1q_f32(s + p, e);
+        d0 = vaddq_f64(d0, vcvt_f64_f32(vget_low_f32(e)));
+        d1 = vaddq_f64(d1, vcvt_high_f64_f32(e));
+    }
+    for (; p < p1; p++) {
+        s[p] = vgetq_lane_f32(llm__exp_neg_neon(vdupq_n_f32(s[p] - mx)), 0);
+        sum += (double)s[p];
+    }
+    sum += vaddvq_f64(vaddq_f64(d0, d1));
+    inv = (float)(1.0 / sum);
+    for (p = p0; p + 4 <= p1; p += 4) vst1q_f32(s + p, llm__f16_round_neon(vmulq_n_f32(vld1q_f32(s + p), inv)));
+    for (; p < p1; p++) s[p] = llm__fp16_to_fp32(llm__fp32_to_fp16(s[p] * inv));
+}
+
+static void llm__attn_heads_f16_neon(const llm__attn_head *a) {
+    const int hd = a->hd, p0 = a->p0, p1 = a->p1, nh = a->nh;
+    float q[LLM__ATTN_GROUP][256], rows[8][256], mx[LLM__ATTN_GROUP];
+    int i, j, h, p, c0, k;
+    for (h = 0; h < nh; h++) {
+        for (i = 0; i < hd; i += 4) vst1q_f32(q[h] + i, llm__f16_round_neon(vld1q_f32(a->q + (size_t)h * hd + i)));
+        mx[h] = -INFINITY;
+    }
+    for (p = p0; p < p1; p += 8) {
+        int m = p1 - p < 8 ? p1 - p : 8;
+        llm__attn_rows_f16_neon(a, a->k, p, m, rows);
+        for (h = 0; h < nh; h++) {
+            float *s = a->s + (size_t)h * a->s_stride;
+            float32x4_t acc[8];
+            for (j = 0; j < 8; j++) acc[j] = vdupq_n_f32(0.0f);
+            for (i = 0; i < hd; i += 4) {
+                float32x4_t qi = vld1q_f32(q[h] + i);
+                for (j = 0; j < 8; j++) acc[j] = vfmaq_f32(acc[j], vld1q_f32(rows[j] + i), qi);
+            }
+            for (j = 0; j < m; j++) {
+                float v = vaddvq_f32(acc[j]);
+                s[p + j] = (a->cap > 0.0f ? llm__softcap(v, a->cap) : v) * a->scale;
+                mx[h] = s[p + j] > mx[h] ? s[p + j] : mx[h];
+            }
+        }
+    }
+    for (h = 0; h < nh; h++) {
+        llm__attn_softmax_neon(a->s + (size_t)h * a->s_stride, p0, p1, mx[h]);
+        memset(a->out + (size_t)h * hd, 0, sizeof(float) * (size_t)hd);
+    }
+    for (p = p0; p < p1; p += 8) {
+        int m = p1 - p < 8 ? p1 - p : 8;
+        llm__attn_rows_f16_neon(a, a->v, p, m, rows);
+        for (h = 0; h < nh; h++) {
+            const float *w = a->s + (size_t)h * a->s_stride + p;
+            float *o = a->out + (size_t)h * hd;
+            for (c0 = 0; c0 + 64 <= hd; c0 += 64) { /* 64 outputs in registers */
+                float32x4_t acc[16];
+                for (k = 0; k < 16; k++) acc[k] = vld1q_f32(o + c0 + 4 * k);
+                for (j = 0; j < m; j++)
+                    for (k = 0; k < 16; k++) acc[k] = vfmaq_n_f32(acc[k], vld1q_f32(rows[j] + c0 + 4 * k), w[j]);
+                for (k = 0; k < 16; k++) vst1q_f32(o + c0 + 4 * k, acc[k]);
+            }
+            for (; c0 < hd; c0 += 4) {
+                float32x4_t acc = vld1q_f32(o + c0);
+                for (j = 0; j < m; j++) acc = vfmaq_n_f32(acc, vld1q_f32(rows[j] + c0), w[j]);
+                vst1q_f32(o + c0, acc);
+            }
+        }
+    }
+}
+
 #endif /* !__AARCH64EB__ */
 
 static void llm__kernels_init_neon(llm__kernels *k) {
 #if !defined(__AARCH64EB__)
+    k->attn_f16 = llm__attn_heads_f16_neon;
     k->vec_dot[LLM_TYPE_F32] = llm__vec_dot_f32_f32_neon;
     k->vec_dot[LLM_TYPE_F16] = llm__vec_dot_f16_f16_neon;
     k->vec_dot[LLM_TYPE_BF16] = llm__vec_dot_bf16_bf16_neon;
@@ -7264,7 +7373,6 @@ static float llm__gelu_table(const uint16_t *tab, float x) {
     if (x >= 10.0f) return x;
     return llm__fp16_to_fp32(tab[llm__fp32_to_fp16(x)]);
 }
-
 
 /* ---- attention ---- */
 

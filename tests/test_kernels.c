@@ -634,10 +634,38 @@ LLM__TARGET_AVX2 static double t_exp_neg_error(int *zero_below) {
     for (i = 0; i < 8; i++) *zero_below &= lanes[i] == 0.0f;
     return worst;
 }
+#define T_ATTN_FAST "avx2"
+#elif defined(LLM__NEON) && !defined(__AARCH64EB__)
+static double t_exp_neg_error(int *zero_below) { /* as above, with llm__exp_neg_neon */
+    double worst = 0;
+    float lanes[4];
+    int i, j;
+    *zero_below = 1;
+    for (i = 0; i < 200000; i += 4) {
+        float x[4];
+        for (j = 0; j < 4; j++) x[j] = -87.0f * (float)(i + j) / 199999.0f;
+        vst1q_f32(lanes, llm__exp_neg_neon(vld1q_f32(x)));
+        for (j = 0; j < 4; j++) {
+            double want = exp((double)x[j]), e = fabs(lanes[j] - want) / want;
+            worst = e > worst ? e : worst;
+        }
+    }
+    for (i = 0; i < 4; i++) lanes[i] = -87.34f - 10.0f * (float)i;
+    vst1q_f32(lanes, llm__exp_neg_neon(vld1q_f32(lanes)));
+    for (i = 0; i < 4; i++) *zero_below &= lanes[i] == 0.0f;
+    return worst;
+}
+#define T_ATTN_FAST "neon"
+#endif
+
+#if defined(T_ATTN_FAST)
+#define T_ATTN_NAME "(" T_ATTN_FAST ")"
+#else
+#define T_ATTN_NAME ""
 #endif
 
 /* Attention of one token over an F16 cache: the generic steps (scalar kernels, one vec_dot per
-   position, libm's expf) and the machine's fast kernel (llm__kernels.attn_f16: AVX2) against
+   position, libm's expf) and the machine's fast kernel (llm__kernels.attn_f16: AVX2 or NEON) against
    the same math in double (q rounded to F16 as both take it; weights not rounded). Each output
    is within 1e-3 of max|V| of it: the F16 rounding of the weights (half a step, 2^-11, of each)
    moves an output by at most 2^-11 of max|V|. The fast kernel's weights are within one F16
@@ -725,7 +753,7 @@ static void test_attn_heads(void) {
                 free(tc.v);
                 n_cases++;
             }
-#if defined(LLM__AVX2)
+#if defined(T_ATTN_FAST)
     if (kf.attn_f16) { /* its exp: within 2.5 float steps (2^-24 each, relative) of the true value */
         int zero_below;
         double e = t_exp_neg_error(&zero_below);
@@ -734,7 +762,7 @@ static void test_attn_heads(void) {
     }
 #endif
     printf("       %d cases, worst error / max|V|: generic %.2e, fast %s %.2e\n", n_cases, worst_g,
-           kf.attn_f16 ? "(avx2)" : "(none on this machine)", worst_f);
+           kf.attn_f16 ? T_ATTN_NAME : "(none on this machine)", worst_f);
     free(c);
     free(sg);
     free(sf);
@@ -772,7 +800,7 @@ static void t_run_qemu(const char *bin) {
     snprintf(cmd, sizeof cmd,
              "qemu-aarch64-static %s test_sha256 test_type_table test_fp16 test_q8_0 test_dequant test_matvec test_simd "
              "test_refs_real test_bit_identity test_rng test_tok_vectors test_kquant_dequant test_kquant_matvec test_kquant_refs "
-             "test_kquant_simd test_q32 test_k2 test_packed 2>&1",
+             "test_kquant_simd test_q32 test_k2 test_packed test_attn_heads 2>&1",
              bin);
     p = popen(cmd, "r");
     T_REQUIRE(p, "popen");
