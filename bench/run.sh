@@ -7,6 +7,7 @@
 #   bench/run.sh [TYPES...]          (default: q4_K_M q8_0 q6_K q4_0 q2_K f16)
 #   LLAMA_BENCH=/path/to/llama-bench bench/run.sh q8_0
 #   REPS=5 THREADS=1,2 MODELS=build/bench bench/run.sh
+#   DEPTH=1536 bench/run.sh q4_K_M   (each test on top of 1536 tokens of context: -d)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,6 +16,7 @@ types=("$@")
 reps=${REPS:-5}
 threads=${THREADS:-1,2}
 dir=${MODELS:-build/bench}
+depth=${DEPTH:-0}
 mkdir -p "$dir"
 make -s build/llm
 
@@ -35,15 +37,15 @@ for t in "${types[@]}"; do
     echo "### $t ($(du -hL "$f" | cut -f1))"
     echo
     echo '```'
-    echo "build/llm bench -m $f -p 128 -n 64 -t $threads -r $reps"
+    echo "build/llm bench -m $f -p 128 -n 64 -d $depth -t $threads -r $reps"
     echo '```'
-    build/llm bench -m "$f" -p 128 -n 64 -t "$threads" -r "$reps" 2>/dev/null
+    build/llm bench -m "$f" -p 128 -n 64 -d "$depth" -t "$threads" -r "$reps" 2>/dev/null
     if [ -n "${LLAMA_BENCH:-}" ]; then
         echo
         echo '```'
-        echo "llama-bench -m $f -p 128 -n 64 -t $threads -r $reps"
+        echo "llama-bench -m $f -p 128 -n 64 -d $depth -t $threads -r $reps"
         echo '```'
-        "$LLAMA_BENCH" -m "$f" -p 128 -n 64 -t "$threads" -r "$reps" 2>/dev/null || echo "(llama-bench failed on this file)"
+        "$LLAMA_BENCH" -m "$f" -p 128 -n 64 -d "$depth" -t "$threads" -r "$reps" 2>/dev/null || echo "(llama-bench failed on this file)"
     fi
     echo
 done
