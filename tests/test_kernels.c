@@ -612,50 +612,38 @@ static llm__attn_head t_attn_head(t_attn_case *tc, float *out, float *s, size_t 
     return a;
 }
 
+/* The fast attention's exp on 8 values (x in, y out), where the build has one. */
 #if defined(LLM__AVX2)
-/* The worst relative error of llm__exp_neg_avx2 over x in [-87, 0] (against exp in double),
-   and whether it gives 0 below. */
-LLM__TARGET_AVX2 static double t_exp_neg_error(int *zero_below) {
-    double worst = 0;
-    float lanes[8];
-    int i, j;
-    *zero_below = 1;
-    for (i = 0; i < 200000; i += 8) {
-        float x[8];
-        for (j = 0; j < 8; j++) x[j] = -87.0f * (float)(i + j) / 199999.0f;
-        _mm256_storeu_ps(lanes, llm__exp_neg_avx2(_mm256_loadu_ps(x)));
-        for (j = 0; j < 8; j++) {
-            double want = exp((double)x[j]), e = fabs(lanes[j] - want) / want;
-            worst = e > worst ? e : worst;
-        }
-    }
-    for (i = 0; i < 8; i++) lanes[i] = -87.34f - 10.0f * (float)i;
-    _mm256_storeu_ps(lanes, llm__exp_neg_avx2(_mm256_loadu_ps(lanes)));
-    for (i = 0; i < 8; i++) *zero_below &= lanes[i] == 0.0f;
-    return worst;
-}
+LLM__TARGET_AVX2 static void t_exp_neg8(const float *x, float *y) { _mm256_storeu_ps(y, llm__exp_neg_avx2(_mm256_loadu_ps(x))); }
 #define T_ATTN_FAST "avx2"
 #elif defined(LLM__NEON) && !defined(__AARCH64EB__)
-static double t_exp_neg_error(int *zero_below) { /* as above, with llm__exp_neg_neon */
+static void t_exp_neg8(const float *x, float *y) {
+    vst1q_f32(y, llm__exp_neg_neon(vld1q_f32(x)));
+    vst1q_f32(y + 4, llm__exp_neg_neon(vld1q_f32(x + 4)));
+}
+#define T_ATTN_FAST "neon"
+#endif
+
+#if defined(T_ATTN_FAST)
+/* The worst relative error of that exp over x in [-87, 0] (against exp in double), and
+   whether it gives 0 below. */
+static double t_exp_neg_error(int *zero_below) {
     double worst = 0;
-    float lanes[4];
+    float x[8], y[8];
     int i, j;
-    *zero_below = 1;
-    for (i = 0; i < 200000; i += 4) {
-        float x[4];
-        for (j = 0; j < 4; j++) x[j] = -87.0f * (float)(i + j) / 199999.0f;
-        vst1q_f32(lanes, llm__exp_neg_neon(vld1q_f32(x)));
-        for (j = 0; j < 4; j++) {
-            double want = exp((double)x[j]), e = fabs(lanes[j] - want) / want;
+    for (i = 0; i < 200000; i += 8) {
+        for (j = 0; j < 8; j++) x[j] = -87.0f * (float)(i + j) / 199999.0f;
+        t_exp_neg8(x, y);
+        for (j = 0; j < 8; j++) {
+            double want = exp((double)x[j]), e = fabs(y[j] - want) / want;
             worst = e > worst ? e : worst;
         }
     }
-    for (i = 0; i < 4; i++) lanes[i] = -87.34f - 10.0f * (float)i;
-    vst1q_f32(lanes, llm__exp_neg_neon(vld1q_f32(lanes)));
-    for (i = 0; i < 4; i++) *zero_below &= lanes[i] == 0.0f;
+    for (i = 0; i < 8; i++) x[i] = -87.34f - 10.0f * (float)i;
+    t_exp_neg8(x, y);
+    for (i = 0, *zero_below = 1; i < 8; i++) *zero_below &= y[i] == 0.0f;
     return worst;
 }
-#define T_ATTN_FAST "neon"
 #endif
 
 #if defined(T_ATTN_FAST)
