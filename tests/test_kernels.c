@@ -574,7 +574,7 @@ typedef struct t_attn_case {
 
 static void t_attn_setup(t_attn_case *tc, int hd, int n) {
     int i, nblk = (n + 31) / 32;
-    size_t row = (size_t)2 * hd * 2, cells = (size_t)nblk * 32 * 2 * hd;
+    size_t cells = (size_t)nblk * 32 * 2 * hd;
     tc->hd = hd;
     tc->n = n;
     tc->k = (uint8_t *)malloc(cells * 2);
@@ -586,7 +586,6 @@ static void t_attn_setup(t_attn_case *tc, int hd, int n) {
     }
     for (i = 0; i < nblk; i++) tc->tab[i] = (i * 5 + 3) % nblk; /* a permutation: 5 is prime to each nblk here (1, 2, 7, 17) */
     for (i = 0; i < 8 * hd; i++) tc->q[i] = t_randn() * 2.0f;
-    (void)row;
 }
 
 static llm__attn_head t_attn_head(t_attn_case *tc, float *out, float *s, size_t s_stride, float cap) {
@@ -644,9 +643,6 @@ static double t_exp_neg_error(int *zero_below) {
     for (i = 0, *zero_below = 1; i < 8; i++) *zero_below &= y[i] == 0.0f;
     return worst;
 }
-#endif
-
-#if defined(T_ATTN_FAST)
 #define T_ATTN_NAME "(" T_ATTN_FAST ")"
 #else
 #define T_ATTN_NAME ""
