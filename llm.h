@@ -7421,6 +7421,19 @@ static void llm__attn_head_generic(const llm_context *c, const llm__attn_head *a
     }
 }
 
+/* The generic steps for each of a->nh heads in turn. */
+static void llm__attn_heads_generic(const llm_context *c, const llm__attn_head *a, uint8_t *tmp) {
+    int i;
+    for (i = 0; i < a->nh; i++) {
+        llm__attn_head one = *a;
+        one.q += (size_t)i * a->hd;
+        one.out += (size_t)i * a->hd;
+        one.s += (size_t)i * a->s_stride;
+        one.nh = 1;
+        llm__attn_head_generic(c, &one, tmp);
+    }
+}
+
 /* Query heads per attention task for n tokens: as many of a KV head's as the scratch holds
    (c->attn_group), fewer while that would leave fewer than two tasks per thread. Only the
    split changes with it, never a result. */
@@ -7443,7 +7456,7 @@ static void llm__attn_task(void *arg, int task, int ith) {
     const llm_model *m = c->model;
     const llm__layer *L = &m->layers[j->layer];
     int hd = m->head_dim, groups = m->n_head / j->nh, t = task / groups, h0 = task % groups * j->nh;
-    int kvh = h0 / (m->n_head / m->n_head_kv), pos = c->tok_pos[t], i;
+    int kvh = h0 / (m->n_head / m->n_head_kv), pos = c->tok_pos[t];
     size_t head_off = llm__type_row_bytes(c->kv_elt, (int64_t)kvh * hd); /* whole blocks: hd is a multiple of the block */
     llm__attn_head a;
     a.q = c->q + (size_t)t * m->n_q + (size_t)h0 * hd;
@@ -7463,18 +7476,8 @@ static void llm__attn_task(void *arg, int task, int ith) {
     a.p1 = pos + 1;
     a.scale = m->ar->q_prescale ? 1.0f : 1.0f / sqrtf((float)hd);
     a.cap = m->attn_softcap;
-    if (c->kern.attn_f16 && c->kv_elt == LLM_TYPE_F16 && hd % 8 == 0 && hd <= 256) {
-        c->kern.attn_f16(&a);
-        return;
-    }
-    for (i = 0; i < j->nh; i++) {
-        llm__attn_head one = a;
-        one.q += (size_t)i * hd;
-        one.out += (size_t)i * hd;
-        one.s += (size_t)i * a.s_stride;
-        one.nh = 1;
-        llm__attn_head_generic(c, &one, c->head_tmp + (size_t)ith * c->head_tmp_stride);
-    }
+    if (c->kern.attn_f16 && c->kv_elt == LLM_TYPE_F16 && hd % 8 == 0 && hd <= 256) c->kern.attn_f16(&a);
+    else llm__attn_heads_generic(c, &a, c->head_tmp + (size_t)ith * c->head_tmp_stride);
 }
 
 /* ---- per-token steps run as pool tasks ---- */
