@@ -746,6 +746,56 @@ static void test_attn_heads(void) {
     free(s1);
 }
 
+/* SwiGLU (llm__kernels.swiglu, g = silu(g) * u): the generic and the machine's kernel against
+   the math in double, over gates from -120 to 120 (both tails: e^-x under FLT_MIN and above
+   FLT_MAX) and the special values. Each result is within 4 float steps (relative) of the true
+   value and of its sign, or within 2e-36 where it is smaller (e^x under FLT_MIN: both flush to
+   0); silu(-inf) is NaN, as the formula takes it. A value's bits do not depend on its place in a run (tail lanes). */
+static void test_swiglu(void) {
+    enum { N = 4003 }; /* not a multiple of 8 or 4: a tail */
+    static const float special[] = {0.0f, -0.0f, INFINITY, -INFINITY, 1e-30f, -1e-30f, 88.0f, -88.0f, 89.0f, -89.0f};
+    llm__kernels ks, kf;
+    const llm__kernels *k[2];
+    float *g = (float *)malloc(sizeof(float) * N), *u = (float *)malloc(sizeof(float) * N), *y = (float *)malloc(sizeof(float) * N);
+    double worst[2] = {0, 0};
+    int ki, i;
+    llm__kernels_init(&ks, LLM_CPU_SCALAR);
+    llm__kernels_init(&kf, 0);
+    k[0] = &ks;
+    k[1] = &kf;
+    for (i = 0; i < N; i++) {
+        g[i] = i < 10 ? special[i] : -120.0f + 240.0f * (float)i / (float)(N - 1);
+        u[i] = 0.5f + (float)(i % 7) * 0.25f;
+    }
+    for (ki = 0; ki < 2; ki++) {
+        memcpy(y, g, sizeof(float) * N);
+        k[ki]->swiglu(y, u, N);
+        for (i = 0; i < N; i++) {
+            double x = g[i], want = x / (1.0 + exp(-x)) * u[i], err;
+            if (isinf(x) && x < 0) { /* -inf / (1 + inf) */
+                T_CHECK(isnan(y[i]), "kernel %d: silu(-inf) = %g, want nan", ki, y[i]);
+                continue;
+            }
+            err = fabs(y[i] - want);
+            if (isinf(want) || fabs(want) < 2e-36) err = isinf(want) ? (y[i] == want ? 0 : 1) : err > 2e-36;
+            else err /= fabs(want);
+            worst[ki] = err > worst[ki] ? err : worst[ki];
+            T_CHECK(err <= 4.0 / 16777216, "kernel %d: silu(%.9g) * %g = %.9g, want %.9g", ki, g[i], u[i], y[i], want);
+            T_CHECK(!signbit(y[i]) == !signbit(want), "kernel %d: sign of silu(%g)", ki, g[i]);
+        }
+        for (i = 0; i < 13; i++) { /* the last 13 alone: the same bits as within the run */
+            float t[13];
+            memcpy(t, g + N - 13, sizeof t);
+            k[ki]->swiglu(t, u + N - 13, 13);
+            T_CHECK(memcmp(t, y + N - 13, sizeof t) == 0, "kernel %d: a tail's bits depend on its place", ki);
+        }
+    }
+    printf("       worst relative error: generic %.2e, fast %s %.2e\n", worst[0], kf.swiglu != ks.swiglu ? T_ATTN_NAME : "(none on this machine)", worst[1]);
+    free(g);
+    free(u);
+    free(y);
+}
+
 /* The Q8_0 activation form: ggml's CPU rule (127/amax, ties to even), not its _ref quantizer
    (roundf: ties away from zero). With amax = 127 the scale is exactly 1, so x = k + 1/2 is a
    tie and must go to the even neighbour. */
@@ -777,7 +827,7 @@ static void t_run_qemu(const char *bin) {
     snprintf(cmd, sizeof cmd,
              "qemu-aarch64-static %s test_sha256 test_type_table test_fp16 test_q8_0 test_dequant test_matvec test_simd "
              "test_refs_real test_bit_identity test_rng test_tok_vectors test_kquant_dequant test_kquant_matvec test_kquant_refs "
-             "test_kquant_simd test_q32 test_k2 test_packed test_attn_heads 2>&1",
+             "test_kquant_simd test_q32 test_k2 test_packed test_attn_heads test_swiglu 2>&1",
              bin);
     p = popen(cmd, "r");
     T_REQUIRE(p, "popen");
@@ -806,6 +856,7 @@ static void tests_kernels(void) {
     T_RUN(test_gemm_tiles);
     T_RUN(test_packed_x8);
     T_RUN(test_attn_heads);
+    T_RUN(test_swiglu);
 #if !defined(__aarch64__)
     T_RUN(test_neon_qemu);
     T_RUN(test_neon_dotprod_qemu);
