@@ -381,6 +381,22 @@ static void test_cli_run(void) {
     T_CHECK(pclose(p) == 0, "exit status");
     T_CHECK(strcmp(out, ", there was a little girl named Lily. She loved to play outside in the park. One day, she saw\n") == 0,
             "stdout '%s'", out);
+    /* stderr: the load time, the prompt's time, and the first token's time since the start,
+       which takes in both */
+    p = popen("build/llm run -m ../shared/models/stories260K.gguf -p \"Once upon a time\" -n 4 --temp 0 2>&1 >/dev/null", "r");
+    T_REQUIRE(p, "popen");
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    T_CHECK(pclose(p) == 0, "exit status");
+    {
+        const char *l = strstr(out, "load time:"), *f = strstr(out, "time to first token:"), *a = strstr(out, "first token at:");
+        double load, first, at;
+        T_REQUIRE(l && f && a, "stderr '%s'", out);
+        load = atof(l + strlen("load time:"));
+        first = atof(f + strlen("time to first token:"));
+        at = atof(a + strlen("first token at:"));
+        T_CHECK(at > 0 && at + 0.02 >= load + first, "first token at %.2f ms, load %.2f + prompt %.2f", at, load, first);
+    }
 }
 
 /* A full context gives LLM_ERR_CONTEXT_FULL with nothing decoded. */

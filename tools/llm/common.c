@@ -220,6 +220,8 @@ llm_model *cli_load_model_gpu(const char *path, int gpu_layers) {
     return cli_load_with(path, &p);
 }
 
+double cli_start_ms;
+
 #if defined(_WIN32) && !defined(_UCRT) /* msvcrt (mingw-w64's default) has no timespec_get */
 #include <sys/timeb.h>
 double cli_now_ms(void) {

@@ -99,6 +99,8 @@ int cli_file_exists(const char *path, uint64_t *size);
 
 /* Milliseconds since an arbitrary start. */
 double cli_now_ms(void);
+/* cli_now_ms() when main began (the process start, for "first token at"). */
+extern double cli_start_ms;
 
 /* "1.50 MiB" into buf. */
 const char *cli_fmt_bytes(uint64_t n, char *buf, size_t size);

@@ -52,6 +52,7 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
     size_t i;
+    cli_start_ms = cli_now_ms();
     if (argc < 2) {
         usage(stderr);
         return 2;

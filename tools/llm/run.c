@@ -41,10 +41,17 @@ static const char run_usage[] =
     "      --json                constrain the text to one JSON value\n"
     "  -h, --help                print this help\n";
 
-/* Prints each piece as it comes, so the text streams; counts the pieces in *user. */
+/* What run_on_token saw: the pieces printed, and when the first came (ms after main began). */
+typedef struct run_out {
+    int pieces;
+    double first_ms;
+} run_out;
+
+/* Prints each piece as it comes, so the text streams. */
 static int run_on_token(llm_token t, const char *piece, int len, void *user) {
+    run_out *o = (run_out *)user;
     (void)t;
-    ++*(int *)user;
+    if (o->pieces++ == 0) o->first_ms = cli_now_ms() - cli_start_ms;
     if (len > 0) fwrite(piece, 1, (size_t)len, stdout);
     fflush(stdout);
     return 0;
@@ -61,7 +68,8 @@ int cmd_run(int argc, char **argv) {
     llm_grammar *grammar = NULL;
     char *file_text = NULL, err[512];
     long n_predict = 256;
-    int special = 0, seed_given = 0, pieces = 0, full, rc;
+    int special = 0, seed_given = 0, full, rc;
+    run_out out = {0, 0.0};
     double t0, load_ms;
     llm_model *m;
     llm_context *c;
@@ -137,9 +145,9 @@ int cmd_run(int argc, char **argv) {
             llm_model_arch(m), llm_model_n_layer(m), llm_context_n_ctx(c), llm_context_n_threads(c),
             cp.kv_type == LLM_KV_F32 ? "f32" : "f16", (unsigned long long)g.sampler.seed);
 
-    rc = llm_generate(c, prompt, &g, run_on_token, &pieces);
+    rc = llm_generate(c, prompt, &g, run_on_token, &out);
     full = rc == LLM_ERR_CONTEXT_FULL && stats.n_generated > 0; /* what fit was generated */
-    if (rc == LLM_OK || full || pieces > 0) fputc('\n', stdout);  /* ends the text */
+    if (rc == LLM_OK || full || out.pieces > 0) fputc('\n', stdout);  /* ends the text */
     fflush(stdout);
     if (full) fprintf(stderr, "llm: the context is full (%d tokens)\n", llm_context_n_ctx(c));
     if (grammar && stats.grammar_incomplete)
@@ -149,6 +157,7 @@ int cmd_run(int argc, char **argv) {
 
     fprintf(stderr, "load time:           %10.2f ms\n", load_ms);
     fprintf(stderr, "time to first token: %10.2f ms\n", stats.prompt_ms);
+    if (out.pieces > 0) fprintf(stderr, "first token at:      %10.2f ms after the start (load, prompt and all)\n", out.first_ms);
     fprintf(stderr, "prompt:              %10.2f tokens/s (%d tokens)\n", run_rate(stats.n_prompt, stats.prompt_ms),
             stats.n_prompt);
     /* generate_ms times the tokens after the first, which came with the prompt's logits */
