@@ -7288,40 +7288,80 @@ static void llm__convert_task(void *arg, int col, int ith) {
     j->from_float(j->x + (size_t)col * j->ld_x, j->xq + (size_t)col * j->stride, j->n);
 }
 
-/* y = W x for n_cols columns of x (each W->ne[0] floats, ld_x apart); y has ld_y floats per
-   column. x is first converted to W's vec_dot type, as ggml does. */
-static void llm__matmul(llm_context *c, const llm__tensor *w, const float *x, int ld_x, int n_cols, float *y, int ld_y) {
+/* How W's kernels take x: the function that converts it (NULL: as floats). Weights with the
+   same one can share one conversion of the same x. */
+static llm__from_float_fn llm__matmul_x_form(const llm_context *c, const llm__tensor *w) {
     const llm__type_traits *tt = &llm__types[w->type];
-    int vdt = tt->vec_dot_type, n = (int)w->ne[0], rows = (int)w->ne[1], n_tasks;
-    llm__matmul_job j;
-    j.w = w;
-    j.y = y;
-    j.n_cols = n_cols;
-    j.ld_y = ld_y;
-    j.row_bytes = llm__type_row_bytes(w->type, n);
-    j.dot = c->kern.vec_dot[w->type];
-    j.gemm = w->packed ? c->kern.gemm_x8[w->type] : c->kern.gemm[w->type];
-    j.wdata = w->packed ? w->packed : w->data;
-    if (vdt == LLM_TYPE_F32) {
-        j.xq = (const uint8_t *)x;
-        j.xq_stride = (size_t)ld_x * sizeof(float);
-    } else {
+    llm__gemm_fn gemm = w->packed ? c->kern.gemm_x8[w->type] : c->kern.gemm[w->type];
+    if (tt->vec_dot_type == LLM_TYPE_F32) return NULL;
+    return gemm && c->kern.gemm_x[w->type] ? c->kern.gemm_x[w->type] : c->kern.from_float[tt->vec_dot_type];
+}
+
+/* Several matmuls as one pool job: task t is band t - first[i] of job i. */
+typedef struct llm__matmul_set {
+    llm__matmul_job job[3];
+    int first[4];
+} llm__matmul_set;
+
+static void llm__matmul_set_task(void *arg, int task, int ith) {
+    llm__matmul_set *s = (llm__matmul_set *)arg;
+    int i = 0;
+    while (task >= s->first[i + 1]) i++;
+    llm__matmul_task(&s->job[i], task - s->first[i], ith);
+}
+
+/* y[i] = W[i] x for nw <= 3 weights that read the same x (q, k and v; gate and up): n_cols
+   columns of x (each ne[0] floats, ld_x apart), ld_y[i] floats per column of y[i]. x is first
+   converted to the weights' vec_dot type, as ggml does: once when they take the same form.
+   Their bands then run as one job, so the threads meet once. Every output comes from the same
+   operations as alone. */
+static void llm__matmuls(llm_context *c, int nw, const llm__tensor *const *w, float *const *y, const int *ld_y, const float *x, int ld_x,
+                         int n_cols) {
+    llm__from_float_fn form = llm__matmul_x_form(c, w[0]);
+    llm__matmul_set s;
+    double work = 0;
+    int i, n = (int)w[0]->ne[0];
+    for (i = 1; i < nw; i++)
+        if (llm__matmul_x_form(c, w[i]) != form) { /* each its own conversion */
+            for (i = 0; i < nw; i++) llm__matmuls(c, 1, &w[i], &y[i], &ld_y[i], x, ld_x, n_cols);
+            return;
+        }
+    if (form) {
         llm__convert_job cj;
         cj.x = x;
         cj.ld_x = ld_x;
         cj.n = n;
         cj.xq = c->xq;
         cj.stride = c->xq_stride;
-        cj.from_float = j.gemm && c->kern.gemm_x[w->type] ? c->kern.gemm_x[w->type] : c->kern.from_float[vdt];
+        cj.from_float = form;
         llm__pool_run_sized(&c->pool, n_cols, (double)n * n_cols, llm__convert_task, &cj);
-        j.xq = c->xq;
-        j.xq_stride = c->xq_stride;
     }
-    /* about four bands per thread, each a multiple of 8 rows (the tile kernels' row groups) */
-    j.rows_per_task = (rows / (c->pool.n_threads * 4) + 7) & ~7;
-    if (j.rows_per_task < 8) j.rows_per_task = 8;
-    n_tasks = (rows + j.rows_per_task - 1) / j.rows_per_task;
-    llm__pool_run_sized(&c->pool, n_tasks, (double)rows * n * n_cols, llm__matmul_task, &j);
+    s.first[0] = 0;
+    for (i = 0; i < nw; i++) {
+        llm__matmul_job *j = &s.job[i];
+        int rows = (int)w[i]->ne[1];
+        j->w = w[i];
+        j->y = y[i];
+        j->n_cols = n_cols;
+        j->ld_y = ld_y[i];
+        j->row_bytes = llm__type_row_bytes(w[i]->type, n);
+        j->dot = c->kern.vec_dot[w[i]->type];
+        j->gemm = w[i]->packed ? c->kern.gemm_x8[w[i]->type] : c->kern.gemm[w[i]->type];
+        j->wdata = w[i]->packed ? w[i]->packed : w[i]->data;
+        j->xq = form ? c->xq : (const uint8_t *)x;
+        j->xq_stride = form ? c->xq_stride : (size_t)ld_x * sizeof(float);
+        /* about four bands per thread, each a multiple of 8 rows (the tile kernels' row groups) */
+        j->rows_per_task = (rows / (c->pool.n_threads * 4) + 7) & ~7;
+        if (j->rows_per_task < 8) j->rows_per_task = 8;
+        s.first[i + 1] = s.first[i] + (rows + j->rows_per_task - 1) / j->rows_per_task;
+        work += (double)rows * n * n_cols;
+    }
+    llm__pool_run_sized(&c->pool, s.first[nw], work, llm__matmul_set_task, &s);
+}
+
+/* y = W x: llm__matmuls of one weight. */
+static void llm__matmul(llm_context *c, const llm__tensor *w, const float *x, int ld_x, int n_cols, float *y, int ld_y) {
+    llm__matmuls(c, 1, &w, &y, &ld_y, x, ld_x, n_cols);
 }
 
 /* ---- element-wise steps ---- */
@@ -7730,8 +7770,12 @@ static void llm__moe(llm_context *c, const llm__layer *L, int n, llm__rows_job *
         if (cnt == 0) continue;
         rj->expert = e;
         llm__pool_run_sized(&c->pool, cnt, (double)cnt * nd, llm__moe_gather_task, rj);
-        llm__matmul(c, &L->x_gate[e], c->att, nd, cnt, c->hb, c->n_ffw);
-        llm__matmul(c, &L->x_up[e], c->att, nd, cnt, c->hb2, c->n_ffw);
+        {
+            const llm__tensor *w[2] = {&L->x_gate[e], &L->x_up[e]};
+            float *y[2] = {c->hb, c->hb2};
+            int ld[2] = {c->n_ffw, c->n_ffw};
+            llm__matmuls(c, 2, w, y, ld, c->att, nd, cnt);
+        }
         llm__pool_run_sized(&c->pool, cnt, (double)cnt * c->n_ffw * 16, llm__glu_task, rj);
         llm__matmul(c, &L->x_down[e], c->hb, c->n_ffw, cnt, c->q, nd); /* q is free scratch here */
         for (r = 0; r < cnt; r++) { /* each output to its token's slot for this expert */
@@ -7783,9 +7827,10 @@ static int llm__forward(llm_context *c, const llm_token *tokens, int n, int n_ou
         if (L->wqkv) {
             llm__matmul(c, L->wqkv, c->xb, e, n, c->tmp, c->n_tmp);
         } else {
-            llm__matmul(c, L->wq, c->xb, e, n, c->q, m->n_q);
-            llm__matmul(c, L->wk, c->xb, e, n, c->k, m->n_kv);
-            llm__matmul(c, L->wv, c->xb, e, n, c->v, m->n_kv);
+            const llm__tensor *w[3] = {L->wq, L->wk, L->wv};
+            float *y[3] = {c->q, c->k, c->v};
+            int ld[3] = {m->n_q, m->n_kv, m->n_kv};
+            llm__matmuls(c, 3, w, y, ld, c->xb, e, n);
         }
         llm__pool_run_sized(&c->pool, n, (double)n * (m->n_q + m->n_kv) * 16, llm__qkv_task, &rj);
         llm__pool_run_sized(&c->pool, n * m->n_head / aj.nh, (double)n * m->n_q * (pos_max + 1), llm__attn_task, &aj);
@@ -7797,8 +7842,10 @@ static int llm__forward(llm_context *c, const llm_token *tokens, int n, int n_ou
             llm__moe(c, L, n, &rj);
         } else {
             if (L->w_gate) {
-                llm__matmul(c, L->w_gate, c->xb, e, n, c->hb, c->n_ffw);
-                llm__matmul(c, L->w_up, c->xb, e, n, c->hb2, c->n_ffw);
+                const llm__tensor *w[2] = {L->w_gate, L->w_up};
+                float *y[2] = {c->hb, c->hb2};
+                int ld[2] = {c->n_ffw, c->n_ffw};
+                llm__matmuls(c, 2, w, y, ld, c->xb, e, n);
             } else {
                 llm__matmul(c, L->w_up, c->xb, e, n, c->tmp, c->n_tmp);
             }
