@@ -3008,7 +3008,7 @@ typedef struct llm__kernels {
        rows: F16, whose tile then widens only the weights. */
     llm__from_float_fn gemm_x[LLM_TYPE_COUNT];
     llm__axpy_fn axpy_f32, axpy_f16;
-    llm__attn_fn attn_f16; /* NULL: the generic steps of llm__attn_task */
+    llm__attn_fn attn_f16, attn_q8_0; /* an F16, a Q8_0 cache; NULL: the generic steps of llm__attn_task */
     void (*swiglu)(float *g, const float *u, int n); /* g = silu(g) * u */
 } llm__kernels;
 
@@ -4727,9 +4727,10 @@ LLM__TARGET_AVX2 static void llm__attn_rows_f16_avx2(const llm__attn_head *a, co
     }
 }
 
-/* s[p0..p1) = e^(s - max) / sum, rounded to F16 (the reference's F16 mat-vec takes the
-   weights so); e^x eight at a time, the sum in double. */
-LLM__TARGET_AVX2 static void llm__attn_softmax_avx2(float *s, int p0, int p1, float mx) {
+/* s[p0..p1) = e^(s - max) / sum, rounded to F16 when f16 (the reference's F16 mat-vec takes
+   the weights so; a quantized cache's V takes them as floats); e^x eight at a time, the sum in
+   double. */
+LLM__TARGET_AVX2 static void llm__attn_softmax_avx2(float *s, int p0, int p1, float mx, int f16) {
     __m256d d0 = _mm256_setzero_pd(), d1 = _mm256_setzero_pd();
     double sum = 0.0, dl[4];
     float inv, lanes[8];
@@ -4748,9 +4749,44 @@ LLM__TARGET_AVX2 static void llm__attn_softmax_avx2(float *s, int p0, int p1, fl
     _mm256_storeu_pd(dl, _mm256_add_pd(d0, d1));
     sum += dl[0] + dl[1] + dl[2] + dl[3];
     inv = (float)(1.0 / sum);
-    for (p = p0; p + 8 <= p1; p += 8)
-        _mm256_storeu_ps(s + p, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_mul_ps(_mm256_loadu_ps(s + p), _mm256_set1_ps(inv)), _MM_FROUND_TO_NEAREST_INT)));
-    for (; p < p1; p++) s[p] = llm__fp16_to_fp32(llm__fp32_to_fp16(s[p] * inv));
+    for (p = p0; p + 8 <= p1; p += 8) {
+        __m256 w = _mm256_mul_ps(_mm256_loadu_ps(s + p), _mm256_set1_ps(inv));
+        _mm256_storeu_ps(s + p, f16 ? _mm256_cvtph_ps(_mm256_cvtps_ph(w, _MM_FROUND_TO_NEAREST_INT)) : w);
+    }
+    for (; p < p1; p++) s[p] = f16 ? llm__fp16_to_fp32(llm__fp32_to_fp16(s[p] * inv)) : s[p] * inv;
+}
+
+typedef void (*llm__attn_rows_fn)(const llm__attn_head *a, const uint8_t *base, int p, int m, float (*rows)[256]);
+
+/* out[h] = sum over p of w[h][p] V[p] for the task's heads (w: the softmax weights in a->s),
+   eight positions' V rows widened at a time by rows_of, 64 outputs of a head in registers. */
+LLM__TILE_INLINE void llm__attn_values_avx2(const llm__attn_head *a, llm__attn_rows_fn rows_of) {
+    const int hd = a->hd, nh = a->nh;
+    float rows[8][256];
+    int h, p, j, k, c0;
+    for (h = 0; h < nh; h++) memset(a->out + (size_t)h * hd, 0, sizeof(float) * (size_t)hd);
+    for (p = a->p0; p < a->p1; p += 8) {
+        int m = a->p1 - p < 8 ? a->p1 - p : 8;
+        rows_of(a, a->v, p, m, rows);
+        for (h = 0; h < nh; h++) {
+            const float *w = a->s + (size_t)h * a->s_stride + p;
+            float *o = a->out + (size_t)h * hd;
+            for (c0 = 0; c0 + 64 <= hd; c0 += 64) { /* 64 outputs in registers */
+                __m256 acc[8];
+                LLM__UNROLL for (k = 0; k < 8; k++) acc[k] = _mm256_loadu_ps(o + c0 + 8 * k);
+                for (j = 0; j < m; j++) {
+                    __m256 wj = _mm256_set1_ps(w[j]);
+                    LLM__UNROLL for (k = 0; k < 8; k++) acc[k] = _mm256_fmadd_ps(wj, _mm256_loadu_ps(rows[j] + c0 + 8 * k), acc[k]);
+                }
+                LLM__UNROLL for (k = 0; k < 8; k++) _mm256_storeu_ps(o + c0 + 8 * k, acc[k]);
+            }
+            for (; c0 < hd; c0 += 8) {
+                __m256 acc = _mm256_loadu_ps(o + c0);
+                for (j = 0; j < m; j++) acc = _mm256_fmadd_ps(_mm256_set1_ps(w[j]), _mm256_loadu_ps(rows[j] + c0), acc);
+                _mm256_storeu_ps(o + c0, acc);
+            }
+        }
+    }
 }
 
 /* llm__attn_task's steps for an F16 cache and a head size that is a multiple of 8 (up to 256).
@@ -4763,7 +4799,7 @@ LLM__TARGET_AVX2 static void llm__attn_heads_f16_avx2(const llm__attn_head *a) {
     const int hd = a->hd, p0 = a->p0, p1 = a->p1, nh = a->nh;
     float q[LLM__ATTN_GROUP][256], rows[8][256], mx[LLM__ATTN_GROUP], lanes[8];
     __m256 vmx[LLM__ATTN_GROUP];
-    int i, j, h, p, c0, k;
+    int i, j, h, p;
     for (h = 0; h < nh; h++) { /* q rounded to F16, as the generic path converts it for the dot */
         for (i = 0; i < hd; i += 8)
             _mm256_storeu_ps(q[h] + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(a->q + (size_t)h * hd + i), _MM_FROUND_TO_NEAREST_INT)));
@@ -4797,31 +4833,54 @@ LLM__TARGET_AVX2 static void llm__attn_heads_f16_avx2(const llm__attn_head *a) {
     for (h = 0; h < nh; h++) {
         _mm256_storeu_ps(lanes, vmx[h]);
         for (j = 0; j < 8; j++) mx[h] = lanes[j] > mx[h] ? lanes[j] : mx[h];
-        llm__attn_softmax_avx2(a->s + (size_t)h * a->s_stride, p0, p1, mx[h]);
-        memset(a->out + (size_t)h * hd, 0, sizeof(float) * (size_t)hd);
+        llm__attn_softmax_avx2(a->s + (size_t)h * a->s_stride, p0, p1, mx[h], 1);
     }
-    for (p = p0; p < p1; p += 8) {
-        int m = p1 - p < 8 ? p1 - p : 8;
-        llm__attn_rows_f16_avx2(a, a->v, p, m, rows);
+    llm__attn_values_avx2(a, llm__attn_rows_f16_avx2);
+}
+
+/* Eight positions' rows of a Q8_0 cache as floats (d times each code), as
+   llm__attn_rows_f16_avx2. */
+LLM__TARGET_AVX2 static void llm__attn_rows_q8_0_avx2(const llm__attn_head *a, const uint8_t *base, int p, int m, float (*rows)[256]) {
+    int i, j, k;
+    for (j = 0; j < 8; j++) {
+        const uint8_t *r = llm__attn_row(a, base, p + (j < m ? j : 0));
+        for (i = 0; i < a->hd; i += 32, r += LLM__Q8_0_BYTES) {
+            __m256 d = _mm256_set1_ps(llm__fp16_to_fp32(llm__le16(r)));
+            for (k = 0; k < 32; k += 8)
+                _mm256_storeu_ps(rows[j] + i + k,
+                                 _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(r + 2 + k))))));
+        }
+        if (p + 16 + j < a->p1) llm__attn_prefetch(a, base, p + 16 + j);
+    }
+}
+
+/* llm__attn_task's steps for a Q8_0 cache (head size a multiple of 32, up to 256). The scores
+   are the generic steps' own: q in Q8_0, llm__dot_q8_0_avx2 per position, so they keep their
+   bits; exp eight at a time, the sum in double, the weights in float (as the generic steps
+   take them for a quantized cache); V widened eight positions at a time and accumulated by FMA,
+   as for an F16 cache. */
+LLM__TARGET_AVX2 static void llm__attn_heads_q8_0_avx2(const llm__attn_head *a) {
+    const int hd = a->hd, nh = a->nh;
+    uint8_t q8[LLM__ATTN_GROUP][256 / 32 * LLM__Q8_0_BYTES];
+    float mx[LLM__ATTN_GROUP];
+    int h, p;
+    for (h = 0; h < nh; h++) {
+        llm__q8_0_from_float_avx2(a->q + (size_t)h * hd, q8[h], hd);
+        mx[h] = -INFINITY;
+    }
+    for (p = a->p0; p < a->p1; p++) { /* each K row read once for all heads */
+        const uint8_t *kr = llm__attn_row(a, a->k, p);
+        if (p + 16 < a->p1) llm__attn_prefetch(a, a->k, p + 16);
         for (h = 0; h < nh; h++) {
-            const float *w = a->s + (size_t)h * a->s_stride + p;
-            float *o = a->out + (size_t)h * hd;
-            for (c0 = 0; c0 + 64 <= hd; c0 += 64) { /* 64 outputs in registers */
-                __m256 acc[8];
-                LLM__UNROLL for (k = 0; k < 8; k++) acc[k] = _mm256_loadu_ps(o + c0 + 8 * k);
-                for (j = 0; j < m; j++) {
-                    __m256 wj = _mm256_set1_ps(w[j]);
-                    LLM__UNROLL for (k = 0; k < 8; k++) acc[k] = _mm256_fmadd_ps(wj, _mm256_loadu_ps(rows[j] + c0 + 8 * k), acc[k]);
-                }
-                LLM__UNROLL for (k = 0; k < 8; k++) _mm256_storeu_ps(o + c0 + 8 * k, acc[k]);
-            }
-            for (; c0 < hd; c0 += 8) {
-                __m256 acc = _mm256_loadu_ps(o + c0);
-                for (j = 0; j < m; j++) acc = _mm256_fmadd_ps(_mm256_set1_ps(w[j]), _mm256_loadu_ps(rows[j] + c0), acc);
-                _mm256_storeu_ps(o + c0, acc);
-            }
+            float *s = a->s + (size_t)h * a->s_stride + p;
+            llm__dot_q8_0_avx2(hd, s, kr, q8[h]);
+            if (a->cap > 0.0f) *s = llm__softcap(*s, a->cap);
+            *s *= a->scale;
+            mx[h] = *s > mx[h] ? *s : mx[h];
         }
     }
+    for (h = 0; h < nh; h++) llm__attn_softmax_avx2(a->s + (size_t)h * a->s_stride, a->p0, a->p1, mx[h], 0);
+    llm__attn_values_avx2(a, llm__attn_rows_q8_0_avx2);
 }
 
 #endif /* LLM__AVX2 */
@@ -5581,6 +5640,7 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
     k->axpy_f32 = llm__axpy_f32;
     k->axpy_f16 = llm__axpy_f16;
     k->attn_f16 = NULL;
+    k->attn_q8_0 = NULL;
     k->swiglu = llm__swiglu;
 #if defined(LLM__AVX2)
     if (k->features & LLM_CPU_AVX2) {
@@ -5622,6 +5682,7 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
         k->axpy_f32 = llm__axpy_f32_avx2;
         k->axpy_f16 = llm__axpy_f16_avx2;
         k->attn_f16 = llm__attn_heads_f16_avx2;
+        k->attn_q8_0 = llm__attn_heads_q8_0_avx2;
         k->swiglu = llm__swiglu_avx2;
         k->gemm[LLM_TYPE_Q6_K] = llm__gemm_q6_K_avx2;
         k->vec_dot[LLM_TYPE_IQ4_XS] = llm__vec_dot_iq4_xs_q8_K_avx2;
@@ -7567,6 +7628,7 @@ static void llm__attn_task(void *arg, int task, int ith) {
     a.scale = m->ar->q_prescale ? 1.0f : 1.0f / sqrtf((float)hd);
     a.cap = m->attn_softcap;
     if (c->kern.attn_f16 && c->kv_elt == LLM_TYPE_F16 && hd % 8 == 0 && hd <= 256) c->kern.attn_f16(&a);
+    else if (c->kern.attn_q8_0 && c->kv_elt == LLM_TYPE_Q8_0 && hd % 32 == 0 && hd <= 256) c->kern.attn_q8_0(&a);
     else llm__attn_heads_generic(c, &a, c->head_tmp + (size_t)ith * c->head_tmp_stride);
 }
 

@@ -563,26 +563,31 @@ static void test_packed_x8(void) {
     printf("       %d outputs of packed weights checked (%d cases with a packed kernel)\n", n_checked, n_fast);
 }
 
-/* One attention case for test_attn_heads: random F16 K and V for two KV heads (rows in blocks
-   of 32 positions, the blocks in a shuffled table), eight query heads on KV head 1. */
+/* One attention case for test_attn_heads: random K and V for two KV heads in an F16 or Q8_0
+   cache (rows in blocks of 32 positions, the blocks in a shuffled table), eight query heads on
+   KV head 1. */
 typedef struct t_attn_case {
-    int hd, n;
+    int hd, n, type;
+    size_t row_bytes; /* one position: both KV heads */
     uint8_t *k, *v;
     int32_t tab[32];
     float q[8 * 256];
 } t_attn_case;
 
-static void t_attn_setup(t_attn_case *tc, int hd, int n) {
-    int i, nblk = (n + 31) / 32;
-    size_t cells = (size_t)nblk * 32 * 2 * hd;
+static void t_attn_setup(t_attn_case *tc, int type, int hd, int n) {
+    int i, j, nblk = (n + 31) / 32;
+    float row[512];
     tc->hd = hd;
     tc->n = n;
-    tc->k = (uint8_t *)malloc(cells * 2);
-    tc->v = (uint8_t *)malloc(cells * 2);
-    for (i = 0; i < (int)cells; i++) {
-        uint16_t a = llm__fp32_to_fp16(t_randn()), b = llm__fp32_to_fp16(t_randn());
-        memcpy(tc->k + 2 * (size_t)i, &a, 2);
-        memcpy(tc->v + 2 * (size_t)i, &b, 2);
+    tc->type = type;
+    tc->row_bytes = llm__type_row_bytes(type, 2 * hd);
+    tc->k = (uint8_t *)malloc(tc->row_bytes * 32 * (size_t)nblk);
+    tc->v = (uint8_t *)malloc(tc->row_bytes * 32 * (size_t)nblk);
+    for (i = 0; i < nblk * 32; i++) { /* rows as the cache writes them (the type's from_float) */
+        for (j = 0; j < 2 * hd; j++) row[j] = t_randn();
+        llm__types[type].from_float(row, tc->k + tc->row_bytes * (size_t)i, 2 * hd);
+        for (j = 0; j < 2 * hd; j++) row[j] = t_randn();
+        llm__types[type].from_float(row, tc->v + tc->row_bytes * (size_t)i, 2 * hd);
     }
     for (i = 0; i < nblk; i++) tc->tab[i] = (i * 5 + 3) % nblk; /* a permutation: 5 is prime to each nblk here (1, 2, 7, 17) */
     for (i = 0; i < 8 * hd; i++) tc->q[i] = t_randn() * 2.0f;
@@ -590,15 +595,16 @@ static void t_attn_setup(t_attn_case *tc, int hd, int n) {
 
 static llm__attn_head t_attn_head(t_attn_case *tc, float *out, float *s, size_t s_stride, float cap) {
     llm__attn_head a;
+    size_t head1 = llm__type_row_bytes(tc->type, tc->hd);
     memset(&a, 0, sizeof a);
     a.q = tc->q;
     a.out = out;
     a.s = s;
     a.s_stride = s_stride;
-    a.k = tc->k + 2 * (size_t)tc->hd; /* KV head 1 */
-    a.v = tc->v + 2 * (size_t)tc->hd;
+    a.k = tc->k + head1; /* KV head 1 */
+    a.v = tc->v + head1;
     a.tab = tc->tab;
-    a.row_bytes = (size_t)2 * tc->hd * 2;
+    a.row_bytes = tc->row_bytes;
     a.blk_bytes = 32 * a.row_bytes;
     a.sh = 5;
     a.msk = 31;
@@ -609,6 +615,14 @@ static llm__attn_head t_attn_head(t_attn_case *tc, float *out, float *s, size_t 
     a.scale = 1.0f / sqrtf((float)tc->hd);
     a.cap = cap;
     return a;
+}
+
+/* Value i of the head row at position p of a cache (k or v of a), as a float. */
+static float t_attn_val(const llm__attn_head *a, const uint8_t *base, int type, int p, int i) {
+    const uint8_t *r = llm__attn_row(a, base, p);
+    if (type == LLM_TYPE_F16) return llm__fp16_to_fp32(llm__le16(r + 2 * i));
+    r += (size_t)(i / 32) * LLM__Q8_0_BYTES;
+    return llm__fp16_to_fp32(llm__le16(r)) * (float)(int8_t)r[2 + i % 32];
 }
 
 /* The fast attention's exp on 8 values (x in, y out), where the build has one. */
@@ -648,88 +662,102 @@ static double t_exp_neg_error(int *zero_below) {
 #define T_ATTN_NAME ""
 #endif
 
-/* Attention of one token over an F16 cache: the generic steps (scalar kernels, one vec_dot per
-   position, libm's expf) and the machine's fast kernel (llm__kernels.attn_f16: AVX2 or NEON) against
-   the same math in double (q rounded to F16 as both take it; weights not rounded). Each output
-   is within 1e-3 of max|V| of it: the F16 rounding of the weights (half a step, 2^-11, of each)
-   moves an output by at most 2^-11 of max|V|. The fast kernel's weights are within one F16
-   step of the generic ones (exp differs in the last bits), and a head's bits do not depend on
-   how many heads of its group one call takes (that number follows the thread count). */
+/* Attention of one token over an F16 or a Q8_0 cache: the generic steps (scalar kernels, one
+   vec_dot per position, libm's expf) and the machine's fast kernel (llm__kernels.attn_f16 or
+   attn_q8_0: AVX2, or NEON for F16) against the same math in double, with q as both take it
+   (rounded to F16; in Q8_0). F16: each output is within 1e-3 of max|V| of it (the F16
+   rounding of the weights, half a step, 2^-11, of each, moves an output by at most 2^-11 of
+   max|V|), and the fast kernel's weights are within one F16 step of the generic ones (exp
+   differs in the last bits). Q8_0 takes the weights as floats: outputs within 1e-5 of max|V|,
+   weights within 4 float steps. A head's bits do not depend on how many heads of its group
+   one call takes (that number follows the thread count). */
 static void test_attn_heads(void) {
-    static const int hds[] = {8, 64, 80, 128, 256}, lens[] = {1, 7, 8, 9, 63, 200, 517};
+    static const int hds[] = {8, 64, 80, 128, 256, 32}, lens[] = {1, 7, 8, 9, 63, 200, 517}, types[] = {LLM_TYPE_F16, LLM_TYPE_Q8_0};
     llm__kernels ks, kf;
     llm_context *c = (llm_context *)calloc(1, sizeof *c);
     float *sg = (float *)malloc(sizeof(float) * 8 * 517), *sf = (float *)malloc(sizeof(float) * 8 * 517);
     float *s1 = (float *)malloc(sizeof(float) * 517), og[8 * 256], of[8 * 256], o1[256];
     uint8_t tmp[2048];
-    double worst_g = 0, worst_f = 0;
-    int hi, li, capi, h, p, i, n_cases = 0;
+    double worst_g[2] = {0, 0}, worst_f[2] = {0, 0};
+    int ti, hi, li, capi, h, p, i, n_cases = 0;
     llm__kernels_init(&ks, LLM_CPU_SCALAR);
     llm__kernels_init(&kf, 0);
-    c->kv_elt = LLM_TYPE_F16;
     c->kern = ks;
     c->head_tmp_stride = 1024;
-    for (hi = 0; hi < 5; hi++)
-        for (li = 0; li < 7; li++)
-            for (capi = 0; capi < 2; capi++) {
-                t_attn_case tc;
-                llm__attn_head a;
-                double vmax = 0;
-                t_attn_setup(&tc, hds[hi], lens[li]);
-                a = t_attn_head(&tc, og, sg, 517, capi ? 5.0f : 0.0f);
-                for (p = a.p0; p < a.p1; p++)
-                    for (i = 0; i < a.hd; i++) {
-                        double v = fabs(llm__fp16_to_fp32(llm__le16(llm__attn_row(&a, a.v, p) + 2 * i)));
-                        vmax = v > vmax ? v : vmax;
+    for (ti = 0; ti < 2; ti++)
+        for (hi = 0; hi < 6; hi++)
+            for (li = 0; li < 7; li++)
+                for (capi = 0; capi < 2; capi++) {
+                    const int type = types[ti], f16 = type == LLM_TYPE_F16;
+                    llm__attn_fn fast = f16 ? kf.attn_f16 : kf.attn_q8_0;
+                    const double bound = f16 ? 1e-3 : 1e-5;
+                    t_attn_case tc;
+                    llm__attn_head a;
+                    float qv[8 * 256];
+                    uint8_t qq[8 * 256 / 32 * LLM__Q8_0_BYTES];
+                    double vmax = 0;
+                    if (hds[hi] % 32 != 0 && !f16) continue; /* a Q8_0 cache needs whole blocks */
+                    c->kv_elt = (llm_type)type;
+                    t_attn_setup(&tc, type, hds[hi], lens[li]);
+                    a = t_attn_head(&tc, og, sg, 517, capi ? 5.0f : 0.0f);
+                    for (i = 0; i < 8 * a.hd; i++) qv[i] = llm__fp16_to_fp32(llm__fp32_to_fp16(tc.q[i]));
+                    if (!f16) { /* q in Q8_0, as both paths quantize it for the dot */
+                        llm__q8_0_from_float(tc.q, qq, 8 * a.hd);
+                        llm__q8_0_to_float(qq, qv, 8 * a.hd);
                     }
-                llm__attn_heads_generic(c, &a, tmp);
-                if (kf.attn_f16) {
-                    llm__attn_head b = t_attn_head(&tc, of, sf, 517, a.cap);
-                    kf.attn_f16(&b);
+                    for (p = a.p0; p < a.p1; p++)
+                        for (i = 0; i < a.hd; i++) {
+                            double v = fabs(t_attn_val(&a, a.v, type, p, i));
+                            vmax = v > vmax ? v : vmax;
+                        }
+                    llm__attn_heads_generic(c, &a, tmp);
+                    if (fast) {
+                        llm__attn_head b = t_attn_head(&tc, of, sf, 517, a.cap);
+                        fast(&b);
+                    }
+                    for (h = 0; h < 8; h++) { /* the same math in double */
+                        double sc[517], mx = -1e300, sum = 0;
+                        for (p = a.p0; p < a.p1; p++) {
+                            double d = 0;
+                            for (i = 0; i < a.hd; i++) d += (double)qv[h * a.hd + i] * t_attn_val(&a, a.k, type, p, i);
+                            if (a.cap > 0) d = a.cap * tanh(d / a.cap);
+                            sc[p] = d * a.scale;
+                            mx = sc[p] > mx ? sc[p] : mx;
+                        }
+                        for (p = a.p0; p < a.p1; p++) sum += sc[p] = exp(sc[p] - mx);
+                        for (i = 0; i < a.hd; i++) {
+                            double want = 0, eg, ef;
+                            for (p = a.p0; p < a.p1; p++) want += sc[p] / sum * t_attn_val(&a, a.v, type, p, i);
+                            eg = fabs(og[h * a.hd + i] - want) / vmax;
+                            worst_g[ti] = eg > worst_g[ti] ? eg : worst_g[ti];
+                            T_CHECK(eg <= bound, "generic type %d hd %d n %d cap %g head %d out[%d] %.7g, want %.7g", type, a.hd, a.p1, a.cap,
+                                    h, i, og[h * a.hd + i], want);
+                            if (!fast) continue;
+                            ef = fabs(of[h * a.hd + i] - want) / vmax;
+                            worst_f[ti] = ef > worst_f[ti] ? ef : worst_f[ti];
+                            T_CHECK(ef <= bound, "fast type %d hd %d n %d cap %g head %d out[%d] %.7g, want %.7g", type, a.hd, a.p1, a.cap, h,
+                                    i, of[h * a.hd + i], want);
+                        }
+                        for (p = a.p0, sum = 0; p < a.p1; p++) sum += (double)sg[h * 517 + p]; /* the generic path keeps e^(s - max) */
+                        for (p = a.p0; fast && p < a.p1; p++) {
+                            float wg = sg[h * 517 + p] * (float)(1.0 / sum), wf = sf[h * 517 + p];
+                            if (f16) wg = llm__fp16_to_fp32(llm__fp32_to_fp16(wg));
+                            T_CHECK(fabsf(wf - wg) <= wg * (f16 ? 1.0f / 1024 : 4.0f / 16777216) + 6e-8f,
+                                    "type %d hd %d n %d head %d: weight %d %.9g, generic %.9g", type, a.hd, a.p1, h, p, wf, wg);
+                        }
+                    }
+                    if (fast) { /* head 5 alone: the same bits as within its group */
+                        llm__attn_head b = t_attn_head(&tc, o1, s1, 517, a.cap);
+                        b.q += 5 * (size_t)a.hd;
+                        b.nh = 1;
+                        fast(&b);
+                        T_CHECK(memcmp(o1, of + 5 * a.hd, sizeof(float) * (size_t)a.hd) == 0, "type %d hd %d n %d: head 5 alone differs from its group",
+                                type, a.hd, a.p1);
+                    }
+                    free(tc.k);
+                    free(tc.v);
+                    n_cases++;
                 }
-                for (h = 0; h < 8; h++) { /* the same math in double */
-                    const float *q = tc.q + (size_t)h * a.hd;
-                    double sc[517], mx = -1e300, sum = 0;
-                    for (p = a.p0; p < a.p1; p++) {
-                        double d = 0;
-                        for (i = 0; i < a.hd; i++)
-                            d += (double)llm__fp16_to_fp32(llm__fp32_to_fp16(q[i])) * llm__fp16_to_fp32(llm__le16(llm__attn_row(&a, a.k, p) + 2 * i));
-                        if (a.cap > 0) d = a.cap * tanh(d / a.cap);
-                        sc[p] = d * a.scale;
-                        mx = sc[p] > mx ? sc[p] : mx;
-                    }
-                    for (p = a.p0; p < a.p1; p++) sum += sc[p] = exp(sc[p] - mx);
-                    for (i = 0; i < a.hd; i++) {
-                        double want = 0, eg, ef;
-                        for (p = a.p0; p < a.p1; p++) want += sc[p] / sum * llm__fp16_to_fp32(llm__le16(llm__attn_row(&a, a.v, p) + 2 * i));
-                        eg = fabs(og[h * a.hd + i] - want) / vmax;
-                        worst_g = eg > worst_g ? eg : worst_g;
-                        T_CHECK(eg <= 1e-3, "generic hd %d n %d cap %g head %d out[%d] %.7g, want %.7g", a.hd, a.p1, a.cap, h, i,
-                                og[h * a.hd + i], want);
-                        if (!kf.attn_f16) continue;
-                        ef = fabs(of[h * a.hd + i] - want) / vmax;
-                        worst_f = ef > worst_f ? ef : worst_f;
-                        T_CHECK(ef <= 1e-3, "fast hd %d n %d cap %g head %d out[%d] %.7g, want %.7g", a.hd, a.p1, a.cap, h, i, of[h * a.hd + i], want);
-                    }
-                    for (p = a.p0, sum = 0; p < a.p1; p++) sum += (double)sg[h * 517 + p]; /* the generic path keeps e^(s - max) */
-                    for (p = a.p0; kf.attn_f16 && p < a.p1; p++) {
-                        float wg = llm__fp16_to_fp32(llm__fp32_to_fp16(sg[h * 517 + p] * (float)(1.0 / sum))), wf = sf[h * 517 + p];
-                        T_CHECK(fabsf(wf - wg) <= wg * (1.0f / 1024) + 6e-8f, "hd %d n %d head %d: weight %d %.9g, generic %.9g", a.hd, a.p1, h,
-                                p, wf, wg);
-                    }
-                }
-                if (kf.attn_f16) { /* head 5 alone: the same bits as within its group */
-                    llm__attn_head b = t_attn_head(&tc, o1, s1, 517, a.cap);
-                    b.q += 5 * (size_t)a.hd;
-                    b.nh = 1;
-                    kf.attn_f16(&b);
-                    T_CHECK(memcmp(o1, of + 5 * a.hd, sizeof(float) * (size_t)a.hd) == 0, "hd %d n %d: head 5 alone differs from its group", a.hd,
-                            a.p1);
-                }
-                free(tc.k);
-                free(tc.v);
-                n_cases++;
-            }
 #if defined(T_ATTN_FAST)
     if (kf.attn_f16) { /* its exp: within 2.5 float steps (2^-24 each, relative) of the true value */
         int zero_below;
@@ -738,8 +766,9 @@ static void test_attn_heads(void) {
         printf("       exp on [-87, 0]: worst relative error %.2e\n", e);
     }
 #endif
-    printf("       %d cases, worst error / max|V|: generic %.2e, fast %s %.2e\n", n_cases, worst_g,
-           kf.attn_f16 ? T_ATTN_NAME : "(none on this machine)", worst_f);
+    printf("       %d cases, worst error / max|V|: F16 generic %.2e, fast %s %.2e; Q8_0 generic %.2e, fast %s %.2e\n", n_cases, worst_g[0],
+           kf.attn_f16 ? T_ATTN_NAME : "(none on this machine)", worst_f[0], worst_g[1], kf.attn_q8_0 ? T_ATTN_NAME : "(none on this machine)",
+           worst_f[1]);
     free(c);
     free(sg);
     free(sf);
