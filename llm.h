@@ -4845,7 +4845,7 @@ LLM__TARGET_AVX2 static void llm__attn_rows_q8_0_avx2(const llm__attn_head *a, c
     for (j = 0; j < 8; j++) {
         const uint8_t *r = llm__attn_row(a, base, p + (j < m ? j : 0));
         for (i = 0; i < a->hd; i += 32, r += LLM__Q8_0_BYTES) {
-            __m256 d = _mm256_set1_ps(llm__fp16_to_fp32(llm__le16(r)));
+            __m256 d = _mm256_set1_ps(llm__kq_half_avx2(r)); /* F16C: see llm__scale_avx2 */
             for (k = 0; k < 32; k += 8)
                 _mm256_storeu_ps(rows[j] + i + k,
                                  _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(r + 2 + k))))));
@@ -4854,28 +4854,54 @@ LLM__TARGET_AVX2 static void llm__attn_rows_q8_0_avx2(const llm__attn_head *a, c
     }
 }
 
+/* One K row of a Q8_0 cache (nb <= 8 blocks) against eight heads' q in Q8_0 (q8[h]), a head
+   per lane. Per block: the integer dots (exact in any order), times d_k d_q, added block after
+   block from 0, as llm__q32_row_avx2 adds them: each lane has llm__dot_q8_0_avx2's bits. */
+LLM__TILE_INLINE __m256 llm__attn_dots_q8_0_avx2(const uint8_t *kr, const uint8_t *const *q8, int nb) {
+    __m256 sum = _mm256_setzero_ps();
+    __m256i pd[8];
+    float dq[8];
+    int b, h;
+    for (b = 0; b < nb; b++) {
+        const uint8_t *bk = kr + (size_t)b * LLM__Q8_0_BYTES;
+        __m256i codes = _mm256_loadu_si256((const __m256i *)(const void *)(bk + 2));
+        for (h = 0; h < 8; h++) {
+            const uint8_t *bq = q8[h] + (size_t)b * LLM__Q8_0_BYTES;
+            pd[h] = llm__dot_i8x32_avx2(codes, _mm256_loadu_si256((const __m256i *)(const void *)(bq + 2)));
+            dq[h] = llm__kq_half_avx2(bq);
+        }
+        sum = _mm256_add_ps(sum, _mm256_mul_ps(_mm256_cvtepi32_ps(llm__hsum8_i32_avx2(pd, 8)),
+                                               _mm256_mul_ps(_mm256_set1_ps(llm__kq_half_avx2(bk)), _mm256_loadu_ps(dq))));
+    }
+    return sum;
+}
+
 /* llm__attn_task's steps for a Q8_0 cache (head size a multiple of 32, up to 256). The scores
-   are the generic steps' own: q in Q8_0, llm__dot_q8_0_avx2 per position, so they keep their
-   bits; exp eight at a time, the sum in double, the weights in float (as the generic steps
-   take them for a quantized cache); V widened eight positions at a time and accumulated by FMA,
-   as for an F16 cache. */
+   are the generic steps' own (q in Q8_0, the bits of llm__dot_q8_0_avx2), each K row read once
+   for four to eight heads at a time in the lanes of llm__attn_dots_q8_0_avx2, or for fewer
+   heads by llm__dot_q8_0_avx2 itself; exp eight at a time, the sum in double, the weights in
+   float (as the generic steps take them for a quantized cache); V widened eight positions at a
+   time and accumulated by FMA, as for an F16 cache. */
 LLM__TARGET_AVX2 static void llm__attn_heads_q8_0_avx2(const llm__attn_head *a) {
     const int hd = a->hd, nh = a->nh;
     uint8_t q8[LLM__ATTN_GROUP][256 / 32 * LLM__Q8_0_BYTES];
-    float mx[LLM__ATTN_GROUP];
+    const uint8_t *ql[8];
+    float mx[LLM__ATTN_GROUP], d[8];
     int h, p;
     for (h = 0; h < nh; h++) {
         llm__q8_0_from_float_avx2(a->q + (size_t)h * hd, q8[h], hd);
         mx[h] = -INFINITY;
     }
-    for (p = a->p0; p < a->p1; p++) { /* each K row read once for all heads */
+    for (h = 0; h < 8; h++) ql[h] = q8[h < nh ? h : 0]; /* lanes past nh repeat head 0 */
+    for (p = a->p0; p < a->p1; p++) {
         const uint8_t *kr = llm__attn_row(a, a->k, p);
         if (p + 16 < a->p1) llm__attn_prefetch(a, a->k, p + 16);
+        if (nh >= 4) _mm256_storeu_ps(d, llm__attn_dots_q8_0_avx2(kr, ql, hd / 32));
+        else
+            for (h = 0; h < nh; h++) llm__dot_q8_0_avx2(hd, &d[h], kr, q8[h]);
         for (h = 0; h < nh; h++) {
             float *s = a->s + (size_t)h * a->s_stride + p;
-            llm__dot_q8_0_avx2(hd, s, kr, q8[h]);
-            if (a->cap > 0.0f) *s = llm__softcap(*s, a->cap);
-            *s *= a->scale;
+            *s = (a->cap > 0.0f ? llm__softcap(d[h], a->cap) : d[h]) * a->scale;
             mx[h] = *s > mx[h] ? *s : mx[h];
         }
     }
