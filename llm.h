@@ -4660,11 +4660,12 @@ LLM__TARGET_AVX2 static void llm__vec_dot_tq2_0_q8_K_avx2(int n, float *s, const
     }
     *s = sum;
 }
-/* Asks for the lines of one head's row at position p (an F16 row of hd values). */
-LLM__TARGET_AVX2 static void llm__attn_prefetch(const llm__attn_head *a, const uint8_t *base, int p) {
+
+/* Asks for the lines of one head's row at position p: bytes long (F16: 2 hd; Q8_0: its blocks). */
+LLM__TARGET_AVX2 static void llm__attn_prefetch(const llm__attn_head *a, const uint8_t *base, int p, int bytes) {
     const char *r = (const char *)llm__attn_row(a, base, p);
     int l;
-    for (l = 0; l < 2 * a->hd; l += 64) _mm_prefetch(r + l, _MM_HINT_T0);
+    for (l = 0; l < bytes; l += 64) _mm_prefetch(r + l, _MM_HINT_T0);
 }
 
 /* Eight lane sums at once: lane j of the result is llm__hsum256(v[j]) to the bit (the same
@@ -4723,7 +4724,7 @@ LLM__TARGET_AVX2 static void llm__attn_rows_f16_avx2(const llm__attn_head *a, co
     for (j = 0; j < 8; j++) {
         const uint8_t *r = llm__attn_row(a, base, p + (j < m ? j : 0));
         for (i = 0; i < a->hd; i += 8) _mm256_storeu_ps(rows[j] + i, llm__f16x8_avx2(r + 2 * i));
-        if (p + 16 + j < a->p1) llm__attn_prefetch(a, base, p + 16 + j);
+        if (p + 16 + j < a->p1) llm__attn_prefetch(a, base, p + 16 + j, 2 * a->hd);
     }
 }
 
@@ -4850,7 +4851,7 @@ LLM__TARGET_AVX2 static void llm__attn_rows_q8_0_avx2(const llm__attn_head *a, c
                 _mm256_storeu_ps(rows[j] + i + k,
                                  _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(r + 2 + k))))));
         }
-        if (p + 16 + j < a->p1) llm__attn_prefetch(a, base, p + 16 + j);
+        if (p + 16 + j < a->p1) llm__attn_prefetch(a, base, p + 16 + j, a->hd / 32 * LLM__Q8_0_BYTES);
     }
 }
 
@@ -4895,7 +4896,7 @@ LLM__TARGET_AVX2 static void llm__attn_heads_q8_0_avx2(const llm__attn_head *a) 
     for (h = 0; h < 8; h++) ql[h] = q8[h < nh ? h : 0]; /* lanes past nh repeat head 0 */
     for (p = a->p0; p < a->p1; p++) {
         const uint8_t *kr = llm__attn_row(a, a->k, p);
-        if (p + 16 < a->p1) llm__attn_prefetch(a, a->k, p + 16);
+        if (p + 16 < a->p1) llm__attn_prefetch(a, a->k, p + 16, hd / 32 * LLM__Q8_0_BYTES);
         if (nh >= 4) _mm256_storeu_ps(d, llm__attn_dots_q8_0_avx2(kr, ql, hd / 32));
         else
             for (h = 0; h < nh; h++) llm__dot_q8_0_avx2(hd, &d[h], kr, q8[h]);
@@ -7377,9 +7378,14 @@ static void llm__convert_task(void *arg, int col, int ith) {
 
 /* How W's kernels take x: the function that converts it (NULL: as floats). Weights with the
    same one can share one conversion of the same x. */
+/* W's band kernel: the packed one for packed rows; NULL: one vec_dot per output. */
+static llm__gemm_fn llm__matmul_gemm(const llm_context *c, const llm__tensor *w) {
+    return w->packed ? c->kern.gemm_x8[w->type] : c->kern.gemm[w->type];
+}
+
 static llm__from_float_fn llm__matmul_x_form(const llm_context *c, const llm__tensor *w) {
     const llm__type_traits *tt = &llm__types[w->type];
-    llm__gemm_fn gemm = w->packed ? c->kern.gemm_x8[w->type] : c->kern.gemm[w->type];
+    llm__gemm_fn gemm = llm__matmul_gemm(c, w);
     if (tt->vec_dot_type == LLM_TYPE_F32) return NULL;
     return gemm && c->kern.gemm_x[w->type] ? c->kern.gemm_x[w->type] : c->kern.from_float[tt->vec_dot_type];
 }
@@ -7433,7 +7439,7 @@ static void llm__matmuls(llm_context *c, int nw, const llm__tensor *const *w, fl
         j->ld_y = ld_y[i];
         j->row_bytes = llm__type_row_bytes(w[i]->type, n);
         j->dot = c->kern.vec_dot[w[i]->type];
-        j->gemm = w[i]->packed ? c->kern.gemm_x8[w[i]->type] : c->kern.gemm[w[i]->type];
+        j->gemm = llm__matmul_gemm(c, w[i]);
         j->wdata = w[i]->packed ? w[i]->packed : w[i]->data;
         j->xq = form ? c->xq : (const uint8_t *)x;
         j->xq_stride = form ? c->xq_stride : (size_t)ld_x * sizeof(float);
