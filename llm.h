@@ -5485,7 +5485,8 @@ static void llm__attn_rows_f16_neon(const llm__attn_head *a, const uint8_t *base
     }
 }
 
-static void llm__attn_softmax_neon(float *s, int p0, int p1, float mx) {
+/* As llm__attn_softmax_avx2: the weights rounded to F16 when f16. */
+static void llm__attn_softmax_neon(float *s, int p0, int p1, float mx, int f16) {
     float64x2_t d0 = vdupq_n_f64(0.0), d1 = vdupq_n_f64(0.0);
     double sum = 0.0;
     float inv;
@@ -5502,14 +5503,48 @@ static void llm__attn_softmax_neon(float *s, int p0, int p1, float mx) {
     }
     sum += vaddvq_f64(vaddq_f64(d0, d1));
     inv = (float)(1.0 / sum);
-    for (p = p0; p + 4 <= p1; p += 4) vst1q_f32(s + p, llm__f16_round_neon(vmulq_n_f32(vld1q_f32(s + p), inv)));
-    for (; p < p1; p++) s[p] = llm__fp16_to_fp32(llm__fp32_to_fp16(s[p] * inv));
+    for (p = p0; p + 4 <= p1; p += 4) {
+        float32x4_t w = vmulq_n_f32(vld1q_f32(s + p), inv);
+        vst1q_f32(s + p, f16 ? llm__f16_round_neon(w) : w);
+    }
+    for (; p < p1; p++) s[p] = f16 ? llm__fp16_to_fp32(llm__fp32_to_fp16(s[p] * inv)) : s[p] * inv;
+}
+
+typedef void (*llm__attn_rows_neon_fn)(const llm__attn_head *a, const uint8_t *base, int p, int m, float (*rows)[256]);
+
+/* out[h] = sum over p of w[h][p] V[p] (w: the softmax weights in a->s), eight positions' V
+   rows widened at a time by rows_of, 64 outputs of a head in registers: as llm__attn_values_avx2. */
+static void llm__attn_values_neon(const llm__attn_head *a, llm__attn_rows_neon_fn rows_of) {
+    const int hd = a->hd, nh = a->nh;
+    float rows[8][256];
+    int h, p, j, k, c0;
+    for (h = 0; h < nh; h++) memset(a->out + (size_t)h * hd, 0, sizeof(float) * (size_t)hd);
+    for (p = a->p0; p < a->p1; p += 8) {
+        int m = a->p1 - p < 8 ? a->p1 - p : 8;
+        rows_of(a, a->v, p, m, rows);
+        for (h = 0; h < nh; h++) {
+            const float *w = a->s + (size_t)h * a->s_stride + p;
+            float *o = a->out + (size_t)h * hd;
+            for (c0 = 0; c0 + 64 <= hd; c0 += 64) {
+                float32x4_t acc[16];
+                for (k = 0; k < 16; k++) acc[k] = vld1q_f32(o + c0 + 4 * k);
+                for (j = 0; j < m; j++)
+                    for (k = 0; k < 16; k++) acc[k] = vfmaq_n_f32(acc[k], vld1q_f32(rows[j] + c0 + 4 * k), w[j]);
+                for (k = 0; k < 16; k++) vst1q_f32(o + c0 + 4 * k, acc[k]);
+            }
+            for (; c0 < hd; c0 += 4) {
+                float32x4_t acc = vld1q_f32(o + c0);
+                for (j = 0; j < m; j++) acc = vfmaq_n_f32(acc, vld1q_f32(rows[j] + c0), w[j]);
+                vst1q_f32(o + c0, acc);
+            }
+        }
+    }
 }
 
 static void llm__attn_heads_f16_neon(const llm__attn_head *a) {
     const int hd = a->hd, p0 = a->p0, p1 = a->p1, nh = a->nh;
     float q[LLM__ATTN_GROUP][256], rows[8][256], mx[LLM__ATTN_GROUP];
-    int i, j, h, p, c0, k;
+    int i, j, h, p;
     for (h = 0; h < nh; h++) {
         for (i = 0; i < hd; i += 4) vst1q_f32(q[h] + i, llm__f16_round_neon(vld1q_f32(a->q + (size_t)h * hd + i)));
         mx[h] = -INFINITY;
@@ -5532,37 +5567,95 @@ static void llm__attn_heads_f16_neon(const llm__attn_head *a) {
             }
         }
     }
-    for (h = 0; h < nh; h++) {
-        llm__attn_softmax_neon(a->s + (size_t)h * a->s_stride, p0, p1, mx[h]);
-        memset(a->out + (size_t)h * hd, 0, sizeof(float) * (size_t)hd);
-    }
-    for (p = p0; p < p1; p += 8) {
-        int m = p1 - p < 8 ? p1 - p : 8;
-        llm__attn_rows_f16_neon(a, a->v, p, m, rows);
-        for (h = 0; h < nh; h++) {
-            const float *w = a->s + (size_t)h * a->s_stride + p;
-            float *o = a->out + (size_t)h * hd;
-            for (c0 = 0; c0 + 64 <= hd; c0 += 64) { /* 64 outputs in registers */
-                float32x4_t acc[16];
-                for (k = 0; k < 16; k++) acc[k] = vld1q_f32(o + c0 + 4 * k);
-                for (j = 0; j < m; j++)
-                    for (k = 0; k < 16; k++) acc[k] = vfmaq_n_f32(acc[k], vld1q_f32(rows[j] + c0 + 4 * k), w[j]);
-                for (k = 0; k < 16; k++) vst1q_f32(o + c0 + 4 * k, acc[k]);
-            }
-            for (; c0 < hd; c0 += 4) {
-                float32x4_t acc = vld1q_f32(o + c0);
-                for (j = 0; j < m; j++) acc = vfmaq_n_f32(acc, vld1q_f32(rows[j] + c0), w[j]);
-                vst1q_f32(o + c0, acc);
+    for (h = 0; h < nh; h++) llm__attn_softmax_neon(a->s + (size_t)h * a->s_stride, p0, p1, mx[h], 1);
+    llm__attn_values_neon(a, llm__attn_rows_f16_neon);
+}
+
+/* Eight positions' rows of a Q8_0 cache as floats (d times each code), as
+   llm__attn_rows_f16_neon. */
+static void llm__attn_rows_q8_0_neon(const llm__attn_head *a, const uint8_t *base, int p, int m, float (*rows)[256]) {
+    int i, j, k;
+    for (j = 0; j < 8; j++) {
+        const uint8_t *r = llm__attn_row(a, base, p + (j < m ? j : 0));
+        for (i = 0; i < a->hd; i += 32, r += LLM__Q8_0_BYTES) {
+            float d = llm__fp16_to_fp32(llm__le16(r));
+            for (k = 0; k < 32; k += 16) {
+                int8x16_t c = vreinterpretq_s8_u8(vld1q_u8(r + 2 + k));
+                int16x8_t lo = vmovl_s8(vget_low_s8(c)), hi = vmovl_high_s8(c);
+                vst1q_f32(rows[j] + i + k, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(lo))), d));
+                vst1q_f32(rows[j] + i + k + 4, vmulq_n_f32(vcvtq_f32_s32(vmovl_high_s16(lo)), d));
+                vst1q_f32(rows[j] + i + k + 8, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(hi))), d));
+                vst1q_f32(rows[j] + i + k + 12, vmulq_n_f32(vcvtq_f32_s32(vmovl_high_s16(hi)), d));
             }
         }
+        if (p + 16 + j < a->p1) __builtin_prefetch(llm__attn_row(a, base, p + 16 + j));
     }
 }
+
+/* One K row of a Q8_0 cache (nb blocks) against four heads' q in Q8_0 (q8[h]), a head per
+   lane. Per block: the integer dots (exact in any order), times the product of the two
+   scales, added block after block from 0: each lane has llm__vec_dot_q8_0_q8_0_neon's bits
+   (and its dotprod twin's). */
+LLM__KQ_INLINE float32x4_t llm__attn_dots_q8_0_neon(const uint8_t *kr, const uint8_t *const *q8, int nb, int dot) {
+    float32x4_t sum = vdupq_n_f32(0.0f);
+    int32x4_t pd[4];
+    float sc[4];
+    int b, h;
+    for (b = 0; b < nb; b++) {
+        const uint8_t *bk = kr + (size_t)b * LLM__Q8_0_BYTES;
+        int8x16_t k0 = llm__kq_x16_neon(bk + 2), k1 = llm__kq_x16_neon(bk + 18);
+        for (h = 0; h < 4; h++) {
+            const uint8_t *bq = q8[h] + (size_t)b * LLM__Q8_0_BYTES;
+            pd[h] = llm__kq_dot16_neon(llm__kq_dot16_neon(vdupq_n_s32(0), k0, llm__kq_x16_neon(bq + 2), dot), k1, llm__kq_x16_neon(bq + 18), dot);
+            sc[h] = llm__q8_0_scale_neon(bk, bq);
+        }
+        sum = vaddq_f32(sum, vmulq_f32(vcvtq_f32_s32(vpaddq_s32(vpaddq_s32(pd[0], pd[1]), vpaddq_s32(pd[2], pd[3]))), vld1q_f32(sc)));
+    }
+    return sum;
+}
+
+/* llm__attn_task's steps for a Q8_0 cache (head size a multiple of 32, up to 256), as
+   llm__attn_heads_q8_0_avx2: the scores are the generic steps' own (q in Q8_0, the bits of the
+   NEON dot), each K row read once for four heads at a time; the weights in float. */
+LLM__KQ_INLINE void llm__attn_heads_q8_0_neon_body(const llm__attn_head *a, int dot) {
+    const int hd = a->hd, nh = a->nh;
+    uint8_t q8[LLM__ATTN_GROUP][256 / 32 * LLM__Q8_0_BYTES];
+    const uint8_t *ql[LLM__ATTN_GROUP];
+    float mx[LLM__ATTN_GROUP], d[LLM__ATTN_GROUP];
+    int h, p;
+    for (h = 0; h < nh; h++) {
+        llm__q8_0_from_float(a->q + (size_t)h * hd, q8[h], hd);
+        mx[h] = -INFINITY;
+    }
+    for (h = 0; h < LLM__ATTN_GROUP; h++) ql[h] = q8[h < nh ? h : 0]; /* lanes past nh repeat head 0 */
+    for (p = a->p0; p < a->p1; p++) {
+        const uint8_t *kr = llm__attn_row(a, a->k, p);
+        if (p + 16 < a->p1) __builtin_prefetch(llm__attn_row(a, a->k, p + 16));
+        for (h = 0; h < nh; h += 4) vst1q_f32(d + h, llm__attn_dots_q8_0_neon(kr, ql + h, hd / 32, dot));
+        for (h = 0; h < nh; h++) {
+            float *s = a->s + (size_t)h * a->s_stride + p;
+            *s = (a->cap > 0.0f ? llm__softcap(d[h], a->cap) : d[h]) * a->scale;
+            mx[h] = *s > mx[h] ? *s : mx[h];
+        }
+    }
+    for (h = 0; h < nh; h++) llm__attn_softmax_neon(a->s + (size_t)h * a->s_stride, a->p0, a->p1, mx[h], 0);
+    llm__attn_values_neon(a, llm__attn_rows_q8_0_neon);
+}
+
+static void llm__attn_heads_q8_0_neon(const llm__attn_head *a) { llm__attn_heads_q8_0_neon_body(a, 0); }
+#if defined(__ARM_FEATURE_DOTPROD)
+static void llm__attn_heads_q8_0_neon_dotprod(const llm__attn_head *a) { llm__attn_heads_q8_0_neon_body(a, 1); }
+#endif
 
 #endif /* !__AARCH64EB__ */
 
 static void llm__kernels_init_neon(llm__kernels *k) {
 #if !defined(__AARCH64EB__)
     k->attn_f16 = llm__attn_heads_f16_neon;
+    k->attn_q8_0 = llm__attn_heads_q8_0_neon;
+#if defined(__ARM_FEATURE_DOTPROD)
+    if (k->features & LLM_CPU_DOTPROD) k->attn_q8_0 = llm__attn_heads_q8_0_neon_dotprod;
+#endif
     k->swiglu = llm__swiglu_neon;
     k->vec_dot[LLM_TYPE_F32] = llm__vec_dot_f32_f32_neon;
     k->vec_dot[LLM_TYPE_F16] = llm__vec_dot_f16_f16_neon;
@@ -7228,9 +7321,12 @@ LLMDEF const void *llm_model_tensor_data(const llm_model *m, int i) {
 }
 
 /* ==== KV cache ==================================================================== >>kvcache */
-/* Per layer, K and V are [n_kv_blocks][kv_block][n_kv = n_head_kv * head_dim] rows in the cache
-   type (F32, F16 or Q8_0), one row per position, so attention reads each position's heads
-   contiguously. The blocks form one pool: sequence s keeps a table of the blocks holding its
+/* Per layer, K and V are [n_kv_blocks][n_head_kv][kv_block][head_dim] in the cache type (F32,
+   F16 or Q8_0): within a block of kv_block positions, each KV head's rows lie together, so the
+   attention of one KV head reads one run of memory per block. (Rows of whole positions, the
+   heads side by side, made it read a slice of every row: at 1024 positions, with the cache out
+   of L3, a decode's attention took twice as long.) A position's row of all heads is a "row" of
+   n_kv values where a whole one moves (the state, the device). The blocks form one pool: sequence s keeps a table of the blocks holding its
    positions (position p is row p % kv_block of block seq_tab[s][p / kv_block]), takes blocks from
    a free stack as it grows and gives them back when truncated. A block may be held by several
    sequences (a forked prefix), counted in blk_ref; it is copied before one of them writes it. */
@@ -7257,8 +7353,9 @@ struct llm_context {
     llm__kernels kern;
     llm__pool pool;
     int pool_started;
-    uint8_t *k_cache, *v_cache; /* [n_layer][n_kv_blocks][kv_block][n_kv] */
-    size_t kv_layer_bytes, kv_row_bytes;
+    uint8_t *k_cache, *v_cache; /* [n_layer][n_kv_blocks][n_head_kv][kv_block][head_dim] */
+    size_t kv_layer_bytes, kv_row_bytes; /* the latter: a position's n_kv values */
+    size_t kv_head_bytes, kv_head_step;  /* a head's row (head_dim values); from one head's rows to the next's */
     int n_seq_max, kv_block, kv_block_shift, n_kv_blocks, seq_max_blocks; /* the last: ceil(n_ctx / kv_block) */
     int32_t *seq_len;                   /* [n_seq_max] tokens each sequence holds */
     int32_t *seq_tab;                   /* [n_seq_max][seq_max_blocks] pool block of each block of positions, -1 */
@@ -7306,11 +7403,46 @@ static int llm__ctx_fail(llm_context *c, int code, const char *fmt, ...) {
     return code;
 }
 
-/* Bytes from the start of a layer's K (or V) to the row of position p of sequence seq, whose
-   block the sequence holds. */
+/* Bytes from the start of a layer's K (or V) to KV head 0's row at position p of sequence seq,
+   whose block the sequence holds; head h's row is h * kv_head_step bytes on. */
 static size_t llm__kv_off(const llm_context *c, int seq, int p) {
     int32_t b = c->seq_tab[(size_t)seq * c->seq_max_blocks + (p >> c->kv_block_shift)];
-    return ((size_t)b * c->kv_block + (size_t)(p & (c->kv_block - 1))) * c->kv_row_bytes;
+    return (size_t)b * c->kv_block * c->kv_row_bytes + (size_t)(p & (c->kv_block - 1)) * c->kv_head_bytes;
+}
+
+/* Position p's row of a layer's K or V, all heads (n_kv values), from floats x. */
+static void llm__kv_row_put(const llm_context *c, uint8_t *layer, int seq, int p, const float *x) {
+    const llm_model *m = c->model;
+    uint8_t *r = layer + llm__kv_off(c, seq, p);
+    int h;
+    for (h = 0; h < m->n_head_kv; h++) c->kern.from_float[c->kv_elt](x + (size_t)h * m->head_dim, r + (size_t)h * c->kv_head_step, m->head_dim);
+}
+
+/* The same row into floats x. */
+static void llm__kv_row_get(const llm_context *c, const uint8_t *layer, int seq, int p, float *x) {
+    const llm_model *m = c->model;
+    const uint8_t *r = layer + llm__kv_off(c, seq, p);
+    int h;
+    for (h = 0; h < m->n_head_kv; h++) llm__types[c->kv_elt].to_float(r + (size_t)h * c->kv_head_step, x + (size_t)h * m->head_dim, m->head_dim);
+}
+
+/* Sequence 0's row at position from, all heads, to position to. */
+static void llm__kv_row_move(const llm_context *c, uint8_t *layer, int to, int from) {
+    uint8_t *d = layer + llm__kv_off(c, 0, to);
+    const uint8_t *s = layer + llm__kv_off(c, 0, from);
+    int h;
+    for (h = 0; h < c->model->n_head_kv; h++) memcpy(d + (size_t)h * c->kv_head_step, s + (size_t)h * c->kv_head_step, c->kv_head_bytes);
+}
+
+/* The same row's bytes between a layer's cache and a packed row (to_row 1 reads the cache). */
+static void llm__kv_row_copy(const llm_context *c, uint8_t *layer, int seq, int p, uint8_t *row, int to_row) {
+    uint8_t *r = layer + llm__kv_off(c, seq, p);
+    int h;
+    for (h = 0; h < c->model->n_head_kv; h++) {
+        uint8_t *cache = r + (size_t)h * c->kv_head_step, *packed = row + (size_t)h * c->kv_head_bytes;
+        if (to_row) memcpy(packed, cache, c->kv_head_bytes);
+        else memcpy(cache, packed, c->kv_head_bytes);
+    }
 }
 
 /* ---- matrix multiplication: y[col][row] = W[row] . x[col] ---- */
@@ -7640,7 +7772,7 @@ static void llm__attn_task(void *arg, int task, int ith) {
     const llm__layer *L = &m->layers[j->layer];
     int hd = m->head_dim, groups = m->n_head / j->nh, t = task / groups, h0 = task % groups * j->nh;
     int kvh = h0 / (m->n_head / m->n_head_kv), pos = c->tok_pos[t];
-    size_t head_off = llm__type_row_bytes(c->kv_elt, (int64_t)kvh * hd); /* whole blocks: hd is a multiple of the block */
+    size_t head_off = (size_t)kvh * c->kv_head_step;
     llm__attn_head a;
     a.q = c->q + (size_t)t * m->n_q + (size_t)h0 * hd;
     a.out = c->att + (size_t)t * m->n_q + (size_t)h0 * hd;
@@ -7650,7 +7782,7 @@ static void llm__attn_task(void *arg, int task, int ith) {
     a.v = c->v_cache + (size_t)j->layer * c->kv_layer_bytes + head_off;
     a.tab = c->seq_tab + (size_t)c->tok_seq[t] * c->seq_max_blocks; /* the token's own sequence */
     a.blk_bytes = (size_t)c->kv_block * c->kv_row_bytes;
-    a.row_bytes = c->kv_row_bytes;
+    a.row_bytes = c->kv_head_bytes;
     a.sh = c->kv_block_shift;
     a.msk = c->kv_block - 1;
     a.hd = hd;
@@ -7726,8 +7858,7 @@ static void llm__qkv_task(void *arg, int t, int ith) {
     int nq = m->n_q, nkv = m->n_kv, hd = m->head_dim, pos = c->tok_pos[t], h, i;
     float *q = c->q + (size_t)t * nq, *k = c->k + (size_t)t * nkv, *v = c->v + (size_t)t * nkv;
     float *cs = c->rope_cs + (size_t)t * m->n_rot;
-    size_t off = (size_t)j->layer * c->kv_layer_bytes + llm__kv_off(c, c->tok_seq[t], pos);
-    llm__from_float_fn kv_put = c->kern.from_float[c->kv_elt];
+    size_t lo = (size_t)j->layer * c->kv_layer_bytes;
     (void)ith;
     if (L->wqkv) { /* rows q | k | v */
         const float *f = c->tmp + (size_t)t * c->n_tmp;
@@ -7752,8 +7883,8 @@ static void llm__qkv_task(void *arg, int t, int ith) {
         float s = 1.0f / sqrtf((float)hd);
         for (i = 0; i < nq; i++) q[i] *= s;
     }
-    kv_put(k, c->k_cache + off, nkv);
-    kv_put(v, c->v_cache + off, nkv);
+    llm__kv_row_put(c, c->k_cache + lo, c->tok_seq[t], pos, k);
+    llm__kv_row_put(c, c->v_cache + lo, c->tok_seq[t], pos, v);
 }
 
 /* The gated activation: act(gate) * up, from hb/hb2 (or a fused [gate | up] in tmp) into hb. */
@@ -7976,21 +8107,20 @@ static int llm__backend_lost(llm_context *c, int r) {
    CPU cache (to_device 0: into the CPU cache), n_batch rows at a time through the k, v scratch. */
 static int llm__backend_kv(llm_context *c, int to_device) {
     const llm_model *m = c->model;
-    const llm__type_traits *t = &llm__types[c->kv_elt];
     int l, p, n, i, r, n_past = c->seq_len[0];
     for (l = c->gpu_first; c->gpu_first >= 0 && l < m->n_layer; l++)
         for (p = 0; p < n_past; p += n) {
             uint8_t *kr = c->k_cache + (size_t)l * c->kv_layer_bytes, *vr = c->v_cache + (size_t)l * c->kv_layer_bytes;
             n = n_past - p < c->n_batch ? n_past - p : c->n_batch;
             for (i = 0; to_device && i < n; i++) {
-                t->to_float(kr + llm__kv_off(c, 0, p + i), c->k + (size_t)i * m->n_kv, m->n_kv);
-                t->to_float(vr + llm__kv_off(c, 0, p + i), c->v + (size_t)i * m->n_kv, m->n_kv);
+                llm__kv_row_get(c, kr, 0, p + i, c->k + (size_t)i * m->n_kv);
+                llm__kv_row_get(c, vr, 0, p + i, c->v + (size_t)i * m->n_kv);
             }
             r = m->backend->kv_copy(c->backend_ctx, l, p, n, c->k, c->v, to_device, c->err, sizeof c->err);
             if (r != LLM_OK) return llm__backend_lost(c, r);
             for (i = 0; !to_device && i < n; i++) {
-                c->kern.from_float[c->kv_elt](c->k + (size_t)i * m->n_kv, kr + llm__kv_off(c, 0, p + i), m->n_kv);
-                c->kern.from_float[c->kv_elt](c->v + (size_t)i * m->n_kv, vr + llm__kv_off(c, 0, p + i), m->n_kv);
+                llm__kv_row_put(c, kr, 0, p + i, c->k + (size_t)i * m->n_kv);
+                llm__kv_row_put(c, vr, 0, p + i, c->v + (size_t)i * m->n_kv);
             }
         }
     return LLM_OK;
@@ -8216,6 +8346,8 @@ LLMDEF llm_context *llm_context_new(llm_model *m, const llm_context_params *p, c
     c->kv_elt = llm__kv_elt_type(s.kv_type);
     c->kv_layer_bytes = s.kv_layer_bytes;
     c->kv_row_bytes = llm__type_row_bytes(c->kv_elt, m->n_kv);
+    c->kv_head_bytes = llm__type_row_bytes(c->kv_elt, m->head_dim);
+    c->kv_head_step = (size_t)s.kv_block * c->kv_head_bytes;
     c->n_seq_max = s.n_seq_max;
     c->kv_block = s.kv_block;
     c->kv_block_shift = s.kv_block_shift;
@@ -8396,18 +8528,17 @@ LLMDEF void llm_context_truncate(llm_context *c, int n_keep) {
     llm_seq_truncate(c, 0, n_keep);
 }
 
-/* Rotates a key row (all heads) from position p to p + delta: RoPE angles add, so this is
-   the rotation of position delta, with the layer's base and factors (but not the attention
-   factor, already in the key). */
-static void llm__kv_rerope(llm_context *c, int layer, uint8_t *row, int delta, float *tmp) {
+/* Rotates the keys (all heads) of sequence 0's position p in a layer's K by delta positions:
+   RoPE angles add, so this is the rotation of position delta, with the layer's base and
+   factors (but not the attention factor, already in the key). */
+static void llm__kv_rerope(llm_context *c, int layer, uint8_t *k, int p, int delta, float *tmp) {
     const llm_model *m = c->model;
-    const llm__type_traits *t = &llm__types[c->kv_elt];
     float cs[512];
-    t->to_float(row, tmp, m->n_kv);
+    llm__kv_row_get(c, k, 0, p, tmp);
     llm__rope rope = llm__rope_of(c, layer, 0);
     llm__rope_table(cs, delta, &rope);
     llm__rope_apply(tmp, m->n_head_kv, m->head_dim, m->n_rot, cs, m->ar->rope_neox);
-    c->kern.from_float[c->kv_elt](tmp, row, m->n_kv);
+    llm__kv_row_put(c, k, 0, p, tmp);
 }
 
 LLMDEF int llm_context_shift(llm_context *c, int n_keep, int n_discard) {
@@ -8424,10 +8555,9 @@ LLMDEF int llm_context_shift(llm_context *c, int n_keep, int n_discard) {
     for (l = 0; l < m->n_layer; l++) {
         uint8_t *k = c->k_cache + (size_t)l * c->kv_layer_bytes, *v = c->v_cache + (size_t)l * c->kv_layer_bytes;
         for (p = n_keep; p < n_keep + n_move; p++) { /* row by row, upwards: a row moves down, never over one still to move */
-            size_t to = llm__kv_off(c, 0, p), from = llm__kv_off(c, 0, p + n_discard);
-            memcpy(k + to, k + from, c->kv_row_bytes);
-            memcpy(v + to, v + from, c->kv_row_bytes);
-            llm__kv_rerope(c, l, k + to, -n_discard, c->tmp);
+            llm__kv_row_move(c, k, p, p + n_discard);
+            llm__kv_row_move(c, v, p, p + n_discard);
+            llm__kv_rerope(c, l, k, p, -n_discard, c->tmp);
         }
     }
     llm_seq_truncate(c, 0, n_past - n_discard);
@@ -8459,16 +8589,11 @@ LLMDEF size_t llm_context_state_size(const llm_context *c) {
            2 * (size_t)c->model->n_layer * (size_t)c->seq_len[0] * c->kv_row_bytes;
 }
 
-/* Copies the rows of positions [0, n) of seq, block by block, between a layer's cache and
-   packed rows: to_rows 1 reads the cache, 0 writes it. */
+/* Copies the rows of positions [0, n) of seq between a layer's cache and packed rows (a
+   position's heads side by side, as the state keeps them): to_rows 1 reads the cache. */
 static void llm__kv_rows_copy(const llm_context *c, uint8_t *layer, int seq, int n, uint8_t *rows, int to_rows) {
     int p;
-    for (p = 0; p < n; p += c->kv_block) {
-        size_t bytes = (size_t)(n - p < c->kv_block ? n - p : c->kv_block) * c->kv_row_bytes;
-        uint8_t *cache = layer + llm__kv_off(c, seq, p), *packed = rows + (size_t)p * c->kv_row_bytes;
-        if (to_rows) memcpy(packed, cache, bytes);
-        else memcpy(cache, packed, bytes);
-    }
+    for (p = 0; p < n; p++) llm__kv_row_copy(c, layer, seq, p, rows + (size_t)p * c->kv_row_bytes, to_rows);
 }
 
 static void llm__put32(uint8_t *p, uint32_t v) {
