@@ -119,6 +119,21 @@ static void test_state_save_restore(void) {
         t_continue(b, 30, tb);
         T_CHECK(memcmp(ta, tb, sizeof ta) == 0, "kv %d: continuation after restore differs", kv);
         T_CHECK(memcmp(llm_logits(a, -1), llm_logits(b, -1), sizeof(float) * (size_t)llm_model_n_vocab(m)) == 0, "logits differ");
+        { /* into blocks of 8 positions (a context's own layout): the state keeps a position's
+             heads side by side, whatever the blocks, so the continuation is the same */
+            llm_context_params cp = llm_context_default_params();
+            char err[256];
+            cp.n_ctx = 128;
+            cp.kv_type = (llm_kv_type)kv;
+            cp.kv_block = 8;
+            w = llm_context_new(m, &cp, err, sizeof err);
+            T_CHECK(w && llm_context_state_load(w, buf, need) == LLM_OK, "load into 8-position blocks: %s", w ? llm_context_error(w) : err);
+            if (w) {
+                t_continue(w, 30, tb);
+                T_CHECK(memcmp(ta, tb, sizeof ta) == 0, "kv %d: continuation in 8-position blocks differs", kv);
+                llm_context_free(w);
+            }
+        }
         /* refusals: truncated, corrupted, another cache type */
         T_CHECK(llm_context_state_load(b, buf, need - 1) == LLM_ERR_FORMAT, "truncated state accepted");
         buf[0] = 'X';
