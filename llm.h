@@ -1418,18 +1418,23 @@ typedef void (*llm__gemm_fn)(int n, const uint8_t *w, size_t ws, int nr, const u
    kernel multiplies then adds, unfused, so all give the same bits. */
 typedef void (*llm__axpy_fn)(int n, float a, const uint8_t *x, float *y);
 
-/* Attention of one token for nh query heads that share a KV head: per head j, softmax(q_j.K *
-   scale) V over positions p0..p1 - 1 of a sequence's cache (row p: tab[p >> sh] * blk_bytes +
-   (p & msk) * row_bytes past k or v, which point at the KV head's offset). q and out: nh heads
-   of hd values; s: scratch for head j's scores at s + j * s_stride, indexed by position. */
-#define LLM__ATTN_GROUP 8 /* the most query heads one task takes */
+/* Attention of nt tokens at consecutive positions for nh query heads that share a KV head:
+   per token i and head j, softmax(q.K * scale) V over positions p0 .. p1 + i - 1 of a
+   sequence's cache (row p: tab[p >> sh] * blk_bytes + (p & msk) * row_bytes past k or v, which
+   point at the KV head's offset). Token i's nh heads of hd values are at q + i * q_stride (its
+   outputs likewise at out); s: scratch for the scores of query i * nh + j at s + (i * nh + j) *
+   s_stride, indexed by position; qs: scratch for the queries as a kernel takes them (up to
+   LLM__ATTN_GROUP * LLM__ATTN_TOKENS of 256 floats). Only the AVX2 F16 kernel takes nt > 1
+   (llm__kernels.attn_f16_nt). */
+#define LLM__ATTN_GROUP 8  /* the most query heads one task takes */
+#define LLM__ATTN_TOKENS 4 /* the most tokens one task takes (their K and V rows widened once) */
 typedef struct llm__attn_head {
     const float *q;
-    float *out, *s;
+    float *out, *s, *qs;
     const uint8_t *k, *v;
     const int32_t *tab;
-    size_t blk_bytes, row_bytes, s_stride;
-    int sh, msk, hd, nh, p0, p1;
+    size_t blk_bytes, row_bytes, s_stride, q_stride;
+    int sh, msk, hd, nh, nt, p0, p1;
     float scale, cap;
 } llm__attn_head;
 typedef void (*llm__attn_fn)(const llm__attn_head *a);
@@ -3009,6 +3014,7 @@ typedef struct llm__kernels {
     llm__from_float_fn gemm_x[LLM_TYPE_COUNT];
     llm__axpy_fn axpy_f32, axpy_f16;
     llm__attn_fn attn_f16, attn_q8_0; /* an F16, a Q8_0 cache; NULL: the generic steps of llm__attn_task */
+    int attn_f16_nt;                  /* the most tokens attn_f16 takes in one call (1 or LLM__ATTN_TOKENS) */
     void (*swiglu)(float *g, const float *u, int n); /* g = silu(g) * u */
 } llm__kernels;
 
@@ -3150,6 +3156,15 @@ static void llm__swiglu(float *g, const float *u, int n) {
 /* The row of position p in a cache (k or v of llm__attn_head). */
 static const uint8_t *llm__attn_row(const llm__attn_head *a, const uint8_t *base, int p) {
     return base + (size_t)a->tab[p >> a->sh] * a->blk_bytes + (size_t)(p & a->msk) * a->row_bytes;
+}
+
+/* One past the last position any of the call's tokens sees. */
+LLM__UNUSED static int llm__attn_end(const llm__attn_head *a) { return a->p1 + a->nt - 1; }
+
+/* How many of the positions p .. p + 7 token i sees (0 once it sees none from p on). */
+LLM__UNUSED static int llm__attn_seen(const llm__attn_head *a, int i, int p) {
+    int n = a->p1 + i - p;
+    return n < 0 ? 0 : n < 8 ? n : 8;
 }
 
 /* ---- AVX2 + FMA + F16C (x86-64, chosen at run time) ---- */
@@ -4724,7 +4739,7 @@ LLM__TARGET_AVX2 static void llm__attn_rows_f16_avx2(const llm__attn_head *a, co
     for (j = 0; j < 8; j++) {
         const uint8_t *r = llm__attn_row(a, base, p + (j < m ? j : 0));
         for (i = 0; i < a->hd; i += 8) _mm256_storeu_ps(rows[j] + i, llm__f16x8_avx2(r + 2 * i));
-        if (p + 16 + j < a->p1) llm__attn_prefetch(a, base, p + 16 + j, 2 * a->hd);
+        if (p + 16 + j < llm__attn_end(a)) llm__attn_prefetch(a, base, p + 16 + j, 2 * a->hd);
     }
 }
 
@@ -4759,19 +4774,21 @@ LLM__TARGET_AVX2 static void llm__attn_softmax_avx2(float *s, int p0, int p1, fl
 
 typedef void (*llm__attn_rows_fn)(const llm__attn_head *a, const uint8_t *base, int p, int m, float (*rows)[256]);
 
-/* out[h] = sum over p of w[h][p] V[p] for the task's heads (w: the softmax weights in a->s),
-   eight positions' V rows widened at a time by rows_of, 64 outputs of a head in registers. */
+/* out = sum over p of w[p] V[p] for each of the call's queries (w: the softmax weights in
+   a->s), eight positions' V rows widened at a time by rows_of for all of them, 64 outputs of a
+   query in registers. */
 LLM__TILE_INLINE void llm__attn_values_avx2(const llm__attn_head *a, llm__attn_rows_fn rows_of) {
-    const int hd = a->hd, nh = a->nh;
+    const int hd = a->hd, nh = a->nh, pe = llm__attn_end(a);
     float rows[8][256];
     int h, p, j, k, c0;
-    for (h = 0; h < nh; h++) memset(a->out + (size_t)h * hd, 0, sizeof(float) * (size_t)hd);
-    for (p = a->p0; p < a->p1; p += 8) {
-        int m = a->p1 - p < 8 ? a->p1 - p : 8;
-        rows_of(a, a->v, p, m, rows);
-        for (h = 0; h < nh; h++) {
+    for (h = 0; h < a->nt * nh; h++) memset(a->out + (size_t)(h / nh) * a->q_stride + (size_t)(h % nh) * hd, 0, sizeof(float) * (size_t)hd);
+    for (p = a->p0; p < pe; p += 8) {
+        rows_of(a, a->v, p, pe - p < 8 ? pe - p : 8, rows);
+        for (h = 0; h < a->nt * nh; h++) { /* query h: token h / nh, head h % nh */
+            const int m = llm__attn_seen(a, h / nh, p);
             const float *w = a->s + (size_t)h * a->s_stride + p;
-            float *o = a->out + (size_t)h * hd;
+            float *o = a->out + (size_t)(h / nh) * a->q_stride + (size_t)(h % nh) * hd;
+            if (m == 0) continue;
             for (c0 = 0; c0 + 64 <= hd; c0 += 64) { /* 64 outputs in registers */
                 __m256 acc[8];
                 LLM__UNROLL for (k = 0; k < 8; k++) acc[k] = _mm256_loadu_ps(o + c0 + 8 * k);
@@ -4790,32 +4807,35 @@ LLM__TILE_INLINE void llm__attn_values_avx2(const llm__attn_head *a, llm__attn_r
     }
 }
 
-/* llm__attn_task's steps for an F16 cache and a head size that is a multiple of 8 (up to 256).
-   Eight positions' K (then V) rows are widened once for all nh heads (F16C conversion is the
-   costly part here). Each head's scores are the FMA chain and lane sum of
-   llm__vec_dot_f16_f16_avx2 (the same bits); exp, the order of the sum and V's fused
-   multiply-adds round otherwise than the generic steps (test_attn_heads bounds both against
-   the math in double). A head's bits do not depend on nh. */
+/* llm__attn_task's steps for an F16 cache and a head size that is a multiple of 8 (up to 256),
+   for up to LLM__ATTN_TOKENS tokens at once. Eight positions' K (then V) rows are widened once
+   for all the call's queries (F16C conversion is the costly part here). Each query's scores
+   are the FMA chain and lane sum of llm__vec_dot_f16_f16_avx2 (the same bits); exp, the order
+   of the sum and V's fused multiply-adds round otherwise than the generic steps
+   (test_attn_heads bounds both against the math in double). A query's bits do not depend on
+   which others share its call. */
 LLM__TARGET_AVX2 static void llm__attn_heads_f16_avx2(const llm__attn_head *a) {
-    const int hd = a->hd, p0 = a->p0, p1 = a->p1, nh = a->nh;
-    float q[LLM__ATTN_GROUP][256], rows[8][256], mx[LLM__ATTN_GROUP], lanes[8];
-    __m256 vmx[LLM__ATTN_GROUP];
+    enum { NQ = LLM__ATTN_GROUP * LLM__ATTN_TOKENS };
+    const int hd = a->hd, p0 = a->p0, pe = llm__attn_end(a), nh = a->nh, nq = a->nt * a->nh;
+    float rows[8][256], mx[NQ], lanes[8];
+    __m256 vmx[NQ];
     int i, j, h, p;
-    for (h = 0; h < nh; h++) { /* q rounded to F16, as the generic path converts it for the dot */
-        for (i = 0; i < hd; i += 8)
-            _mm256_storeu_ps(q[h] + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(a->q + (size_t)h * hd + i), _MM_FROUND_TO_NEAREST_INT)));
+    for (h = 0; h < nq; h++) { /* q rounded to F16, as the generic path converts it for the dot */
+        const float *src = a->q + (size_t)(h / nh) * a->q_stride + (size_t)(h % nh) * hd;
+        for (i = 0; i < hd; i += 8) _mm256_storeu_ps(a->qs + h * hd + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT)));
         mx[h] = -INFINITY;
         vmx[h] = _mm256_set1_ps(-INFINITY);
     }
-    for (p = p0; p < p1; p += 8) {
-        int m = p1 - p < 8 ? p1 - p : 8;
-        llm__attn_rows_f16_avx2(a, a->k, p, m, rows);
-        for (h = 0; h < nh; h++) {
+    for (p = p0; p < pe; p += 8) {
+        llm__attn_rows_f16_avx2(a, a->k, p, pe - p < 8 ? pe - p : 8, rows);
+        for (h = 0; h < nq; h++) {
+            const int m = llm__attn_seen(a, h / nh, p);
             float *s = a->s + (size_t)h * a->s_stride;
             __m256 acc[8];
+            if (m == 0) continue;
             LLM__UNROLL for (j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
             for (i = 0; i < hd; i += 8) {
-                __m256 qi = _mm256_loadu_ps(q[h] + i);
+                __m256 qi = _mm256_loadu_ps(a->qs + h * hd + i);
                 LLM__UNROLL for (j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(rows[j] + i), qi, acc[j]);
             }
             if (m == 8 && a->cap <= 0.0f) {
@@ -4831,10 +4851,10 @@ LLM__TARGET_AVX2 static void llm__attn_heads_f16_avx2(const llm__attn_head *a) {
             }
         }
     }
-    for (h = 0; h < nh; h++) {
+    for (h = 0; h < nq; h++) {
         _mm256_storeu_ps(lanes, vmx[h]);
         for (j = 0; j < 8; j++) mx[h] = lanes[j] > mx[h] ? lanes[j] : mx[h];
-        llm__attn_softmax_avx2(a->s + (size_t)h * a->s_stride, p0, p1, mx[h], 1);
+        llm__attn_softmax_avx2(a->s + (size_t)h * a->s_stride, p0, a->p1 + h / nh, mx[h], 1);
     }
     llm__attn_values_avx2(a, llm__attn_rows_f16_avx2);
 }
@@ -4851,7 +4871,7 @@ LLM__TARGET_AVX2 static void llm__attn_rows_q8_0_avx2(const llm__attn_head *a, c
                 _mm256_storeu_ps(rows[j] + i + k,
                                  _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(r + 2 + k))))));
         }
-        if (p + 16 + j < a->p1) llm__attn_prefetch(a, base, p + 16 + j, a->hd / 32 * LLM__Q8_0_BYTES);
+        if (p + 16 + j < llm__attn_end(a)) llm__attn_prefetch(a, base, p + 16 + j, a->hd / 32 * LLM__Q8_0_BYTES);
     }
 }
 
@@ -5760,6 +5780,7 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
     k->axpy_f32 = llm__axpy_f32;
     k->axpy_f16 = llm__axpy_f16;
     k->attn_f16 = NULL;
+    k->attn_f16_nt = 1;
     k->attn_q8_0 = NULL;
     k->swiglu = llm__swiglu;
 #if defined(LLM__AVX2)
@@ -5802,6 +5823,7 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
         k->axpy_f32 = llm__axpy_f32_avx2;
         k->axpy_f16 = llm__axpy_f16_avx2;
         k->attn_f16 = llm__attn_heads_f16_avx2;
+        k->attn_f16_nt = LLM__ATTN_TOKENS;
         k->attn_q8_0 = llm__attn_heads_q8_0_avx2;
         k->swiglu = llm__swiglu_avx2;
         k->gemm[LLM_TYPE_Q6_K] = llm__gemm_q6_K_avx2;
@@ -7379,8 +7401,9 @@ struct llm_context {
     int32_t *moe_tok;                   /* [n_batch] tokens routed to the current expert */
     uint8_t *xq;                        /* activations in a vec_dot type, xq_stride apart */
     size_t xq_stride;
-    float *scores;                      /* [n_threads][attn_group][n_ctx] attention weights */
-    int attn_group;                     /* query heads one attention task may take */
+    float *scores;                      /* [n_threads][attn_group * attn_tokens][n_ctx + head_dim] attention weights, then queries */
+    int attn_group, attn_tokens;        /* query heads and tokens one attention task may take */
+    size_t scores_stride;               /* floats of scores per thread */
     uint8_t *head_tmp;                  /* [n_threads][head_tmp_stride] q in the cache type */
     size_t head_tmp_stride;
     float *logits;                      /* [n_outputs][n_vocab] */
@@ -7693,7 +7716,8 @@ static float llm__gelu_table(const uint16_t *tab, float x) {
 
 typedef struct llm__attn_job {
     llm_context *c;
-    int layer, nh; /* nh: query heads per task (llm__attn_heads_per_task) */
+    int layer, n; /* the batch's n tokens */
+    int nh, nt;   /* query heads and tokens per task (llm__attn_heads_per_task, llm__attn_tokens_per_task) */
 } llm__attn_job;
 
 /* One head's attention (a->nh is 1) for any cache type, one vec_dot per position; tmp: the
@@ -7749,13 +7773,22 @@ static void llm__attn_heads_generic(const llm_context *c, const llm__attn_head *
     }
 }
 
-/* Query heads per attention task for n tokens: as many of a KV head's as the scratch holds
-   (c->attn_group), fewer while that would leave fewer than two tasks per thread. Only the
-   split changes with it, never a result. */
-static int llm__attn_heads_per_task(const llm_context *c, int n) {
+/* Tokens per attention task: LLM__ATTN_TOKENS where the context's kernel takes several (an
+   F16 cache with AVX2) and the batch has several, else 1. It depends on neither the thread
+   count nor the split: a query's arithmetic is the same in any call. */
+static int llm__attn_tokens_per_task(const llm_context *c, int n) {
+    int hd = c->model->head_dim;
+    if (n < 2 || c->attn_tokens < 2 || !c->kern.attn_f16 || c->kv_elt != LLM_TYPE_F16 || hd % 8 != 0 || hd > 256) return 1;
+    return c->kern.attn_f16_nt < c->attn_tokens ? c->kern.attn_f16_nt : c->attn_tokens;
+}
+
+/* Query heads per attention task for n tokens, nt to a task: as many of a KV head's as the
+   scratch holds (c->attn_group), fewer while that would leave fewer than two tasks per
+   thread. Only the split changes with it, never a result. */
+static int llm__attn_heads_per_task(const llm_context *c, int n, int nt) {
     const llm_model *m = c->model;
     int g = m->n_head / m->n_head_kv, nh = c->attn_group, d;
-    while (nh > 1 && (int64_t)n * (m->n_head / nh) < 2 * (int64_t)c->pool.n_threads) {
+    while (nh > 1 && (int64_t)((n + nt - 1) / nt) * (m->n_head / nh) < 2 * (int64_t)c->pool.n_threads) {
         for (d = nh - 1; g % d != 0; d--) {
         }
         nh = d;
@@ -7763,21 +7796,19 @@ static int llm__attn_heads_per_task(const llm_context *c, int n) {
     return nh;
 }
 
-/* One token and j->nh query heads of one KV head: softmax(q.K * scale) V over the positions
-   the token sees (all before it, or the last n_swa on sliding-window layers). */
-static void llm__attn_task(void *arg, int task, int ith) {
-    const llm__attn_job *j = (const llm__attn_job *)arg;
+/* Token t's attention for j->nh query heads from h0 (one KV head's), for one token. */
+static llm__attn_head llm__attn_setup(const llm__attn_job *j, int t, int h0, int ith) {
     llm_context *c = j->c;
     const llm_model *m = c->model;
-    const llm__layer *L = &m->layers[j->layer];
-    int hd = m->head_dim, groups = m->n_head / j->nh, t = task / groups, h0 = task % groups * j->nh;
-    int kvh = h0 / (m->n_head / m->n_head_kv), pos = c->tok_pos[t];
+    int hd = m->head_dim, kvh = h0 / (m->n_head / m->n_head_kv), pos = c->tok_pos[t];
     size_t head_off = (size_t)kvh * c->kv_head_step;
     llm__attn_head a;
     a.q = c->q + (size_t)t * m->n_q + (size_t)h0 * hd;
     a.out = c->att + (size_t)t * m->n_q + (size_t)h0 * hd;
-    a.s = c->scores + (size_t)ith * c->attn_group * c->n_ctx;
+    a.q_stride = (size_t)m->n_q;
+    a.s = c->scores + (size_t)ith * c->scores_stride;
     a.s_stride = (size_t)c->n_ctx;
+    a.qs = a.s + (size_t)c->attn_group * c->attn_tokens * (size_t)c->n_ctx;
     a.k = c->k_cache + (size_t)j->layer * c->kv_layer_bytes + head_off;
     a.v = c->v_cache + (size_t)j->layer * c->kv_layer_bytes + head_off;
     a.tab = c->seq_tab + (size_t)c->tok_seq[t] * c->seq_max_blocks; /* the token's own sequence */
@@ -7787,13 +7818,44 @@ static void llm__attn_task(void *arg, int task, int ith) {
     a.msk = c->kv_block - 1;
     a.hd = hd;
     a.nh = j->nh;
-    a.p0 = L->swa && pos >= m->n_swa ? pos - m->n_swa + 1 : 0;
+    a.nt = 1;
+    a.p0 = m->layers[j->layer].swa && pos >= m->n_swa ? pos - m->n_swa + 1 : 0;
     a.p1 = pos + 1;
     a.scale = m->ar->q_prescale ? 1.0f : 1.0f / sqrtf((float)hd);
     a.cap = m->attn_softcap;
-    if (c->kern.attn_f16 && c->kv_elt == LLM_TYPE_F16 && hd % 8 == 0 && hd <= 256) c->kern.attn_f16(&a);
-    else if (c->kern.attn_q8_0 && c->kv_elt == LLM_TYPE_Q8_0 && hd % 32 == 0 && hd <= 256) c->kern.attn_q8_0(&a);
-    else llm__attn_heads_generic(c, &a, c->head_tmp + (size_t)ith * c->head_tmp_stride);
+    return a;
+}
+
+/* Whether tokens t .. t + nt - 1 can share a call: one sequence at consecutive positions, and
+   no sliding window (where each token would start elsewhere). */
+static int llm__attn_run_of(const llm_context *c, const llm__layer *L, int t, int nt) {
+    int i;
+    if (L->swa) return 0;
+    for (i = 1; i < nt; i++)
+        if (c->tok_seq[t + i] != c->tok_seq[t] || c->tok_pos[t + i] != c->tok_pos[t] + i) return 0;
+    return 1;
+}
+
+/* Up to j->nt tokens and j->nh query heads of one KV head: softmax(q.K * scale) V over the
+   positions each token sees (all before it, or the last n_swa on sliding-window layers). */
+static void llm__attn_task(void *arg, int task, int ith) {
+    const llm__attn_job *j = (const llm__attn_job *)arg;
+    llm_context *c = j->c;
+    const llm_model *m = c->model;
+    int hd = m->head_dim, groups = m->n_head / j->nh, t0 = task / groups * j->nt, h0 = task % groups * j->nh;
+    int nt = j->n - t0 < j->nt ? j->n - t0 : j->nt, t;
+    llm__attn_head a = llm__attn_setup(j, t0, h0, ith);
+    if (nt > 1 && llm__attn_run_of(c, &m->layers[j->layer], t0, nt)) { /* the F16 kernel (llm__attn_tokens_per_task) */
+        a.nt = nt;
+        c->kern.attn_f16(&a);
+        return;
+    }
+    for (t = t0; t < t0 + nt; t++) {
+        a = llm__attn_setup(j, t, h0, ith);
+        if (c->kern.attn_f16 && c->kv_elt == LLM_TYPE_F16 && hd % 8 == 0 && hd <= 256) c->kern.attn_f16(&a);
+        else if (c->kern.attn_q8_0 && c->kv_elt == LLM_TYPE_Q8_0 && hd % 32 == 0 && hd <= 256) c->kern.attn_q8_0(&a);
+        else llm__attn_heads_generic(c, &a, c->head_tmp + (size_t)ith * c->head_tmp_stride);
+    }
 }
 
 /* ---- per-token steps run as pool tasks ---- */
@@ -8038,7 +8100,9 @@ static int llm__forward(llm_context *c, const llm_token *tokens, int n, int n_ou
     rj.c = c;
     rj.tokens = tokens;
     aj.c = c;
-    aj.nh = llm__attn_heads_per_task(c, n);
+    aj.n = n;
+    aj.nt = llm__attn_tokens_per_task(c, n);
+    aj.nh = llm__attn_heads_per_task(c, n, aj.nt);
     for (t = 0; t < n; t++) pos_max = c->tok_pos[t] > pos_max ? c->tok_pos[t] : pos_max;
     /* 1. embeddings */
     llm__pool_run_sized(&c->pool, n, (double)n * e, llm__embed_task, &rj);
@@ -8058,7 +8122,7 @@ static int llm__forward(llm_context *c, const llm_token *tokens, int n, int n_ou
             llm__matmuls(c, 3, w, y, ld, c->xb, e, n);
         }
         llm__pool_run_sized(&c->pool, n, (double)n * (m->n_q + m->n_kv) * 16, llm__qkv_task, &rj);
-        llm__pool_run_sized(&c->pool, n * m->n_head / aj.nh, (double)n * m->n_q * (pos_max + 1), llm__attn_task, &aj);
+        llm__pool_run_sized(&c->pool, (n + aj.nt - 1) / aj.nt * (m->n_head / aj.nh), (double)n * m->n_q * (pos_max + 1), llm__attn_task, &aj);
         llm__matmul(c, L->wo, c->att, m->n_q, n, c->xb, e);
         llm__pool_run_sized(&c->pool, n, (double)n * e, llm__residual_task, &rj);
         /* 3. feed-forward: norm; act(gate) * up, down (or the experts); post-norm; residual */
@@ -8210,7 +8274,7 @@ LLMDEF int llm_default_threads(void) {
 /* Resolved sizes of a context: shared by llm_context_new and llm_context_estimate. */
 typedef struct llm__ctx_sizes {
     int n_ctx, n_batch, n_outputs, n_threads, n_ffw, n_tmp, n_qe;
-    int n_seq_max, kv_block, kv_block_shift, n_kv_blocks, seq_max_blocks, attn_group;
+    int n_seq_max, kv_block, kv_block_shift, n_kv_blocks, seq_max_blocks, attn_group, attn_tokens;
     llm_kv_type kv_type;
     size_t kv_layer_bytes, xq_stride, head_tmp_stride, scratch_bytes;
     uint64_t kv_bytes;
@@ -8273,6 +8337,7 @@ static int llm__ctx_resolve(const llm_model *m, const llm_context_params *p, llm
     /* the most query heads of one KV head an attention task takes: a divisor of the group */
     for (s->attn_group = LLM__ATTN_GROUP; (m->n_head / m->n_head_kv) % s->attn_group != 0; s->attn_group--) {
     }
+    s->attn_tokens = s->n_batch > 1 ? LLM__ATTN_TOKENS : 1;
     if (s->kv_type == LLM_KV_Q8_0 && m->head_dim % 32 != 0)
         return llm__errf(err, err_size, LLM_ERR_UNSUPPORTED, "a Q8_0 KV cache needs a head size that is a multiple of 32 (this model: %d)",
                          m->head_dim);
@@ -8283,7 +8348,8 @@ static int llm__ctx_resolve(const llm_model *m, const llm_context_params *p, llm
                                               (size_t)m->n_expert_used * ((size_t)m->n_embd + 2) + 1)) +
                 s->xq_stride;
     total = (uint64_t)s->n_batch * (per_token + 19 * 64 + 12) + (uint64_t)s->n_outputs * 4 +
-            (uint64_t)s->n_threads * (LLM__ALIGN64((uint64_t)s->attn_group * s->n_ctx * 4) + s->head_tmp_stride) +
+            (uint64_t)s->n_threads * (LLM__ALIGN64((uint64_t)s->attn_group * s->attn_tokens * ((uint64_t)s->n_ctx + (uint64_t)m->head_dim) * 4) +
+                                      s->head_tmp_stride) +
             (uint64_t)s->n_outputs * (uint64_t)m->vocab.n_vocab * 4 + 64;
     if (total > SIZE_MAX / 2) return llm__errf(err, err_size, LLM_ERR_ARG, "context scratch size overflows");
     s->scratch_bytes = (size_t)total;
@@ -8356,6 +8422,7 @@ LLMDEF llm_context *llm_context_new(llm_model *m, const llm_context_params *p, c
     c->xq_stride = s.xq_stride;
     c->head_tmp_stride = s.head_tmp_stride;
     c->attn_group = s.attn_group;
+    c->attn_tokens = s.attn_tokens;
     c->n_ffw = s.n_ffw;
     c->n_tmp = s.n_tmp;
     c->rope_factors = llm__rope_factors(m, s.n_ctx);
@@ -8388,7 +8455,8 @@ LLMDEF llm_context *llm_context_new(llm_model *m, const llm_context_params *p, c
     c->moe_sel = (int32_t *)llm__carve(&sp, nb * (size_t)m->n_expert_used * 4);
     c->moe_tok = (int32_t *)llm__carve(&sp, nb * 4);
     c->xq = (uint8_t *)llm__carve(&sp, nb * s.xq_stride);
-    c->scores = (float *)llm__carve(&sp, (size_t)s.n_threads * LLM__ALIGN64((size_t)s.attn_group * s.n_ctx * 4));
+    c->scores_stride = LLM__ALIGN64((size_t)s.attn_group * s.attn_tokens * ((size_t)s.n_ctx + (size_t)m->head_dim) * 4) / 4;
+    c->scores = (float *)llm__carve(&sp, (size_t)s.n_threads * c->scores_stride * 4);
     c->head_tmp = (uint8_t *)llm__carve(&sp, (size_t)s.n_threads * s.head_tmp_stride);
     c->logits = (float *)llm__carve(&sp, (size_t)s.n_outputs * (size_t)m->vocab.n_vocab * 4);
     c->tok_seq = (int32_t *)llm__carve(&sp, nb * 4);

@@ -594,12 +594,15 @@ static void t_attn_setup(t_attn_case *tc, int type, int hd, int n) {
 }
 
 static llm__attn_head t_attn_head(t_attn_case *tc, float *out, float *s, size_t s_stride, float cap) {
+    static float qs[LLM__ATTN_GROUP * LLM__ATTN_TOKENS * 256];
     llm__attn_head a;
     size_t head1 = llm__type_row_bytes(tc->type, tc->hd);
     memset(&a, 0, sizeof a);
     a.q = tc->q;
+    a.q_stride = 8 * (size_t)tc->hd;
     a.out = out;
     a.s = s;
+    a.qs = qs;
     a.s_stride = s_stride;
     a.k = tc->k + head1; /* KV head 1 */
     a.v = tc->v + head1;
@@ -610,6 +613,7 @@ static llm__attn_head t_attn_head(t_attn_case *tc, float *out, float *s, size_t 
     a.msk = 31;
     a.hd = tc->hd;
     a.nh = 8;
+    a.nt = 1;
     a.p0 = tc->n > 100 ? 5 : 0; /* a sliding window's start, sometimes */
     a.p1 = tc->n;
     a.scale = 1.0f / sqrtf((float)tc->hd);
@@ -677,9 +681,11 @@ static void test_attn_heads(void) {
     llm_context *c = (llm_context *)calloc(1, sizeof *c);
     float *sg = (float *)malloc(sizeof(float) * 8 * 517), *sf = (float *)malloc(sizeof(float) * 8 * 517);
     float *s1 = (float *)malloc(sizeof(float) * 517), og[8 * 256], of[8 * 256], o1[256];
+    float *q4 = (float *)malloc(sizeof(float) * 4 * 8 * 256), *o4 = (float *)malloc(sizeof(float) * 4 * 8 * 256);
+    float *s4 = (float *)malloc(sizeof(float) * 4 * 8 * 517);
     uint8_t tmp[2048];
     double worst_g[2] = {0, 0}, worst_f[2] = {0, 0};
-    int ti, hi, li, capi, h, p, i, n_cases = 0;
+    int ti, hi, li, capi, h, p, i, n_cases = 0, n_multi = 0;
     llm__kernels_init(&ks, LLM_CPU_SCALAR);
     llm__kernels_init(&kf, 0);
     c->kern = ks;
@@ -754,6 +760,25 @@ static void test_attn_heads(void) {
                         T_CHECK(memcmp(o1, of + 5 * a.hd, sizeof(float) * (size_t)a.hd) == 0, "type %d hd %d n %d: head 5 alone differs from its group",
                                 type, a.hd, a.p1);
                     }
+                    if (fast && f16 && kf.attn_f16_nt > 1 && a.p1 - 3 > a.p0) { /* four tokens in one call: each has its own call's bits */
+                        llm__attn_head b = t_attn_head(&tc, o4, s4, 517, a.cap);
+                        int t;
+                        for (i = 0; i < 4 * 8 * a.hd; i++) q4[i] = t_randn() * 2.0f;
+                        b.q = q4;
+                        b.out = o4;
+                        b.nt = 4;
+                        b.p1 = a.p1 - 3; /* token t sees positions up to p1 - 3 + t */
+                        fast(&b);
+                        for (t = 0; t < 4; t++) {
+                            llm__attn_head one = t_attn_head(&tc, of, sf, 517, a.cap);
+                            one.q = q4 + (size_t)t * 8 * a.hd;
+                            one.p1 = a.p1 - 3 + t;
+                            fast(&one);
+                            T_CHECK(memcmp(of, o4 + (size_t)t * 8 * a.hd, sizeof(float) * 8 * (size_t)a.hd) == 0,
+                                    "hd %d n %d: token %d of four in one call differs from its own call", a.hd, a.p1, t);
+                        }
+                        n_multi++;
+                    }
                     free(tc.k);
                     free(tc.v);
                     n_cases++;
@@ -769,10 +794,15 @@ static void test_attn_heads(void) {
     printf("       %d cases, worst error / max|V|: F16 generic %.2e, fast %s %.2e; Q8_0 generic %.2e, fast %s %.2e\n", n_cases, worst_g[0],
            kf.attn_f16 ? T_ATTN_NAME : "(none on this machine)", worst_f[0], worst_g[1], kf.attn_q8_0 ? T_ATTN_NAME : "(none on this machine)",
            worst_f[1]);
+    if (kf.attn_f16_nt > 1) printf("       F16, four tokens in one call: %d cases, each token the bits of its own call\n", n_multi);
+    else printf("       F16, several tokens in one call: the machine's kernel takes one token\n");
     free(c);
     free(sg);
     free(sf);
     free(s1);
+    free(q4);
+    free(o4);
+    free(s4);
 }
 
 /* SwiGLU (llm__kernels.swiglu, g = silu(g) * u): the generic and the machine's kernel against
