@@ -1424,8 +1424,8 @@ typedef void (*llm__axpy_fn)(int n, float a, const uint8_t *x, float *y);
    point at the KV head's offset). Token i's nh heads of hd values are at q + i * q_stride (its
    outputs likewise at out); s: scratch for the scores of query i * nh + j at s + (i * nh + j) *
    s_stride, indexed by position; qs: scratch for the queries as a kernel takes them (up to
-   LLM__ATTN_GROUP * LLM__ATTN_TOKENS of 256 floats). Only the AVX2 F16 kernel takes nt > 1
-   (llm__kernels.attn_f16_nt). */
+   LLM__ATTN_GROUP * LLM__ATTN_TOKENS of 256 floats). Only the AVX2 kernels take nt > 1
+   (llm__kernels.attn_f16_nt, attn_q8_0_nt). */
 #define LLM__ATTN_GROUP 8  /* the most query heads one task takes */
 #define LLM__ATTN_TOKENS 4 /* the most tokens one task takes (their K and V rows widened once) */
 typedef struct llm__attn_head {
@@ -3014,7 +3014,7 @@ typedef struct llm__kernels {
     llm__from_float_fn gemm_x[LLM_TYPE_COUNT];
     llm__axpy_fn axpy_f32, axpy_f16;
     llm__attn_fn attn_f16, attn_q8_0; /* an F16, a Q8_0 cache; NULL: the generic steps of llm__attn_task */
-    int attn_f16_nt;                  /* the most tokens attn_f16 takes in one call (1 or LLM__ATTN_TOKENS) */
+    int attn_f16_nt, attn_q8_0_nt;    /* the most tokens each takes in one call (1 or LLM__ATTN_TOKENS) */
     void (*swiglu)(float *g, const float *u, int n); /* g = silu(g) * u */
 } llm__kernels;
 
@@ -4780,28 +4780,30 @@ typedef void (*llm__attn_rows_fn)(const llm__attn_head *a, const uint8_t *base, 
 LLM__TILE_INLINE void llm__attn_values_avx2(const llm__attn_head *a, llm__attn_rows_fn rows_of) {
     const int hd = a->hd, nh = a->nh, pe = llm__attn_end(a);
     float rows[8][256];
-    int h, p, j, k, c0;
-    for (h = 0; h < a->nt * nh; h++) memset(a->out + (size_t)(h / nh) * a->q_stride + (size_t)(h % nh) * hd, 0, sizeof(float) * (size_t)hd);
+    int t, h, p, j, k, c0;
+    for (t = 0; t < a->nt; t++)
+        for (h = 0; h < nh; h++) memset(a->out + (size_t)t * a->q_stride + (size_t)h * hd, 0, sizeof(float) * (size_t)hd);
     for (p = a->p0; p < pe; p += 8) {
         rows_of(a, a->v, p, pe - p < 8 ? pe - p : 8, rows);
-        for (h = 0; h < a->nt * nh; h++) { /* query h: token h / nh, head h % nh */
-            const int m = llm__attn_seen(a, h / nh, p);
-            const float *w = a->s + (size_t)h * a->s_stride + p;
-            float *o = a->out + (size_t)(h / nh) * a->q_stride + (size_t)(h % nh) * hd;
-            if (m == 0) continue;
-            for (c0 = 0; c0 + 64 <= hd; c0 += 64) { /* 64 outputs in registers */
-                __m256 acc[8];
-                LLM__UNROLL for (k = 0; k < 8; k++) acc[k] = _mm256_loadu_ps(o + c0 + 8 * k);
-                for (j = 0; j < m; j++) {
-                    __m256 wj = _mm256_set1_ps(w[j]);
-                    LLM__UNROLL for (k = 0; k < 8; k++) acc[k] = _mm256_fmadd_ps(wj, _mm256_loadu_ps(rows[j] + c0 + 8 * k), acc[k]);
+        for (t = 0; t < a->nt; t++) {
+            const int m = llm__attn_seen(a, t, p);
+            for (h = 0; h < nh && m > 0; h++) {
+                const float *w = a->s + (size_t)(t * nh + h) * a->s_stride + p;
+                float *o = a->out + (size_t)t * a->q_stride + (size_t)h * hd;
+                for (c0 = 0; c0 + 64 <= hd; c0 += 64) { /* 64 outputs in registers */
+                    __m256 acc[8];
+                    LLM__UNROLL for (k = 0; k < 8; k++) acc[k] = _mm256_loadu_ps(o + c0 + 8 * k);
+                    for (j = 0; j < m; j++) {
+                        __m256 wj = _mm256_set1_ps(w[j]);
+                        LLM__UNROLL for (k = 0; k < 8; k++) acc[k] = _mm256_fmadd_ps(wj, _mm256_loadu_ps(rows[j] + c0 + 8 * k), acc[k]);
+                    }
+                    LLM__UNROLL for (k = 0; k < 8; k++) _mm256_storeu_ps(o + c0 + 8 * k, acc[k]);
                 }
-                LLM__UNROLL for (k = 0; k < 8; k++) _mm256_storeu_ps(o + c0 + 8 * k, acc[k]);
-            }
-            for (; c0 < hd; c0 += 8) {
-                __m256 acc = _mm256_loadu_ps(o + c0);
-                for (j = 0; j < m; j++) acc = _mm256_fmadd_ps(_mm256_set1_ps(w[j]), _mm256_loadu_ps(rows[j] + c0), acc);
-                _mm256_storeu_ps(o + c0, acc);
+                for (; c0 < hd; c0 += 8) {
+                    __m256 acc = _mm256_loadu_ps(o + c0);
+                    for (j = 0; j < m; j++) acc = _mm256_fmadd_ps(_mm256_set1_ps(w[j]), _mm256_loadu_ps(rows[j] + c0), acc);
+                    _mm256_storeu_ps(o + c0, acc);
+                }
             }
         }
     }
@@ -4819,9 +4821,10 @@ LLM__TARGET_AVX2 static void llm__attn_heads_f16_avx2(const llm__attn_head *a) {
     const int hd = a->hd, p0 = a->p0, pe = llm__attn_end(a), nh = a->nh, nq = a->nt * a->nh;
     float rows[8][256], mx[NQ], lanes[8];
     __m256 vmx[NQ];
-    int i, j, h, p;
+    int tok[NQ], i, j, h, p;
     for (h = 0; h < nq; h++) { /* q rounded to F16, as the generic path converts it for the dot */
         const float *src = a->q + (size_t)(h / nh) * a->q_stride + (size_t)(h % nh) * hd;
+        tok[h] = h / nh;
         for (i = 0; i < hd; i += 8) _mm256_storeu_ps(a->qs + h * hd + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT)));
         mx[h] = -INFINITY;
         vmx[h] = _mm256_set1_ps(-INFINITY);
@@ -4829,7 +4832,7 @@ LLM__TARGET_AVX2 static void llm__attn_heads_f16_avx2(const llm__attn_head *a) {
     for (p = p0; p < pe; p += 8) {
         llm__attn_rows_f16_avx2(a, a->k, p, pe - p < 8 ? pe - p : 8, rows);
         for (h = 0; h < nq; h++) {
-            const int m = llm__attn_seen(a, h / nh, p);
+            const int m = llm__attn_seen(a, tok[h], p);
             float *s = a->s + (size_t)h * a->s_stride;
             __m256 acc[8];
             if (m == 0) continue;
@@ -4854,7 +4857,7 @@ LLM__TARGET_AVX2 static void llm__attn_heads_f16_avx2(const llm__attn_head *a) {
     for (h = 0; h < nq; h++) {
         _mm256_storeu_ps(lanes, vmx[h]);
         for (j = 0; j < 8; j++) mx[h] = lanes[j] > mx[h] ? lanes[j] : mx[h];
-        llm__attn_softmax_avx2(a->s + (size_t)h * a->s_stride, p0, a->p1 + h / nh, mx[h], 1);
+        llm__attn_softmax_avx2(a->s + (size_t)h * a->s_stride, p0, a->p1 + tok[h], mx[h], 1);
     }
     llm__attn_values_avx2(a, llm__attn_rows_f16_avx2);
 }
@@ -4902,31 +4905,36 @@ LLM__TILE_INLINE __m256 llm__attn_dots_q8_0_avx2(const uint8_t *kr, const uint8_
    for four to eight heads at a time in the lanes of llm__attn_dots_q8_0_avx2, or for fewer
    heads by llm__dot_q8_0_avx2 itself; exp eight at a time, the sum in double, the weights in
    float (as the generic steps take them for a quantized cache); V widened eight positions at a
-   time and accumulated by FMA, as for an F16 cache. */
+   time and accumulated by FMA, as for an F16 cache. Up to LLM__ATTN_TOKENS tokens at once, as
+   the F16 kernel: their queries fill the lanes eight at a time. */
 LLM__TARGET_AVX2 static void llm__attn_heads_q8_0_avx2(const llm__attn_head *a) {
-    const int hd = a->hd, nh = a->nh;
-    uint8_t q8[LLM__ATTN_GROUP][256 / 32 * LLM__Q8_0_BYTES];
-    const uint8_t *ql[8];
-    float mx[LLM__ATTN_GROUP], d[8];
-    int h, p;
-    for (h = 0; h < nh; h++) {
-        llm__q8_0_from_float_avx2(a->q + (size_t)h * hd, q8[h], hd);
+    enum { NQ = LLM__ATTN_GROUP * LLM__ATTN_TOKENS };
+    const int hd = a->hd, nh = a->nh, nq = a->nt * a->nh, pe = llm__attn_end(a);
+    uint8_t q8[NQ][256 / 32 * LLM__Q8_0_BYTES];
+    const uint8_t *ql[NQ + 8];
+    float mx[NQ], d[NQ + 8];
+    int tok_end[NQ], h, g, p;
+    for (h = 0; h < nq; h++) {
+        llm__q8_0_from_float_avx2(a->q + (size_t)(h / nh) * a->q_stride + (size_t)(h % nh) * hd, q8[h], hd);
         mx[h] = -INFINITY;
+        tok_end[h] = a->p1 + h / nh;
     }
-    for (h = 0; h < 8; h++) ql[h] = q8[h < nh ? h : 0]; /* lanes past nh repeat head 0 */
-    for (p = a->p0; p < a->p1; p++) {
+    for (h = 0; h < nq + 8; h++) ql[h] = q8[h < nq ? h : 0]; /* lanes past nq repeat query 0 */
+    for (p = a->p0; p < pe; p++) {
         const uint8_t *kr = llm__attn_row(a, a->k, p);
-        if (p + 16 < a->p1) llm__attn_prefetch(a, a->k, p + 16, hd / 32 * LLM__Q8_0_BYTES);
-        if (nh >= 4) _mm256_storeu_ps(d, llm__attn_dots_q8_0_avx2(kr, ql, hd / 32));
-        else
-            for (h = 0; h < nh; h++) llm__dot_q8_0_avx2(hd, &d[h], kr, q8[h]);
-        for (h = 0; h < nh; h++) {
+        if (p + 16 < pe) llm__attn_prefetch(a, a->k, p + 16, hd / 32 * LLM__Q8_0_BYTES);
+        for (g = 0; g < nq; g += 8) /* eight queries at a time, in lanes; fewer than four by the dot */
+            if (nq - g >= 4) _mm256_storeu_ps(d + g, llm__attn_dots_q8_0_avx2(kr, ql + g, hd / 32));
+            else
+                for (h = g; h < nq; h++) llm__dot_q8_0_avx2(hd, &d[h], kr, q8[h]);
+        for (h = 0; h < nq; h++) {
             float *s = a->s + (size_t)h * a->s_stride + p;
+            if (p >= tok_end[h]) continue; /* past what query h's token sees */
             *s = (a->cap > 0.0f ? llm__softcap(d[h], a->cap) : d[h]) * a->scale;
             mx[h] = *s > mx[h] ? *s : mx[h];
         }
     }
-    for (h = 0; h < nh; h++) llm__attn_softmax_avx2(a->s + (size_t)h * a->s_stride, a->p0, a->p1, mx[h], 0);
+    for (h = 0; h < nq; h++) llm__attn_softmax_avx2(a->s + (size_t)h * a->s_stride, a->p0, tok_end[h], mx[h], 0);
     llm__attn_values_avx2(a, llm__attn_rows_q8_0_avx2);
 }
 
@@ -5782,6 +5790,7 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
     k->attn_f16 = NULL;
     k->attn_f16_nt = 1;
     k->attn_q8_0 = NULL;
+    k->attn_q8_0_nt = 1;
     k->swiglu = llm__swiglu;
 #if defined(LLM__AVX2)
     if (k->features & LLM_CPU_AVX2) {
@@ -5825,6 +5834,7 @@ static void llm__kernels_init(llm__kernels *k, unsigned allowed) {
         k->attn_f16 = llm__attn_heads_f16_avx2;
         k->attn_f16_nt = LLM__ATTN_TOKENS;
         k->attn_q8_0 = llm__attn_heads_q8_0_avx2;
+        k->attn_q8_0_nt = LLM__ATTN_TOKENS;
         k->swiglu = llm__swiglu_avx2;
         k->gemm[LLM_TYPE_Q6_K] = llm__gemm_q6_K_avx2;
         k->vec_dot[LLM_TYPE_IQ4_XS] = llm__vec_dot_iq4_xs_q8_K_avx2;
@@ -7774,12 +7784,14 @@ static void llm__attn_heads_generic(const llm_context *c, const llm__attn_head *
 }
 
 /* Tokens per attention task: LLM__ATTN_TOKENS where the context's kernel takes several (an
-   F16 cache with AVX2) and the batch has several, else 1. It depends on neither the thread
+   F16 or Q8_0 cache with AVX2) and the batch has several, else 1. It depends on neither the thread
    count nor the split: a query's arithmetic is the same in any call. */
 static int llm__attn_tokens_per_task(const llm_context *c, int n) {
     int hd = c->model->head_dim;
-    if (n < 2 || c->attn_tokens < 2 || !c->kern.attn_f16 || c->kv_elt != LLM_TYPE_F16 || hd % 8 != 0 || hd > 256) return 1;
-    return c->kern.attn_f16_nt < c->attn_tokens ? c->kern.attn_f16_nt : c->attn_tokens;
+    int nt = c->kv_elt == LLM_TYPE_F16 && c->kern.attn_f16 && hd % 8 == 0 && hd <= 256      ? c->kern.attn_f16_nt
+             : c->kv_elt == LLM_TYPE_Q8_0 && c->kern.attn_q8_0 && hd % 32 == 0 && hd <= 256 ? c->kern.attn_q8_0_nt
+                                                                                           : 1;
+    return n < 2 ? 1 : nt < c->attn_tokens ? nt : c->attn_tokens;
 }
 
 /* Query heads per attention task for n tokens, nt to a task: as many of a KV head's as the
@@ -7845,9 +7857,9 @@ static void llm__attn_task(void *arg, int task, int ith) {
     int hd = m->head_dim, groups = m->n_head / j->nh, t0 = task / groups * j->nt, h0 = task % groups * j->nh;
     int nt = j->n - t0 < j->nt ? j->n - t0 : j->nt, t;
     llm__attn_head a = llm__attn_setup(j, t0, h0, ith);
-    if (nt > 1 && llm__attn_run_of(c, &m->layers[j->layer], t0, nt)) { /* the F16 kernel (llm__attn_tokens_per_task) */
+    if (nt > 1 && llm__attn_run_of(c, &m->layers[j->layer], t0, nt)) { /* a kernel that takes them (llm__attn_tokens_per_task) */
         a.nt = nt;
-        c->kern.attn_f16(&a);
+        (c->kv_elt == LLM_TYPE_F16 ? c->kern.attn_f16 : c->kern.attn_q8_0)(&a);
         return;
     }
     for (t = t0; t < t0 + nt; t++) {

@@ -685,7 +685,7 @@ static void test_attn_heads(void) {
     float *s4 = (float *)malloc(sizeof(float) * 4 * 8 * 517);
     uint8_t tmp[2048];
     double worst_g[2] = {0, 0}, worst_f[2] = {0, 0};
-    int ti, hi, li, capi, h, p, i, n_cases = 0, n_multi = 0;
+    int ti, hi, li, capi, h, p, i, n_cases = 0, n_multi[2] = {0, 0};
     llm__kernels_init(&ks, LLM_CPU_SCALAR);
     llm__kernels_init(&kf, 0);
     c->kern = ks;
@@ -760,10 +760,12 @@ static void test_attn_heads(void) {
                         T_CHECK(memcmp(o1, of + 5 * a.hd, sizeof(float) * (size_t)a.hd) == 0, "type %d hd %d n %d: head 5 alone differs from its group",
                                 type, a.hd, a.p1);
                     }
-                    if (fast && f16 && kf.attn_f16_nt > 1 && a.p1 - 3 > a.p0) { /* four tokens in one call: each has its own call's bits */
+                    if (fast && (f16 ? kf.attn_f16_nt : kf.attn_q8_0_nt) > 1 && a.p1 - 3 > a.p0) { /* four tokens in one call: each has its own call's bits */
                         llm__attn_head b = t_attn_head(&tc, o4, s4, 517, a.cap);
                         int t;
                         for (i = 0; i < 4 * 8 * a.hd; i++) q4[i] = t_randn() * 2.0f;
+                        static const int nhs[3] = {8, 4, 1}; /* 32, 16 or 4 queries in the call */
+                        b.nh = nhs[(hi + li) % 3];
                         b.q = q4;
                         b.out = o4;
                         b.nt = 4;
@@ -772,12 +774,13 @@ static void test_attn_heads(void) {
                         for (t = 0; t < 4; t++) {
                             llm__attn_head one = t_attn_head(&tc, of, sf, 517, a.cap);
                             one.q = q4 + (size_t)t * 8 * a.hd;
+                            one.nh = b.nh;
                             one.p1 = a.p1 - 3 + t;
                             fast(&one);
-                            T_CHECK(memcmp(of, o4 + (size_t)t * 8 * a.hd, sizeof(float) * 8 * (size_t)a.hd) == 0,
-                                    "hd %d n %d: token %d of four in one call differs from its own call", a.hd, a.p1, t);
+                            T_CHECK(memcmp(of, o4 + (size_t)t * 8 * a.hd, sizeof(float) * (size_t)b.nh * (size_t)a.hd) == 0,
+                                    "type %d hd %d n %d nh %d: token %d of four in one call differs from its own call", type, a.hd, a.p1, b.nh, t);
                         }
-                        n_multi++;
+                        n_multi[ti]++;
                     }
                     free(tc.k);
                     free(tc.v);
@@ -794,8 +797,9 @@ static void test_attn_heads(void) {
     printf("       %d cases, worst error / max|V|: F16 generic %.2e, fast %s %.2e; Q8_0 generic %.2e, fast %s %.2e\n", n_cases, worst_g[0],
            kf.attn_f16 ? T_ATTN_NAME : "(none on this machine)", worst_f[0], worst_g[1], kf.attn_q8_0 ? T_ATTN_NAME : "(none on this machine)",
            worst_f[1]);
-    if (kf.attn_f16_nt > 1) printf("       F16, four tokens in one call: %d cases, each token the bits of its own call\n", n_multi);
-    else printf("       F16, several tokens in one call: the machine's kernel takes one token\n");
+    if (kf.attn_f16_nt > 1 || kf.attn_q8_0_nt > 1)
+        printf("       four tokens in one call, each token the bits of its own call: F16 %d cases, Q8_0 %d cases\n", n_multi[0], n_multi[1]);
+    else printf("       several tokens in one call: the machine's kernels take one token\n");
     free(c);
     free(sg);
     free(sf);
