@@ -7783,14 +7783,28 @@ static void llm__attn_heads_generic(const llm_context *c, const llm__attn_head *
     }
 }
 
+/* The machine's attention kernel for the context's cache type and head size, and how many
+   tokens it takes in one call (*nt); NULL: the generic steps. */
+static llm__attn_fn llm__attn_kernel(const llm_context *c, int *nt) {
+    int hd = c->model->head_dim;
+    *nt = 1;
+    if (c->kv_elt == LLM_TYPE_F16 && c->kern.attn_f16 && hd % 8 == 0 && hd <= 256) {
+        *nt = c->kern.attn_f16_nt;
+        return c->kern.attn_f16;
+    }
+    if (c->kv_elt == LLM_TYPE_Q8_0 && c->kern.attn_q8_0 && hd % 32 == 0 && hd <= 256) {
+        *nt = c->kern.attn_q8_0_nt;
+        return c->kern.attn_q8_0;
+    }
+    return NULL;
+}
+
 /* Tokens per attention task: LLM__ATTN_TOKENS where the context's kernel takes several (an
    F16 or Q8_0 cache with AVX2) and the batch has several, else 1. It depends on neither the thread
    count nor the split: a query's arithmetic is the same in any call. */
 static int llm__attn_tokens_per_task(const llm_context *c, int n) {
-    int hd = c->model->head_dim;
-    int nt = c->kv_elt == LLM_TYPE_F16 && c->kern.attn_f16 && hd % 8 == 0 && hd <= 256      ? c->kern.attn_f16_nt
-             : c->kv_elt == LLM_TYPE_Q8_0 && c->kern.attn_q8_0 && hd % 32 == 0 && hd <= 256 ? c->kern.attn_q8_0_nt
-                                                                                           : 1;
+    int nt;
+    llm__attn_kernel(c, &nt);
     return n < 2 ? 1 : nt < c->attn_tokens ? nt : c->attn_tokens;
 }
 
@@ -7808,7 +7822,7 @@ static int llm__attn_heads_per_task(const llm_context *c, int n, int nt) {
     return nh;
 }
 
-/* Token t's attention for j->nh query heads from h0 (one KV head's), for one token. */
+/* The attention of token t alone for j->nh query heads from h0 (all of one KV head). */
 static llm__attn_head llm__attn_setup(const llm__attn_job *j, int t, int h0, int ith) {
     llm_context *c = j->c;
     const llm_model *m = c->model;
@@ -7854,18 +7868,13 @@ static void llm__attn_task(void *arg, int task, int ith) {
     const llm__attn_job *j = (const llm__attn_job *)arg;
     llm_context *c = j->c;
     const llm_model *m = c->model;
-    int hd = m->head_dim, groups = m->n_head / j->nh, t0 = task / groups * j->nt, h0 = task % groups * j->nh;
-    int nt = j->n - t0 < j->nt ? j->n - t0 : j->nt, t;
-    llm__attn_head a = llm__attn_setup(j, t0, h0, ith);
-    if (nt > 1 && llm__attn_run_of(c, &m->layers[j->layer], t0, nt)) { /* a kernel that takes them (llm__attn_tokens_per_task) */
-        a.nt = nt;
-        (c->kv_elt == LLM_TYPE_F16 ? c->kern.attn_f16 : c->kern.attn_q8_0)(&a);
-        return;
-    }
-    for (t = t0; t < t0 + nt; t++) {
-        a = llm__attn_setup(j, t, h0, ith);
-        if (c->kern.attn_f16 && c->kv_elt == LLM_TYPE_F16 && hd % 8 == 0 && hd <= 256) c->kern.attn_f16(&a);
-        else if (c->kern.attn_q8_0 && c->kv_elt == LLM_TYPE_Q8_0 && hd % 32 == 0 && hd <= 256) c->kern.attn_q8_0(&a);
+    int groups = m->n_head / j->nh, t0 = task / groups * j->nt, h0 = task % groups * j->nh;
+    int nt = j->n - t0 < j->nt ? j->n - t0 : j->nt, all = nt > 1 && llm__attn_run_of(c, &m->layers[j->layer], t0, nt), t, unused;
+    llm__attn_fn fast = llm__attn_kernel(c, &unused);
+    for (t = t0; t < t0 + nt; t += all ? nt : 1) {
+        llm__attn_head a = llm__attn_setup(j, t, h0, ith);
+        a.nt = all ? nt : 1; /* all: one call for the run (j->nt > 1 only where the kernel takes it) */
+        if (fast) fast(&a);
         else llm__attn_heads_generic(c, &a, c->head_tmp + (size_t)ith * c->head_tmp_stride);
     }
 }
