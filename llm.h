@@ -273,12 +273,14 @@ typedef struct llm_model_params {
     int32_t gpu_layers;      /* layers run by backend, the last ones, with the output head;
                                 0 = none (CPU only), n_layer or more = all               */
     const llm_backend *backend; /* NULL: CPU only; borrowed, see llm_backend           */
-    int no_repack;           /* 1: keep every weight in the file's layout. Otherwise, on a
+    int no_repack;           /* 1: keep every weight in the file's mapping. Otherwise, on a
                                 CPU with AVX2 and a memory-mapped file, the Q4_0, Q5_0,
                                 Q8_0, IQ4_NL, IQ4_XS and Q2_K..Q6_K mat-mul weights of the
                                 layers the CPU runs (experts too) are repacked eight rows
-                                at a time for the faster kernels;
-                                their file pages are given back, so they stay resident once */
+                                at a time for the faster kernels, and on Linux the others
+                                (F16, BF16, Q4_1, ...) copied as they are, all onto huge
+                                pages; their file pages are given back, so they stay
+                                resident once */
 } llm_model_params;
 
 LLMDEF llm_model_params llm_model_default_params(void);
@@ -948,8 +950,9 @@ typedef struct llm__tensor {
     int64_t ne[4];
     uint64_t offset;     /* from the start of the data section */
     size_t nbytes;
-    const uint8_t *data; /* inside the file */
-    uint8_t *packed;     /* owned: the rows in groups of eight (llm__pack_x8), or NULL */
+    const uint8_t *data; /* the rows as in the file: inside it, or a copy (llm__model_pack) */
+    uint8_t *packed;     /* the rows in groups of eight (llm__pack_x8), or NULL */
+    uint8_t *place;      /* while loading: its place in the model's weight arena, or NULL */
 } llm__tensor;
 
 typedef struct llm__gguf {
@@ -6842,22 +6845,39 @@ static int llm__tensor_packable(const llm__tensor *t) {
            t->ne[0] % llm__types[t->type].blck == 0 && t->ne[0] / 32 <= LLM__X8_MAX_BLOCKS;
 }
 
-/* Tensor `task`'s packing, if it was given a packed buffer (still unfilled): a task of the
-   load's pool. */
+/* Whether this build can ask for huge pages (and give a mapping's pages back). */
+#if defined(MADV_HUGEPAGE) && defined(MADV_DONTNEED) && !defined(LLM_NO_STDIO)
+#define LLM__CAN_HUGE 1
+#else
+#define LLM__CAN_HUGE 0
+#endif
+
+/* Tensor `task` into its place in the weight arena, if it has one: packed eight rows at a time
+   when it can be, else copied as it is and read there from now on. Its file pages are given
+   back. A task of the load's pool. */
 static void llm__tensor_pack_task(void *arg, int task, int ith) {
     llm__tensor *t = &((llm_model *)arg)->gguf.tensors[task];
     size_t ws = llm__type_row_bytes(t->type, t->ne[0]);
+    const uint8_t *file = t->data;
     int64_t g;
     (void)ith;
-    if (!t->packed) return;
-    for (g = 0; g < t->ne[1] * t->ne[2] / 8; g++)
-        llm__pack_x8(t->type, (int)(t->ne[0] / llm__types[t->type].blck), t->data + (size_t)g * 8 * ws, ws,
-                     t->packed + (size_t)g * 8 * ws);
-    llm__advise_pages(t->data, t->nbytes, LLM__PAGES_RELEASE);
+    if (!t->place) return;
+    if (llm__tensor_packable(t)) {
+        for (g = 0; g < t->ne[1] * t->ne[2] / 8; g++)
+            llm__pack_x8(t->type, (int)(t->ne[0] / llm__types[t->type].blck), file + (size_t)g * 8 * ws, ws,
+                         t->place + (size_t)g * 8 * ws);
+        t->packed = t->place;
+    } else {
+        memcpy(t->place, file, t->nbytes);
+        t->data = t->place;
+    }
+    t->place = NULL;
+    llm__advise_pages(file, t->nbytes, LLM__PAGES_RELEASE);
 }
 
-/* Places of the packed copies of the CPU's mat-mul weights, *bytes into an arena at base so far
-   (base NULL: only their sizes, 64-byte aligned). */
+/* Places of the CPU's mat-mul weights in the weight arena, *bytes into it at base so far (base
+   NULL: only their sizes, 64-byte aligned): those that can be packed, and where huge pages can
+   be asked for, the others (copied as they are) too. */
 static void llm__model_pack_place(llm_model *m, int n_cpu, uint8_t *base, size_t *bytes) {
     int l, i;
     for (l = 0; l <= n_cpu; l++) {
@@ -6872,8 +6892,8 @@ static void llm__model_pack_place(llm_model *m, int n_cpu, uint8_t *base, size_t
         }
         for (i = 0; i < 12; i++) {
             llm__tensor *t = (llm__tensor *)w[i]; /* the model's own tensor table */
-            if (!llm__tensor_packable(t)) continue;
-            if (base) t->packed = base + *bytes;
+            if (!t || t->place || !(llm__tensor_packable(t) || LLM__CAN_HUGE)) continue;
+            if (base) t->place = base + *bytes;
             *bytes += (t->nbytes + 63) & ~(size_t)63;
         }
     }
@@ -6882,12 +6902,14 @@ static void llm__model_pack_place(llm_model *m, int n_cpu, uint8_t *base, size_t
 /* The CPU's mat-mul weights packed for the AVX2 kernels (see llm_model_params.no_repack), on
    every core, experts included, into one allocation aligned to 2 MiB and advised as huge
    pages: decode streams every weight once per token, and with the tensors allocated one by one
-   only about half of them landed on huge pages (the rest cost a TLB walk every 4 KiB). Packing
-   is only for speed: without the memory for it the weights keep the file's layout. */
+   only about half of them landed on huge pages (the rest cost a TLB walk every 4 KiB). Where
+   huge pages can be asked for, the weights that are not packed (F16, BF16, Q4_1, ...) move
+   into it as they are, for the same reason: F16 generation read 15 % faster. Both are only
+   for speed: without the memory for them the weights stay where they are in the file. */
 #define LLM__HUGE_PAGE ((size_t)2 << 20)
 static void llm__model_pack(llm_model *m, const llm_model_params *p) {
     int l, i, e, pass, n_cpu = m->gpu_first < 0 ? m->n_layer : m->gpu_first;
-    size_t bytes = 0;
+    size_t bytes = 0, packed = 0, copied = 0;
     uint8_t *base = NULL;
     llm__pool pool;
     if (!m->mapped || p->no_repack || !(llm_cpu_features() & LLM_CPU_AVX2)) return;
@@ -6904,14 +6926,22 @@ static void llm__model_pack(llm_model *m, const llm_model_params *p) {
     llm__pool_start(&pool, llm_default_threads(), NULL, NULL);
     llm__pool_run(&pool, (int)m->gguf.n_tensors, llm__tensor_pack_task, m);
     llm__pool_stop(&pool);
-    for (l = 0; l < n_cpu; l++) { /* the experts' views into their packed tensors */
+    for (l = 0; l < n_cpu; l++) { /* the experts' views into their moved tensors */
         llm__layer *L = &m->layers[l];
         llm__tensor *views[3] = {L->x_gate, L->x_up, L->x_down};
         for (i = 0; i < 3; i++)
-            for (e = 0; L->exps[i] && L->exps[i]->packed && e < m->n_expert; e++)
-                views[i][e].packed = L->exps[i]->packed + (size_t)e * views[i][e].nbytes;
+            for (e = 0; L->exps[i] && e < m->n_expert; e++) {
+                views[i][e].data = L->exps[i]->data + (size_t)e * views[i][e].nbytes;
+                if (L->exps[i]->packed) views[i][e].packed = L->exps[i]->packed + (size_t)e * views[i][e].nbytes;
+            }
     }
-    llm__logf(m->log, m->log_user, LLM_LOG_INFO, "packed %.1f MiB of weights eight rows at a time", (double)bytes / 1048576.0);
+    for (i = 0; i < (int)m->gguf.n_tensors; i++) {
+        const llm__tensor *t = &m->gguf.tensors[i];
+        if (t->packed) packed += t->nbytes;
+        else if (t->data >= base && t->data < base + bytes) copied += t->nbytes;
+    }
+    llm__logf(m->log, m->log_user, LLM_LOG_INFO, "weights moved to huge pages: %.1f MiB packed eight rows at a time, %.1f MiB as they are",
+              (double)packed / 1048576.0, (double)copied / 1048576.0);
 }
 
 /* Builds a model over size bytes at data (kept by the caller or by m->owned/m->mapped). */

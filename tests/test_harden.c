@@ -140,12 +140,16 @@ static int th_pipeline(const char *path, th_heap *h, long *after_ctx, long *in_s
 /* Every allocation of load + context (3 sequences over a block pool) + generation + batched
    decoding, fork and copy on write failing in turn: an error each time, and nothing leaked.
    The decoding calls allocate nothing (checked), so their failures all come at load and
-   context creation. */
+   context creation. One allocation is only for speed, the weights' huge-page arena (with
+   AVX2, on Linux): without it the model runs from the file, and must give the same text. */
 static void test_harden_out_of_memory(void) {
     const char *path = t_shared("models/stories260K.gguf");
     th_heap h;
     th_text ref, x;
-    long n, after_ctx = -1, in_steps = -1, k, stages[5] = {0, 0, 0, 0, 0};
+    long n, after_ctx = -1, in_steps = -1, k, stages[5] = {0, 0, 0, 0, 0}, want_absorbed = 0;
+#if defined(__linux__)
+    want_absorbed = (llm_cpu_features() & LLM_CPU_AVX2) != 0;
+#endif
     if (!path) return;
     memset(&h, 0, sizeof h);
     memset(&ref, 0, sizeof ref);
@@ -161,13 +165,16 @@ static void test_harden_out_of_memory(void) {
         memset(&x, 0, sizeof x);
         h.fail_at = k;
         stage = th_pipeline(path, &h, NULL, NULL, &x);
-        T_CHECK(stage != 0, "allocation %ld of %ld failing: every stage succeeded", k, n);
+        T_CHECK(stage != 0 || (x.n == ref.n && memcmp(x.s, ref.s, (size_t)ref.n) == 0),
+                "allocation %ld of %ld failing: every stage succeeded, with other text", k, n);
         T_CHECK(h.live == 0, "allocation %ld of %ld failing: %ld allocations not freed", k, n, h.live);
         stages[stage]++;
     }
+    T_CHECK(stages[0] == want_absorbed, "%ld of %ld allocations failed with every stage succeeding (%ld expected)",
+            stages[0], n, want_absorbed);
     if (getenv("LLM_TEST_VERBOSE"))
         printf("    %ld allocations (%ld through the context); failures caught at load %ld, context %ld, "
-               "generation %ld, sequences %ld\n", n, after_ctx, stages[1], stages[2], stages[3], stages[4]);
+               "generation %ld, sequences %ld; absorbed %ld\n", n, after_ctx, stages[1], stages[2], stages[3], stages[4], stages[0]);
 }
 
 /* ---- four threads, each with its own context on one model ---------------------------- */

@@ -267,51 +267,84 @@ static void test_bit_identity(void) {
     }
 }
 
-static void t_log_packed(int level, const char *msg, void *user) {
+/* The load's line on the weights it moved to huge pages: MiB packed and copied. */
+typedef struct t_moved {
+    int seen;
+    double packed, copied;
+} t_moved;
+static void t_log_moved(int level, const char *msg, void *user) {
+    t_moved *mv = (t_moved *)user;
     (void)level;
-    if (strstr(msg, "packed")) *(int *)user = 1;
+    if (sscanf(msg, "weights moved to huge pages: %lf MiB packed eight rows at a time, %lf MiB as they are", &mv->packed,
+               &mv->copied) == 2)
+        mv->seen = 1;
 }
 
 /* Weights packed eight rows at a time at load (memory-mapped file, AVX2: Q4_0, Q5_0, Q8_0,
-   IQ4_NL, IQ4_XS, Q2_K to Q6_K) give the logits of the same file loaded with no_repack, bit
-   for bit: one batch, token by token, 1 and 2 threads, and a context limited to the scalar
-   kernels. Includes a tied output (the embedding rows still read from the file), a fused QKV
-   and two mixtures of experts (their 3-D expert tensors packed). */
+   IQ4_NL, IQ4_XS, Q2_K to Q6_K), or copied as they are onto huge pages (F16, BF16, F32, Q4_1,
+   Q5_1 on Linux), give the logits of the same file loaded with no_repack, bit for bit: one
+   batch, token by token, 1 and 2 threads, and a context limited to the scalar kernels.
+   Includes a tied output (the embedding rows still read from the file), a fused QKV and three
+   mixtures of experts (their 3-D expert tensors packed or copied, read through views). A
+   copied tensor's bytes are the file's. */
 static void test_packed_weights(void) {
-    static const char *files[] = {"models/synth/synth-q-Q4_0.gguf",    "models/synth/synth-q-Q8_0.gguf",
-                                  "models/synth/synth-q-Q4_K_M.gguf",  "models/synth/synth-q-Q2_K.gguf",
-                                  "models/synth/synth-q-Q6_K.gguf",    "models/synth/synth-q-Q5_K_M.gguf",
-                                  "models/synth/synth-q-Q3_K_M.gguf",  "models/synth/synth-q-Q5_0.gguf",
-                                  "models/synth/synth-q-IQ4_NL.gguf",  "models/synth/synth-q-IQ4_XS.gguf",
-                                  "models/synth/llama-tied-Q8_0.gguf", "models/synth/phi3-Q8_0.gguf",
-                                  "models/synth/qwen3moe-Q8_0.gguf",   "models/synth/llama-moe-Q8_0.gguf"};
+    static const struct {
+        const char *file;
+        int packs; /* 1: its weights are packed; 0: copied (its output head may be packed) */
+    } files[] = {{"models/synth/synth-q-Q4_0.gguf", 1},    {"models/synth/synth-q-Q8_0.gguf", 1},
+                 {"models/synth/synth-q-Q4_K_M.gguf", 1},  {"models/synth/synth-q-Q2_K.gguf", 1},
+                 {"models/synth/synth-q-Q6_K.gguf", 1},    {"models/synth/synth-q-Q5_K_M.gguf", 1},
+                 {"models/synth/synth-q-Q3_K_M.gguf", 1},  {"models/synth/synth-q-Q5_0.gguf", 1},
+                 {"models/synth/synth-q-IQ4_NL.gguf", 1},  {"models/synth/synth-q-IQ4_XS.gguf", 1},
+                 {"models/synth/llama-tied-Q8_0.gguf", 1}, {"models/synth/phi3-Q8_0.gguf", 1},
+                 {"models/synth/qwen3moe-Q8_0.gguf", 1},   {"models/synth/llama-moe-Q8_0.gguf", 1},
+                 {"models/synth/synth-q-F16.gguf", 0},     {"models/synth/synth-q-BF16.gguf", 0},
+                 {"models/synth/synth-q-F32.gguf", 0},     {"models/synth/synth-q-Q4_1.gguf", 0},
+                 {"models/synth/synth-q-Q5_1.gguf", 0},    {"models/synth/llama-moe-F32.gguf", 0}};
     const int n_files = (int)(sizeof files / sizeof files[0]);
-    int ids[24], i, f, v, n_packed = 0;
+    const int avx2 = (llm_cpu_features() & LLM_CPU_AVX2) != 0;
+#if defined(__linux__)
+    const int huge = 1; /* llm.h asks for huge pages only on Linux */
+#else
+    const int huge = 0;
+#endif
+    int ids[24], i, f, v, n_packed = 0, n_copied = 0;
     for (i = 0; i < 24; i++) ids[i] = 1 + (i * 37) % 300;
     for (f = 0; f < n_files; f++) {
-        const char *path = t_shared(files[f]);
+        const char *path = t_shared(files[f].file);
         llm_model_params mp = llm_model_default_params();
         llm_model *m[2];
         char err[256];
-        int packed = 0;
+        t_moved mv = {0, 0, 0};
         if (!path) continue;
-        mp.log = t_log_packed;
-        mp.log_user = &packed;
+        mp.log = t_log_moved;
+        mp.log_user = &mv;
         m[0] = llm_model_load(path, &mp, err, sizeof err);
         mp.no_repack = 1;
+        mp.log = NULL;
         m[1] = llm_model_load(path, &mp, err, sizeof err);
-        T_CHECK(m[0] && m[1], "load %s: %s", files[f], err);
+        T_CHECK(m[0] && m[1], "load %s: %s", files[f].file, err);
         if (m[0] && m[1]) {
             size_t bytes = (size_t)24 * llm_model_n_vocab(m[0]) * sizeof(float);
             /* {threads, cpu mask, token by token} */
             static const int runs[4][3] = {{1, 0, 0}, {2, 0, 0}, {2, 0, 1}, {1, LLM_CPU_SCALAR, 0}};
-            T_CHECK(packed == ((llm_cpu_features() & LLM_CPU_AVX2) != 0), "%s: packed %d with AVX2 %d", files[f], packed,
-                    (llm_cpu_features() & LLM_CPU_AVX2) != 0);
-            n_packed += packed;
+            const int want = avx2 && (files[f].packs || huge);
+            T_CHECK(mv.seen == want && (!want || (files[f].packs ? mv.packed : mv.copied) > 0),
+                    "%s: moved %d (%.1f MiB packed, %.1f MiB copied), AVX2 %d", files[f].file, mv.seen, mv.packed,
+                    mv.copied, avx2);
+            n_packed += mv.packed > 0;
+            n_copied += mv.copied > 0;
+            for (i = 0; i < llm_model_tensor_count(m[0]); i++) {
+                llm_tensor_info ti;
+                T_CHECK(llm_model_tensor_info(m[0], i, &ti) == LLM_OK &&
+                            memcmp(llm_model_tensor_data(m[0], i), llm_model_tensor_data(m[1], i), ti.size_bytes) == 0,
+                        "%s: tensor %d's bytes are not the file's", files[f].file, i);
+            }
             for (v = 0; v < 4; v++) {
                 float *a = t_decode_all(m[0], ids, 24, runs[v][0], LLM_KV_F32, (unsigned)runs[v][1], runs[v][2]);
                 float *b = t_decode_all(m[1], ids, 24, runs[v][0], LLM_KV_F32, (unsigned)runs[v][1], runs[v][2]);
-                T_CHECK(a && b && memcmp(a, b, bytes) == 0, "%s run %d: packed and file-layout weights differ", files[f], v);
+                T_CHECK(a && b && memcmp(a, b, bytes) == 0, "%s run %d: moved and file-layout weights differ", files[f].file,
+                        v);
                 free(a);
                 free(b);
             }
@@ -319,7 +352,7 @@ static void test_packed_weights(void) {
         llm_model_free(m[0]);
         llm_model_free(m[1]);
     }
-    printf("       %d models packed at load\n", n_packed);
+    printf("       %d models packed at load, %d copied onto huge pages\n", n_packed, n_copied);
 }
 
 typedef struct t_text {
