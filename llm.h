@@ -6923,6 +6923,10 @@ static void llm__model_pack(llm_model *m, const llm_model_params *p) {
         llm__model_pack_place(m, n_cpu, base, &bytes);
     }
     if (!bytes) return;
+    for (i = 0; i < (int)m->gguf.n_tensors; i++) {
+        const llm__tensor *t = &m->gguf.tensors[i];
+        if (t->place) *(llm__tensor_packable(t) ? &packed : &copied) += t->nbytes;
+    }
     llm__pool_start(&pool, llm_default_threads(), NULL, NULL);
     llm__pool_run(&pool, (int)m->gguf.n_tensors, llm__tensor_pack_task, m);
     llm__pool_stop(&pool);
@@ -6934,11 +6938,6 @@ static void llm__model_pack(llm_model *m, const llm_model_params *p) {
                 views[i][e].data = L->exps[i]->data + (size_t)e * views[i][e].nbytes;
                 if (L->exps[i]->packed) views[i][e].packed = L->exps[i]->packed + (size_t)e * views[i][e].nbytes;
             }
-    }
-    for (i = 0; i < (int)m->gguf.n_tensors; i++) {
-        const llm__tensor *t = &m->gguf.tensors[i];
-        if (t->packed) packed += t->nbytes;
-        else if (t->data >= base && t->data < base + bytes) copied += t->nbytes;
     }
     llm__logf(m->log, m->log_user, LLM_LOG_INFO, "weights moved to huge pages: %.1f MiB packed eight rows at a time, %.1f MiB as they are",
               (double)packed / 1048576.0, (double)copied / 1048576.0);
