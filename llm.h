@@ -8326,7 +8326,7 @@ typedef struct llm__ctx_sizes {
     int n_ctx, n_batch, n_outputs, n_threads, n_ffw, n_tmp, n_qe;
     int n_seq_max, kv_block, kv_block_shift, n_kv_blocks, seq_max_blocks, attn_group, attn_tokens;
     llm_kv_type kv_type;
-    size_t kv_layer_bytes, xq_stride, head_tmp_stride, scratch_bytes;
+    size_t kv_layer_bytes, xq_stride, head_tmp_stride, scores_stride, scratch_bytes;
     uint64_t kv_bytes;
 } llm__ctx_sizes;
 
@@ -8388,6 +8388,8 @@ static int llm__ctx_resolve(const llm_model *m, const llm_context_params *p, llm
     for (s->attn_group = LLM__ATTN_GROUP; (m->n_head / m->n_head_kv) % s->attn_group != 0; s->attn_group--) {
     }
     s->attn_tokens = s->n_batch > 1 ? LLM__ATTN_TOKENS : 1;
+    /* a thread's attention scratch: the scores of its queries, then the queries (floats) */
+    s->scores_stride = (size_t)(LLM__ALIGN64((uint64_t)s->attn_group * s->attn_tokens * ((uint64_t)s->n_ctx + (uint64_t)m->head_dim) * 4) / 4);
     if (s->kv_type == LLM_KV_Q8_0 && m->head_dim % 32 != 0)
         return llm__errf(err, err_size, LLM_ERR_UNSUPPORTED, "a Q8_0 KV cache needs a head size that is a multiple of 32 (this model: %d)",
                          m->head_dim);
@@ -8398,8 +8400,7 @@ static int llm__ctx_resolve(const llm_model *m, const llm_context_params *p, llm
                                               (size_t)m->n_expert_used * ((size_t)m->n_embd + 2) + 1)) +
                 s->xq_stride;
     total = (uint64_t)s->n_batch * (per_token + 19 * 64 + 12) + (uint64_t)s->n_outputs * 4 +
-            (uint64_t)s->n_threads * (LLM__ALIGN64((uint64_t)s->attn_group * s->attn_tokens * ((uint64_t)s->n_ctx + (uint64_t)m->head_dim) * 4) +
-                                      s->head_tmp_stride) +
+            (uint64_t)s->n_threads * ((uint64_t)s->scores_stride * 4 + s->head_tmp_stride) +
             (uint64_t)s->n_outputs * (uint64_t)m->vocab.n_vocab * 4 + 64;
     if (total > SIZE_MAX / 2) return llm__errf(err, err_size, LLM_ERR_ARG, "context scratch size overflows");
     s->scratch_bytes = (size_t)total;
@@ -8505,7 +8506,7 @@ LLMDEF llm_context *llm_context_new(llm_model *m, const llm_context_params *p, c
     c->moe_sel = (int32_t *)llm__carve(&sp, nb * (size_t)m->n_expert_used * 4);
     c->moe_tok = (int32_t *)llm__carve(&sp, nb * 4);
     c->xq = (uint8_t *)llm__carve(&sp, nb * s.xq_stride);
-    c->scores_stride = LLM__ALIGN64((size_t)s.attn_group * s.attn_tokens * ((size_t)s.n_ctx + (size_t)m->head_dim) * 4) / 4;
+    c->scores_stride = s.scores_stride;
     c->scores = (float *)llm__carve(&sp, (size_t)s.n_threads * c->scores_stride * 4);
     c->head_tmp = (uint8_t *)llm__carve(&sp, (size_t)s.n_threads * s.head_tmp_stride);
     c->logits = (float *)llm__carve(&sp, (size_t)s.n_outputs * (size_t)m->vocab.n_vocab * 4);
